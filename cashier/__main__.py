@@ -1,0 +1,3 @@
+from cashier.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,454 @@
+"""The one interface every gateway implements, and the normalised results it returns.
+
+Gateways know wire formats and nothing of orders: no database, no Qt, no clock
+beyond what a request needs (timestamps). The engine asks a gateway what it can do
+(`capabilities`, `qr_methods`, `limits`) rather than knowing gateway names.
+
+Errors are typed by what they mean for money:
+  * `DefiniteError` and subclasses: the request surely did not take effect
+    (rejected, bad signature reported, invalid parameter, connection refused
+    before anything was sent). A new attempt needs a new out_trade_no.
+  * `UnknownOutcome` and subclasses: it may or may not have taken effect
+    (timeout after sending, connection dropped, unparseable answer, HTTP 5xx).
+    Query before doing anything else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar, Mapping
+
+from cashier.i18n import UserError, define
+
+define({
+    "gw.rejected": ("支付网关拒绝了请求：{reason}", "The gateway refused the request: {reason}"),
+    "gw.bad_signature": ("签名错误：请检查商户密钥（{reason}）", "Bad signature: check the merchant key ({reason})"),
+    "gw.invalid_parameter": ("参数错误：{reason}", "Invalid parameter: {reason}"),
+    "gw.not_supported": ("此网关不支持该操作：{operation}", "This gateway does not support: {operation}"),
+    "gw.rate_limited": ("请求过于频繁，请稍后再试（{reason}）", "Too many requests, try again shortly ({reason})"),
+    "gw.not_sent": ("无法连接支付网关，请求未发出：{reason}", "Could not reach the gateway; nothing was sent: {reason}"),
+    "gw.timeout": ("支付网关响应超时，结果未知，正在查询", "The gateway did not answer in time; outcome unknown, querying"),
+    "gw.connection_lost": ("与支付网关的连接中断，结果未知，正在查询", "The connection to the gateway dropped; outcome unknown, querying"),
+    "gw.bad_response": ("支付网关返回了无法识别的内容，结果未知：{reason}", "The gateway answered something unreadable; outcome unknown: {reason}"),
+    "gw.server_error": ("支付网关内部错误（HTTP {status}），结果未知", "Gateway server error (HTTP {status}); outcome unknown"),
+    "gw.insecure_url": ("网关地址必须使用 https（本机地址除外）：{url}", "The gateway address must use https (except loopback): {url}"),
+    "gw.bad_url": ("网关地址无效：{url}", "Invalid gateway address: {url}"),
+    "gw.notify_bad_signature": ("通知签名无效", "Notification signature is invalid"),
+    "gw.notify_malformed": ("通知内容无效：{reason}", "Notification is malformed: {reason}"),
+    "gw.notify_unknown_order": ("通知的订单不是本店的：{out_trade_no}", "Notification for an order that is not ours: {out_trade_no}"),
+    "gw.notify_amount_mismatch": ("通知金额 {got} 与订单金额 {expected} 不符", "Notification amount {got} differs from the order's {expected}"),
+})
+
+
+# --------------------------------------------------------------------------- enums
+
+
+class Method(str, enum.Enum):
+    """What the clerk chose at the counter."""
+
+    MERGED = "merged"  # one code both wallets can scan (一码付)
+    WECHAT = "wechat"  # WeChat native QR
+    ALIPAY = "alipay"  # Alipay native QR
+    QQ = "qq"  # QQ wallet QR
+    MICROPAY = "micropay"  # the clerk scans the customer's payment code (付款码)
+
+
+class Wallet(str, enum.Enum):
+    WECHAT = "wechat"
+    ALIPAY = "alipay"
+    QQ = "qq"
+    UNIONPAY = "unionpay"
+    UNKNOWN = "unknown"  # a merged code before we know which wallet paid
+
+
+class Capability(str, enum.Enum):
+    MERGED_QR = "merged_qr"
+    WECHAT_QR = "wechat_qr"
+    ALIPAY_QR = "alipay_qr"
+    QQ_QR = "qq_qr"
+    MICROPAY = "micropay"
+    QUERY = "query"
+    CLOSE = "close"
+    REVERSE = "reverse"
+    REFUND = "refund"
+    REFUND_QUERY = "refund_query"
+    NOTIFY_VERIFY = "notify_verify"
+    CHECK_CONNECTION = "check_connection"
+
+
+QR_CAPABILITY: dict[Method, Capability] = {
+    Method.MERGED: Capability.MERGED_QR,
+    Method.WECHAT: Capability.WECHAT_QR,
+    Method.ALIPAY: Capability.ALIPAY_QR,
+    Method.QQ: Capability.QQ_QR,
+}
+
+
+class PayStatus(str, enum.Enum):
+    PENDING = "pending"  # created, not paid yet (includes "customer is entering a password")
+    PAID = "paid"
+    CLOSED = "closed"  # never paid and will never be (closed, expired, revoked/reversed)
+    FAILED = "failed"  # definite failure (declined, insufficient funds...)
+    REFUNDED = "refunded"  # paid, then (partly) refunded: gateways that report it
+    NOT_FOUND = "not_found"  # the gateway does not know the order (yet)
+    UNKNOWN = "unknown"  # the gateway answered but the state is not one we know
+
+
+class RefundStatus(str, enum.Enum):
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# ------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """What a gateway needs to address an existing order."""
+
+    out_trade_no: str
+    amount: Decimal  # what we asked for, yuan
+    method: Method
+    wallet: Wallet = Wallet.UNKNOWN
+    gateway_trade_no: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QrOrder:
+    """A QR order created at the gateway: `qr` is the text to encode locally."""
+
+    out_trade_no: str
+    qr: str
+    amount_to_pay: Decimal  # its500 discounts the price; everyone else: the amount asked
+    expires_at: datetime
+    gateway_trade_no: str | None = None
+    wallet: Wallet = Wallet.UNKNOWN
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    status: PayStatus
+    out_trade_no: str
+    paid_amount: Decimal | None = None
+    paid_at: datetime | None = None
+    gateway_trade_no: str | None = None
+    wallet: Wallet = Wallet.UNKNOWN
+    reason: str | None = None  # the gateway's words for a failure or an odd state
+    # micropay only: the customer must confirm on the phone (USERPAYING)
+    user_paying: bool = False
+
+
+@dataclass(frozen=True)
+class ReverseResult:
+    done: bool  # the order is reversed / cancelled (or was never paid)
+    retry: bool = False  # the gateway asks us to call reverse again (recall=Y)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundState:
+    status: RefundStatus
+    out_refund_no: str
+    amount: Decimal | None = None
+    gateway_refund_no: str | None = None
+    reason: str | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A verified notification, normalised. Never trusted before `verify_notification`
+    checked its signature; the caller still checks it is ours and the amount matches
+    (use `check_notification_against`)."""
+
+    kind: str  # "payment" or "refund"
+    out_trade_no: str
+    paid: bool
+    amount: Decimal | None
+    gateway_trade_no: str | None = None
+    out_refund_no: str | None = None
+    wallet: Wallet = Wallet.UNKNOWN
+    paid_at: datetime | None = None
+    # its500's notification is unsigned: the engine must confirm it by a query
+    needs_confirmation: bool = False
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    """A raw HTTP request as received by the notification receiver."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """Rules a gateway imposes; the engine reads them instead of knowing names.
+
+    All intervals in seconds. None means "no limit known".
+    """
+
+    min_amount: Decimal = Decimal("0.01")
+    max_amount: Decimal = Decimal("100000.00")
+    # Minimum spacing between two order queries for one merchant (LTZF: 5 s).
+    query_interval: float = 2.0
+    # Minimum spacing between two refund queries for one merchant (LTZF: 10 s).
+    refund_query_interval: float = 5.0
+    # How long after a refund is accepted before its first query (LTZF: ~60 s).
+    refund_first_query_after: float = 5.0
+    # Minimum spacing between two refunds of the same order, per wallet.
+    refund_spacing: Mapping[Wallet, float] = field(default_factory=dict)
+    max_partial_refunds: int | None = None
+    refund_max_age_days: int | None = None
+    # How long a QR order lives unless the shop configured otherwise, and the range.
+    default_qr_expiry: float = 300.0
+    min_qr_expiry: float = 60.0
+    max_qr_expiry: float = 7200.0
+    # Characters allowed in out_trade_no / out_refund_no.
+    trade_no_pattern: str = r"^[A-Za-z0-9_-]{6,32}$"
+    trade_no_min_length: int = 6
+    trade_no_max_length: int = 32
+
+
+# -------------------------------------------------------------------------- errors
+
+
+class GatewayError(UserError):
+    """Base class: something went wrong talking to a gateway."""
+
+    key = "gw.rejected"
+
+    def __init__(self, key: str | None = None, /, *, gateway_code: str | None = None, **params: object):
+        self.gateway_code = gateway_code
+        params.setdefault("reason", "")
+        super().__init__(key, **params)
+
+
+class DefiniteError(GatewayError):
+    """The request surely did not take effect."""
+
+
+class Rejected(DefiniteError):
+    key = "gw.rejected"
+
+
+class BadSignature(DefiniteError):
+    key = "gw.bad_signature"
+
+
+class InvalidParameter(DefiniteError):
+    key = "gw.invalid_parameter"
+
+
+class NotSupported(DefiniteError):
+    key = "gw.not_supported"
+
+
+class RateLimited(DefiniteError):
+    """The gateway refused because we asked too often: nothing happened, wait and retry."""
+
+    key = "gw.rate_limited"
+
+
+class NotSent(DefiniteError):
+    """The connection could not be opened: the request never left."""
+
+    key = "gw.not_sent"
+
+
+class UnknownOutcome(GatewayError):
+    """The request may or may not have taken effect: query before anything else."""
+
+
+class Timeout(UnknownOutcome):
+    key = "gw.timeout"
+
+
+class ConnectionLost(UnknownOutcome):
+    key = "gw.connection_lost"
+
+
+class BadResponse(UnknownOutcome):
+    """Unparseable, unexpected or unsigned-when-it-should-be answer."""
+
+    key = "gw.bad_response"
+
+
+class ServerError(UnknownOutcome):
+    key = "gw.server_error"
+
+
+class NotificationError(UserError):
+    """A notification that must not be applied (forged, malformed, not ours, wrong amount)."""
+
+
+class ConfigError(UserError):
+    """A merchant profile that cannot work (bad URL, missing field)."""
+
+
+# ------------------------------------------------------------------------- profile
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A merchant's settings for one gateway. The secret is not part of it: it lives
+    in the OS keyring and is handed to the gateway when one is built."""
+
+    name: str
+    gateway: str
+    base_url: str
+    merchant_id: str
+    app_id: str = ""
+    notify_url: str = "http://127.0.0.1/notify"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "gateway": self.gateway,
+            "base_url": self.base_url,
+            "merchant_id": self.merchant_id,
+            "app_id": self.app_id,
+            "notify_url": self.notify_url,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Profile":
+        return cls(
+            name=str(data["name"]),
+            gateway=str(data["gateway"]),
+            base_url=str(data["base_url"]),
+            merchant_id=str(data["merchant_id"]),
+            app_id=str(data.get("app_id") or ""),
+            notify_url=str(data.get("notify_url") or "http://127.0.0.1/notify"),
+            extra={str(k): str(v) for k, v in (data.get("extra") or {}).items()},
+        )
+
+
+# ------------------------------------------------------------------------ gateway
+
+
+class Gateway:
+    """Base class. Subclasses set the class attributes and implement what they can.
+
+    Every network call uses `self.http` (see cashier.gateways.http), which applies
+    explicit timeouts, maps transport failures to the typed errors above, and never
+    logs a URL's query string or a secret.
+    """
+
+    name: ClassVar[str] = ""
+    title_zh: ClassVar[str] = ""
+    title_en: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    limits: ClassVar[GatewayLimits] = GatewayLimits()
+    # Operations implemented from public, unconfirmed documents: the UI says so.
+    unverified: ClassVar[frozenset[Capability]] = frozenset()
+    # Which profile fields this gateway uses, with labels for the settings form.
+    profile_fields: ClassVar[tuple[str, ...]] = ("base_url", "merchant_id")
+    default_base_url: ClassVar[str] = ""
+
+    def __init__(self, profile: Profile, secret: str, *, http=None) -> None:
+        from cashier.gateways.http import GatewayHttp
+
+        if not secret:
+            raise ConfigError("profile.no_secret", name=profile.name)
+        self.profile = profile
+        self._secret = secret
+        self.http = http or GatewayHttp(profile.base_url, secrets=(secret,))
+
+    def __repr__(self) -> str:  # never shows the secret
+        return f"<{type(self).__name__} profile={self.profile.name!r}>"
+
+    def close_transport(self) -> None:
+        self.http.close()
+
+    # -- what it can do ---------------------------------------------------------
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    @classmethod
+    def qr_methods(cls) -> tuple[Method, ...]:
+        return tuple(m for m, c in QR_CAPABILITY.items() if c in cls.capabilities)
+
+    def _require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise NotSupported(operation=capability.value)
+
+    # -- operations (override what the gateway supports) -----------------------
+    def create_qr(
+        self,
+        out_trade_no: str,
+        amount: Decimal,
+        method: Method,
+        subject: str,
+        expire_seconds: float,
+    ) -> QrOrder:
+        raise NotSupported(operation="create_qr")
+
+    def micropay(
+        self, out_trade_no: str, amount: Decimal, auth_code: str, wallet: Wallet, subject: str
+    ) -> PaymentState:
+        """Charge a scanned payment code. PAID, FAILED (definite), or PENDING with
+        user_paying=True. Transport trouble raises UnknownOutcome."""
+        raise NotSupported(operation="micropay")
+
+    def query(self, order: OrderRef) -> PaymentState:
+        raise NotSupported(operation="query")
+
+    def close(self, order: OrderRef) -> bool:
+        """Close an unpaid order. True when the gateway confirmed it is closed."""
+        raise NotSupported(operation="close")
+
+    def reverse(self, order: OrderRef) -> ReverseResult:
+        raise NotSupported(operation="reverse")
+
+    def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
+        raise NotSupported(operation="refund")
+
+    def refund_query(self, order: OrderRef, out_refund_no: str) -> RefundState:
+        raise NotSupported(operation="refund_query")
+
+    def verify_notification(self, request: IncomingRequest) -> Notification:
+        """Check signature (constant time) and parse. Raises NotificationError."""
+        raise NotSupported(operation="notify_verify")
+
+    def notification_reply(self, ok: bool) -> HttpReply:
+        return HttpReply(200 if ok else 400, "SUCCESS" if ok else "FAIL")
+
+    def check_connection(self) -> str:
+        """Reach the gateway and check the credentials. Returns a short description."""
+        raise NotSupported(operation="check_connection")
+
+
+def check_notification_against(note: Notification, our_out_trade_nos: Mapping[str, Decimal]) -> None:
+    """Reject a verified notification unless the order is ours and the amount equals ours.
+
+    `our_out_trade_nos` maps our order numbers to the amount the customer had to pay.
+    """
+    expected = our_out_trade_nos.get(note.out_trade_no)
+    if expected is None:
+        raise NotificationError("gw.notify_unknown_order", out_trade_no=note.out_trade_no)
+    if note.kind == "payment" and note.amount is not None and note.amount != expected:
+        raise NotificationError("gw.notify_amount_mismatch", got=note.amount, expected=expected)
+
+
+define({
+    "profile.no_secret": ("商户配置“{name}”缺少密钥", "Profile '{name}' has no secret key"),
+})

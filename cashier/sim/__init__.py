@@ -1,0 +1,1 @@
+"""The embedded gateway simulator. `python -m cashier.sim [--port N]`."""

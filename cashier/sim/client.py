@@ -1,0 +1,98 @@
+"""A typed client for the simulator's control API (tests, the demo, the CLI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class SimClient:
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url + "/_sim", timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "SimClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any) -> Any:
+        response = self._client.request(method, path, json=body if body is not None else None,
+                                        params=params or None)
+        data = response.json()
+        if response.status_code >= 400:
+            raise SimControlError(data.get("error", "error"), data.get("message", ""))
+        return data
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def books(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/books")["orders"]
+
+    def orders(self, gateway: str | None = None) -> list[dict[str, Any]]:
+        return self._call("GET", "/orders", **({"gateway": gateway} if gateway else {}))["orders"]
+
+    def order(self, gateway: str, out_trade_no: str) -> dict[str, Any]:
+        return self._call("GET", f"/orders/{gateway}/{out_trade_no}")
+
+    def pay(self, gateway: str, out_trade_no: str, *, wallet: str | None = None, after: float | None = None) -> dict:
+        body: dict[str, Any] = {}
+        if wallet:
+            body["wallet"] = wallet
+        if after:
+            body["after"] = after
+        return self._call("POST", f"/orders/{gateway}/{out_trade_no}/pay", body)["order"]
+
+    def pay_latest(self, wallet: str | None = None) -> dict[str, Any]:
+        return self._call("POST", "/orders/latest/pay", {"wallet": wallet} if wallet else {})["order"]
+
+    def micropay_behaviour(self, kind: str, *, seconds: float = 0, reason: str = "", auth_code: str | None = None) -> None:
+        body: dict[str, Any] = {"kind": kind, "seconds": seconds, "reason": reason}
+        if auth_code:
+            body["auth_code"] = auth_code
+        self._call("POST", "/micropay/behaviour", body)
+
+    def refund_behaviour(self, *, delay: float | None = None, fail_next: bool = False) -> None:
+        body: dict[str, Any] = {"fail_next": fail_next}
+        if delay is not None:
+            body["delay"] = delay
+        self._call("POST", "/refunds/behaviour", body)
+
+    def fault(self, kind: str, *, gateway: str = "*", op: str = "*", when: str = "before", count: int = 1,
+              seconds: float = 0) -> None:
+        self._call("POST", "/faults", {"kind": kind, "gateway": gateway, "op": op, "when": when,
+                                       "count": count, "seconds": seconds})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def advance(self, seconds: float) -> float:
+        return self._call("POST", "/clock/advance", {"seconds": seconds})["now"]
+
+    def add_merchant(self, gateway: str, merchant_id: str, secret: str, *, app_id: str = "",
+                     refund_enabled: bool = True) -> None:
+        self._call("POST", "/merchants", {"gateway": gateway, "merchant_id": merchant_id, "secret": secret,
+                                          "app_id": app_id, "refund_enabled": refund_enabled})
+
+    def notify(self, gateway: str, out_trade_no: str, *, out_refund_no: str | None = None, forge: bool = False,
+               amount: str | None = None, url: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"forge": forge}
+        if out_refund_no:
+            body["out_refund_no"] = out_refund_no
+        if amount is not None:
+            body["amount"] = amount
+        if url:
+            body["url"] = url
+        return self._call("POST", f"/notify/{gateway}/{out_trade_no}", body)
+
+
+class SimControlError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code

@@ -1,0 +1,1 @@
+"""The Qt face of the cashier. Only this package imports PySide6."""
