@@ -128,6 +128,9 @@ class QrOrder:
     expires_at: datetime
     gateway_trade_no: str | None = None
     wallet: Wallet = Wallet.UNKNOWN
+    # Only when the gateway gives no link at all (its500's WeChat personal code):
+    # an image to download and show; `qr` is then "".
+    qr_image_url: str | None = None
 
 
 @dataclass(frozen=True)
