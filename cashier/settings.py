@@ -1,0 +1,222 @@
+"""The counter's own settings (not a merchant's: those are profiles + keyring).
+
+A JSON file at `cashier.paths.settings_path()`, written atomically (temp file, fsync,
+rename). Every value is validated on the way in and on the way out, with messages in
+Chinese and English. The manager PIN is kept only as a salted PBKDF2 hash and checked
+in constant time; there is no default PIN: until a manager sets one, refunds ask for it
+to be set first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets as _secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from cashier import paths
+from cashier.i18n import UserError, define
+from cashier.scanner import SUFFIXES, ScannerConfig
+
+define({
+    "settings.bad_language": ("语言只能是：自动、中文或 English", "Language must be auto, Chinese or English"),
+    "settings.bad_counter_id": ("收银台编号为 1 到 4 个字母或数字", "The counter id is 1 to 4 letters or digits"),
+    "settings.bad_qr_expiry": ("二维码有效期必须在 {low} 到 {high} 秒之间", "The QR expiry must be {low} to {high} seconds"),
+    "settings.bad_scanner": ("扫码枪设置无效：{reason}", "Invalid scanner setting: {reason}"),
+    "settings.bad_port": ("通知端口必须在 1024 到 65535 之间", "The notification port must be 1024 to 65535"),
+    "settings.bad_path": ("通知路径必须以 / 开头，只含字母、数字和 - _ . /", "The notification path must start with / and hold only letters, digits and - _ . /"),
+    "settings.bad_profile": ("当前商户配置名称无效", "Invalid active profile name"),
+    "settings.bad_pin": ("店长密码为 4 到 8 位数字", "The manager PIN is 4 to 8 digits"),
+    "settings.pin_not_set": ("还没有设置店长密码：退款前请店长先在“设置”里设置", "No manager PIN is set yet: a manager must set one in Settings before refunds"),
+    "settings.pin_wrong": ("店长密码不正确", "Wrong manager PIN"),
+    "settings.corrupt": ("设置文件损坏：{path}（已使用默认设置，保存后将覆盖）", "The settings file is damaged: {path} (defaults are used; saving overwrites it)"),
+    "settings.unknown": ("未知的设置项：{name}", "Unknown setting: {name}"),
+})
+
+LANGUAGES = ("auto", "zh_CN", "en")
+PIN_ITERATIONS = 200_000
+_COUNTER_RE = re.compile(r"^[A-Za-z0-9]{1,4}$")
+_PATH_RE = re.compile(r"^/[A-Za-z0-9_./-]{0,120}$")
+_PIN_RE = re.compile(r"^[0-9]{4,8}$")
+
+
+class SettingsError(UserError):
+    key = "settings.corrupt"
+
+
+class PinNotSet(UserError):
+    key = "settings.pin_not_set"
+
+
+@dataclass(frozen=True)
+class PinHash:
+    salt: str  # hex
+    hash: str  # hex
+    iterations: int = PIN_ITERATIONS
+
+    @classmethod
+    def make(cls, pin: str, *, iterations: int = PIN_ITERATIONS) -> "PinHash":
+        if not isinstance(pin, str) or not _PIN_RE.match(pin):
+            raise UserError("settings.bad_pin")
+        salt = _secrets.token_bytes(16)
+        digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
+        return cls(salt.hex(), digest.hex(), iterations)
+
+    def verify(self, pin: str) -> bool:
+        digest = hashlib.pbkdf2_hmac("sha256", str(pin).encode(), bytes.fromhex(self.salt), self.iterations)
+        return hmac.compare_digest(digest, bytes.fromhex(self.hash))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"salt": self.salt, "hash": self.hash, "iterations": self.iterations}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PinHash":
+        salt, digest, iterations = str(data["salt"]), str(data["hash"]), int(data["iterations"])
+        bytes.fromhex(salt), bytes.fromhex(digest)
+        if len(salt) < 16 or len(digest) != 64 or iterations < 10_000:
+            raise ValueError("weak or malformed PIN hash")
+        return cls(salt, digest, iterations)
+
+
+@dataclass(frozen=True)
+class Settings:
+    language: str = "auto"
+    counter_id: str = "01"
+    qr_expiry_seconds: int = 300
+    scanner_max_gap_ms: int = 50
+    scanner_min_length: int = 16
+    scanner_suffix: str = "auto"
+    manager_pin: PinHash | None = None
+    active_profile: str | None = None
+    notify_enabled: bool = False
+    notify_port: int = 8765
+    notify_path: str = "/notify"
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # -- derived ----------------------------------------------------------------
+    @property
+    def has_pin(self) -> bool:
+        return self.manager_pin is not None
+
+    def scanner_config(self) -> ScannerConfig:
+        return ScannerConfig(max_gap_ms=self.scanner_max_gap_ms, min_length=self.scanner_min_length,
+                             suffix=self.scanner_suffix)
+
+    def replace(self, **changes: Any) -> "Settings":
+        names = {f.name for f in dataclasses.fields(self)}
+        for name in changes:
+            if name not in names:
+                raise UserError("settings.unknown", name=name)
+        return dataclasses.replace(self, **changes)
+
+    def with_pin(self, pin: str) -> "Settings":
+        return dataclasses.replace(self, manager_pin=PinHash.make(pin))
+
+    def verify_pin(self, pin: str) -> bool:
+        """True when `pin` is the manager's. Raises PinNotSet when none was set."""
+        if self.manager_pin is None:
+            raise PinNotSet()
+        return self.manager_pin.verify(pin)
+
+    # -- JSON -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["manager_pin"] = self.manager_pin.to_dict() if self.manager_pin else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Settings":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        pin = values.get("manager_pin")
+        values["manager_pin"] = PinHash.from_dict(pin) if pin else None
+        return cls(**values)
+
+
+def validate(s: Settings) -> None:
+    if s.language not in LANGUAGES:
+        raise UserError("settings.bad_language")
+    if not isinstance(s.counter_id, str) or not _COUNTER_RE.match(s.counter_id):
+        raise UserError("settings.bad_counter_id")
+    if type(s.qr_expiry_seconds) is not int or not 60 <= s.qr_expiry_seconds <= 7200:
+        raise UserError("settings.bad_qr_expiry", low=60, high=7200)
+    if type(s.scanner_max_gap_ms) is not int or type(s.scanner_min_length) is not int \
+            or s.scanner_suffix not in SUFFIXES:
+        raise UserError("settings.bad_scanner", reason=f"{s.scanner_max_gap_ms}/{s.scanner_min_length}/{s.scanner_suffix}")
+    try:
+        ScannerConfig(max_gap_ms=s.scanner_max_gap_ms, min_length=s.scanner_min_length, suffix=s.scanner_suffix)
+    except UserError as exc:
+        raise UserError("settings.bad_scanner", reason=exc.message()) from None
+    if s.manager_pin is not None and not isinstance(s.manager_pin, PinHash):
+        raise UserError("settings.bad_pin")
+    if s.active_profile is not None and (not isinstance(s.active_profile, str) or not 1 <= len(s.active_profile) <= 40):
+        raise UserError("settings.bad_profile")
+    if type(s.notify_enabled) is not bool:
+        raise UserError("settings.bad_port")
+    if type(s.notify_port) is not int or not 1024 <= s.notify_port <= 65535:
+        raise UserError("settings.bad_port")
+    if not isinstance(s.notify_path, str) or not _PATH_RE.match(s.notify_path) or ".." in s.notify_path:
+        raise UserError("settings.bad_path")
+
+
+class SettingsStore:
+    """Load and save `Settings` as JSON, atomically."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.settings_path()
+
+    def load(self) -> Settings:
+        """The saved settings, or defaults when none were saved. Raises SettingsError
+        for a damaged file (the caller may go on with `Settings()`)."""
+        if not self.path.exists():
+            return Settings()
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return Settings.from_dict(data)
+        except (OSError, ValueError, KeyError, TypeError, UserError):
+            raise SettingsError(path=str(self.path)) from None
+
+    def load_or_default(self) -> tuple[Settings, SettingsError | None]:
+        try:
+            return self.load(), None
+        except SettingsError as exc:
+            return Settings(), exc
+
+    def save(self, settings: Settings) -> Settings:
+        validate(settings)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(settings.to_dict(), fh, ensure_ascii=False, indent=2)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return settings
+
+    def update(self, **changes: Any) -> Settings:
+        return self.save(self.load().replace(**changes))
+
+    def set_pin(self, pin: str, *, current: str | None = None) -> Settings:
+        """Set the manager PIN. Changing an existing one needs the current one."""
+        settings = self.load()
+        if settings.manager_pin is not None and not settings.verify_pin(current or ""):
+            raise UserError("settings.pin_wrong")
+        return self.save(settings.with_pin(pin))
