@@ -25,6 +25,13 @@ DEMO_TITLES = {
     "its500": "演示·站长付",
 }
 
+# Per-gateway extra settings for demo profiles, from the simulator's base URL.
+DEMO_EXTRA = {
+    # its500 answers order status on another host (admin.zhanzhangfu.com): the
+    # simulator serves it below its own prefix.
+    "its500": lambda base: {"query_url": f"{base}/its500/order/onlinePayFindResult"},
+}
+
 
 def demo_profiles(sim_base_url: str, notify_url: str = "http://127.0.0.1/notify") -> list[tuple[Profile, str]]:
     """One profile per gateway, pointing at a running simulator, with its secret."""
@@ -37,7 +44,7 @@ def demo_profiles(sim_base_url: str, notify_url: str = "http://127.0.0.1/notify"
             merchant_id=m.merchant_id,
             app_id=m.app_id,
             notify_url=notify_url,
-            extra={"demo": "1"},
+            extra={"demo": "1", **DEMO_EXTRA.get(m.gateway, lambda base: {})(sim_base_url.rstrip("/"))},
         )
         out.append((profile, m.secret))
     return out
