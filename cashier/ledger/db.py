@@ -1,0 +1,862 @@
+"""The ledger: one SQLite file holding every payment attempt, refund and event.
+
+Every state change is committed (WAL, synchronous=FULL) before the call returns, so
+the engine can rely on "written before the request leaves". Writes run in
+BEGIN IMMEDIATE transactions: a failed write changes nothing. One connection, guarded
+by a lock, is shared by the engine's threads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cashier.money import check_amount, format_yuan, from_fen, to_fen
+
+from . import schema, states
+from .errors import (
+    DuplicateOrder,
+    DuplicateRefund,
+    FullAuthCode,
+    LedgerCorrupt,
+    LedgerError,
+    OrderNotFound,
+    RefundNotFound,
+    RefundTooLarge,
+    SchemaTooNew,
+    StateConflict,
+    translate,
+)
+from .records import (
+    ORDER_FIELDS,
+    ORDER_MONEY_FIELDS,
+    ORDER_MUTABLE_FIELDS,
+    REFUND_FIELDS,
+    REFUND_MONEY_FIELDS,
+    REFUND_MUTABLE_FIELDS,
+    Event,
+    OrderRecord,
+    RefundRecord,
+    Report,
+    ReportLine,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+# Must stay textually identical to the WHERE clause of the partial indexes
+# orders_unresolved / refunds_unresolved (schema v2), or SQLite will not use them.
+_ORDER_UNRESOLVED_SQL = "state NOT IN ('paid', 'closed', 'reversed', 'failed')"
+_REFUND_UNRESOLVED_SQL = "state NOT IN ('succeeded', 'failed')"
+assert set(re.findall(r"'(\w+)'", _ORDER_UNRESOLVED_SQL)) == states.FINAL_ORDER_STATES
+assert set(re.findall(r"'(\w+)'", _REFUND_UNRESOLVED_SQL)) == states.FINAL_REFUND_STATES
+
+# Orders counted as money taken in the day's report (see Report).
+_REPORT_PAID_STATES = (states.PAID, states.NEEDS_CHECK)
+
+_LAST4_RE = re.compile(r"[0-9]{4}")
+_UNSET = object()
+
+
+def _column(name: str) -> str:
+    return f"{name}_fen" if name in ORDER_MONEY_FIELDS else name
+
+
+_ORDER_COLUMNS = ", ".join(_column(n) for n in ORDER_FIELDS)
+_REFUND_COLUMNS = ", ".join(
+    f"{n}_fen" if n in REFUND_MONEY_FIELDS else n for n in REFUND_FIELDS
+)
+_ORDER_SELECT = f"SELECT {_ORDER_COLUMNS} FROM orders"
+_REFUND_SELECT = f"SELECT {_REFUND_COLUMNS} FROM refunds"
+_EVENT_SELECT = (
+    "SELECT id, at, entity, entity_id, action, actor, old_state, new_state, detail, changes"
+    " FROM events"
+)
+_ORDER_MONEY_INDEXES = tuple(i for i, n in enumerate(ORDER_FIELDS) if n in ORDER_MONEY_FIELDS)
+_REFUND_MONEY_INDEXES = tuple(i for i, n in enumerate(REFUND_FIELDS) if n in REFUND_MONEY_FIELDS)
+
+
+def _order(row: tuple) -> OrderRecord:
+    values = list(row)
+    for i in _ORDER_MONEY_INDEXES:
+        if values[i] is not None:
+            values[i] = from_fen(values[i])
+    return OrderRecord(*values)
+
+
+def _refund(row: tuple) -> RefundRecord:
+    values = list(row)
+    for i in _REFUND_MONEY_INDEXES:
+        values[i] = from_fen(values[i])
+    return RefundRecord(*values)
+
+
+def _event(row: tuple) -> Event:
+    (id_, at, entity, entity_id, action, actor, old, new, detail, changes) = row
+    return Event(id_, at, entity, entity_id, action, actor, old, new,
+                 json.loads(detail or "{}"), json.loads(changes or "{}"))
+
+
+def _plain(value: Any) -> Any:
+    """Enums (Method, Wallet...) to their string value."""
+    return getattr(value, "value", value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format_yuan(value) if value == value.quantize(Decimal("0.01")) else str(value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    if hasattr(value, "value"):
+        return value.value
+    raise TypeError(f"cannot store {type(value).__name__} in an event")
+
+
+_FORBIDDEN_DETAIL_KEYS = re.compile(r"^(auth_?code|secret|key|password|pin|sign)$", re.I)
+
+
+def _check_detail(detail: Any) -> None:
+    """Refuse event details that name a payment code or a secret."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if _FORBIDDEN_DETAIL_KEYS.match(str(key)):
+                raise ValueError(f"event detail may not hold {key!r}")
+            _check_detail(value)
+    elif isinstance(detail, (list, tuple)):
+        for value in detail:
+            _check_detail(value)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value or {}, ensure_ascii=False, sort_keys=True, default=_json_default)
+
+
+def _check_last4(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LAST4_RE.fullmatch(value):
+        raise FullAuthCode()
+    return value
+
+
+def _expect_set(expect: str | Iterable[str] | None) -> frozenset[str] | None:
+    if expect is None:
+        return None
+    if isinstance(expect, str):
+        return frozenset({expect})
+    return frozenset(expect)
+
+
+def _day_bounds(day: datetime.date, tz: datetime.tzinfo | None) -> tuple[float, float]:
+    """Unix times of the first instant of `day` and of the next day, in `tz` (None:
+    the system's local time, daylight saving included)."""
+    following = day + datetime.timedelta(days=1)
+    if tz is None:
+        start = datetime.datetime(day.year, day.month, day.day).astimezone()
+        end = datetime.datetime(following.year, following.month, following.day).astimezone()
+    else:
+        start = datetime.datetime(day.year, day.month, day.day, tzinfo=tz)
+        end = datetime.datetime(following.year, following.month, following.day, tzinfo=tz)
+    return start.timestamp(), end.timestamp()
+
+
+class Ledger:
+    """The order ledger. Thread-safe; use as a context manager or call close()."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        max_page_count: int | None = None,
+    ) -> None:
+        """Open (creating and migrating if needed) the ledger file at `path`
+        (default: cashier.paths.database_path()).
+
+        busy_timeout_ms: how long to wait for another program's lock before LedgerBusy.
+        max_page_count: cap the file at this many pages (PRAGMA max_page_count); writes
+        beyond it fail like a full disk (LedgerFull). None: no cap.
+        """
+        if path is None:
+            from cashier.paths import database_path
+
+            path = database_path()
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        try:
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=self.busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        try:
+            self._open(conn, max_page_count)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    # ------------------------------------------------------------------ opening
+
+    def _open(self, conn: sqlite3.Connection, max_page_count: int | None) -> None:
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            found = schema.user_version(conn)
+            if found > schema.SCHEMA_VERSION:
+                raise SchemaTooNew(found=found, supported=schema.SCHEMA_VERSION, path=str(self.path))
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.warning("ledger journal_mode is %s, not wal", mode)
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if max_page_count is not None:
+                conn.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        if schema.user_version(conn) == schema.SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = schema.user_version(conn)  # another program may have migrated meanwhile
+            if found > schema.SCHEMA_VERSION:
+                raise SchemaTooNew(found=found, supported=schema.SCHEMA_VERSION, path=str(self.path))
+            if found < schema.SCHEMA_VERSION:
+                log.info("migrating ledger %s from version %d to %d", self.path, found, schema.SCHEMA_VERSION)
+                schema.apply(conn, found)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def settings(self) -> dict[str, Any]:
+        """The connection's effective SQLite settings (for diagnostics and tests)."""
+        names = ("user_version", "journal_mode", "synchronous", "busy_timeout", "foreign_keys",
+                 "page_count", "page_size", "max_page_count")
+        with self._reading() as conn:
+            return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+    @property
+    def schema_version(self) -> int:
+        with self._reading() as conn:
+            return schema.user_version(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Ledger {str(self.path)!r}>"
+
+    # ------------------------------------------------------------ transactions
+
+    def _translate(self, exc: sqlite3.Error) -> LedgerError:
+        mapped = translate(exc, str(self.path))
+        if mapped is not None:
+            return mapped
+        return LedgerError(detail=str(exc))
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise LedgerError(detail="the ledger is closed")
+        return self._conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One BEGIN IMMEDIATE ... COMMIT: all or nothing, durable on return."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("ledger rollback failed")
+                if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                    raise self._translate(exc) from exc
+                raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from exc
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that see one consistent state of the file."""
+        with self._reading() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    def _event(
+        self,
+        conn: sqlite3.Connection,
+        entity: str,
+        entity_id: str,
+        action: str,
+        actor: str,
+        old_state: str | None,
+        new_state: str | None,
+        detail: Any,
+        changes: dict[str, Any] | None,
+        at: float,
+    ) -> None:
+        _check_detail(detail)
+        conn.execute(
+            "INSERT INTO events (at, entity, entity_id, action, actor, old_state, new_state, detail, changes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, entity, entity_id, action, actor, old_state, new_state, _dumps(detail), _dumps(changes)),
+        )
+
+    # ------------------------------------------------------------------ orders
+
+    def create_order(
+        self,
+        *,
+        out_trade_no: str,
+        sale_id: str,
+        counter_id: str,
+        profile: str,
+        gateway: str,
+        method: str,
+        wallet: str,
+        amount: Decimal,
+        subject: str = "",
+        auth_code_last4: str | None = None,
+        expires_at: float | None = None,
+        actor: str = "clerk",
+        amount_to_pay: Decimal | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> OrderRecord:
+        """Record a new payment attempt in state "sending" (before its request leaves)."""
+        if not out_trade_no or not isinstance(out_trade_no, str):
+            raise ValueError("out_trade_no must be a non-empty string")
+        check_amount(amount)
+        if amount_to_pay is None:
+            amount_to_pay = amount
+        check_amount(amount_to_pay)
+        _check_last4(auth_code_last4)
+        now = self._clock()
+        values = {
+            "out_trade_no": out_trade_no,
+            "sale_id": sale_id,
+            "counter_id": counter_id,
+            "profile": profile,
+            "gateway": _plain(gateway),
+            "method": _plain(method),
+            "wallet": _plain(wallet),
+            "amount_fen": to_fen(amount),
+            "amount_to_pay_fen": to_fen(amount_to_pay),
+            "state": states.SENDING,
+            "subject": subject or "",
+            "auth_code_last4": auth_code_last4,
+            "expires_at": expires_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self._writing() as conn:
+            try:
+                conn.execute(f"INSERT INTO orders ({columns}) VALUES ({marks})", tuple(values.values()))
+            except sqlite3.IntegrityError as exc:
+                if self._get_order(conn, out_trade_no) is not None:
+                    raise DuplicateOrder(out_trade_no=out_trade_no) from None
+                raise LedgerError(detail=str(exc)) from exc
+            self._event(conn, "order", out_trade_no, "created", actor, None, states.SENDING,
+                        detail, None, now)
+            record = self._get_order(conn, out_trade_no)
+        assert record is not None
+        return record
+
+    def update_order(
+        self,
+        out_trade_no: str,
+        *,
+        state: str | None = None,
+        expect: str | Iterable[str] | None = None,
+        actor: str = "engine",
+        action: str = "update",
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> OrderRecord:
+        """Change fields and/or the state in one transaction, with an event row.
+
+        expect: a state or set of states; if the order is in none of them, nothing
+        changes and StateConflict is raised (compare-and-set).
+        Becoming "paid" fills paid_at (now) and paid_amount (amount_to_pay) unless given.
+        """
+        if state is not None and state not in states.ORDER_STATES:
+            raise ValueError(f"unknown order state {state!r}")
+        bad = set(fields) - ORDER_MUTABLE_FIELDS
+        if bad:
+            raise TypeError(f"update_order() cannot set {', '.join(sorted(bad))}")
+        if "auth_code_last4" in fields:
+            _check_last4(fields["auth_code_last4"])
+        for name in ORDER_MONEY_FIELDS & set(fields):
+            value = fields[name]
+            if name == "paid_amount":
+                if value is not None and (to_fen(value) < 0):
+                    raise ValueError("paid_amount cannot be negative")
+            else:
+                check_amount(value)
+        allowed = _expect_set(expect)
+        now = self._clock()
+        with self._writing() as conn:
+            current = self._get_order(conn, out_trade_no)
+            if current is None:
+                raise OrderNotFound(out_trade_no=out_trade_no)
+            if allowed is not None and current.state not in allowed:
+                raise StateConflict(entity_id=out_trade_no, current=current.state,
+                                    expected="/".join(sorted(allowed)))
+            new_state = state or current.state
+            if new_state == states.PAID and current.state != states.PAID:
+                if "paid_at" not in fields and current.paid_at is None:
+                    fields["paid_at"] = now
+                if "paid_amount" not in fields and current.paid_amount is None:
+                    fields["paid_amount"] = current.amount_to_pay
+            self._set(conn, "orders", "out_trade_no", out_trade_no, new_state, fields, now,
+                      ORDER_MONEY_FIELDS)
+            self._event(conn, "order", out_trade_no, action, actor, current.state, new_state,
+                        detail, fields, now)
+            record = self._get_order(conn, out_trade_no)
+        assert record is not None
+        return record
+
+    def mark_checked(
+        self,
+        out_trade_no: str,
+        *,
+        state: str,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> OrderRecord:
+        """A person settled a needs_check order: set its final state and who checked."""
+        if state not in states.FINAL_ORDER_STATES:
+            raise ValueError(f"a checked order must get a final state, not {state!r}")
+        return self.update_order(out_trade_no, state=state, expect=states.NEEDS_CHECK, actor=actor,
+                                 action="checked", detail=detail, checked_by=actor, **fields)
+
+    def touch_order(self, out_trade_no: str, *, next_check_at: float | None) -> OrderRecord:
+        """Count one more query and schedule the next one, without an event row (a poll
+        every 5 s would otherwise flood the audit log). No state change."""
+        return self._touch("orders", "out_trade_no", out_trade_no, next_check_at)
+
+    def _touch(self, table: str, key: str, no: str, next_check_at: float | None) -> Any:
+        now = self._clock()
+        with self._writing() as conn:
+            cursor = conn.execute(
+                f"UPDATE {table} SET check_count = check_count + 1, next_check_at = ?, updated_at = ?"
+                f" WHERE {key} = ?",
+                (next_check_at, now, no),
+            )
+            if cursor.rowcount == 0:
+                if table == "orders":
+                    raise OrderNotFound(out_trade_no=no)
+                raise RefundNotFound(out_refund_no=no)
+            record = self._get_order(conn, no) if table == "orders" else self._get_refund(conn, no)
+        return record
+
+    def _set(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        key: str,
+        key_value: str,
+        new_state: str,
+        fields: dict[str, Any],
+        now: float,
+        money: frozenset[str],
+    ) -> None:
+        assignments = ["state = ?", "updated_at = ?"]
+        params: list[Any] = [new_state, now]
+        for name, value in fields.items():
+            if name in money:
+                assignments.append(f"{name}_fen = ?")
+                params.append(None if value is None else to_fen(value))
+            else:
+                assignments.append(f"{name} = ?")
+                params.append(_plain(value))
+        params.append(key_value)
+        conn.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {key} = ?", params)
+
+    @staticmethod
+    def _get_order(conn: sqlite3.Connection, out_trade_no: str) -> OrderRecord | None:
+        row = conn.execute(f"{_ORDER_SELECT} WHERE out_trade_no = ?", (out_trade_no,)).fetchone()
+        return None if row is None else _order(row)
+
+    def get_order(self, out_trade_no: str) -> OrderRecord | None:
+        with self._reading() as conn:
+            return self._get_order(conn, out_trade_no)
+
+    def orders_for_sale(self, sale_id: str) -> list[OrderRecord]:
+        """Every attempt of one sale, oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_ORDER_SELECT} WHERE sale_id = ? ORDER BY created_at, out_trade_no", (sale_id,)
+            ).fetchall()
+        return [_order(r) for r in rows]
+
+    def unresolved_orders(self) -> list[OrderRecord]:
+        """Every order not in a final state (needs_check included), oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_ORDER_SELECT} INDEXED BY orders_unresolved WHERE {_ORDER_UNRESOLVED_SQL}"
+            ).fetchall()
+        return sorted((_order(r) for r in rows), key=lambda o: (o.created_at, o.out_trade_no))
+
+    def due_orders(self, now: float | None = None) -> list[OrderRecord]:
+        """Unresolved orders whose next_check_at has come, soonest first."""
+        if now is None:
+            now = self._clock()
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_ORDER_SELECT} INDEXED BY orders_unresolved"
+                f" WHERE {_ORDER_UNRESOLVED_SQL} AND next_check_at <= ?"
+                " ORDER BY next_check_at, out_trade_no",
+                (now,),
+            ).fetchall()
+        return [_order(r) for r in rows]
+
+    def history(
+        self,
+        limit: int = 50,
+        before: OrderRecord | tuple[float, str] | None = None,
+    ) -> list[OrderRecord]:
+        """Orders newest first. For the next page pass the last record of this one (or
+        its page_key) as `before`."""
+        if isinstance(before, OrderRecord):
+            before = before.page_key
+        with self._reading() as conn:
+            if before is None:
+                rows = conn.execute(
+                    f"{_ORDER_SELECT} INDEXED BY orders_history"
+                    " ORDER BY created_at DESC, out_trade_no DESC LIMIT ?",
+                    (int(limit),),
+                ).fetchall()
+            else:
+                created_at, out_trade_no = before
+                rows = conn.execute(
+                    f"{_ORDER_SELECT} INDEXED BY orders_history"
+                    " WHERE (created_at, out_trade_no) < (?, ?)"
+                    " ORDER BY created_at DESC, out_trade_no DESC LIMIT ?",
+                    (created_at, out_trade_no, int(limit)),
+                ).fetchall()
+        return [_order(r) for r in rows]
+
+    def find(self, text: str) -> list[OrderRecord]:
+        """Orders whose out_trade_no or gateway_trade_no is exactly `text`; a refund
+        number (ours or the gateway's) finds the refunded order."""
+        text = (text or "").strip()
+        if not text:
+            return []
+        with self._reading() as conn:
+            rows = conn.execute(f"{_ORDER_SELECT} WHERE out_trade_no = ?", (text,)).fetchall()
+            rows += conn.execute(
+                f"{_ORDER_SELECT} WHERE gateway_trade_no = ? AND gateway_trade_no IS NOT NULL", (text,)
+            ).fetchall()
+            rows += conn.execute(
+                f"{_ORDER_SELECT} WHERE out_trade_no IN ("
+                " SELECT out_trade_no FROM refunds WHERE out_refund_no = ?"
+                " UNION SELECT out_trade_no FROM refunds"
+                "  WHERE gateway_refund_no = ? AND gateway_refund_no IS NOT NULL)",
+                (text, text),
+            ).fetchall()
+        seen: dict[str, OrderRecord] = {}
+        for row in rows:
+            record = _order(row)
+            seen.setdefault(record.out_trade_no, record)
+        return list(seen.values())
+
+    def count_orders(self) -> int:
+        with self._reading() as conn:
+            return int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
+
+    # ----------------------------------------------------------------- refunds
+
+    def _refundable(self, conn: sqlite3.Connection, order: OrderRecord) -> Decimal:
+        if order.state != states.PAID or order.paid_amount is None:
+            return Decimal("0.00")
+        holding = tuple(sorted(states.REFUND_HOLDING_STATES))
+        marks = ", ".join("?" for _ in holding)
+        held = conn.execute(
+            f"SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE out_trade_no = ? AND state IN ({marks})",
+            (order.out_trade_no, *holding),
+        ).fetchone()[0]
+        return max(order.paid_amount - from_fen(int(held)), Decimal("0.00"))
+
+    def refundable(self, out_trade_no: str) -> Decimal:
+        """paid_amount − (succeeded + in-progress refunds); 0 unless the order is paid."""
+        with self._reading() as conn:
+            order = self._get_order(conn, out_trade_no)
+            if order is None:
+                raise OrderNotFound(out_trade_no=out_trade_no)
+            return self._refundable(conn, order)
+
+    def create_refund(
+        self,
+        *,
+        out_refund_no: str,
+        out_trade_no: str,
+        amount: Decimal,
+        reason: str,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> RefundRecord:
+        """Record a refund in state "sending" (before its request leaves), checking in
+        the same transaction that it fits in what is still refundable."""
+        if not out_refund_no or not isinstance(out_refund_no, str):
+            raise ValueError("out_refund_no must be a non-empty string")
+        check_amount(amount)
+        now = self._clock()
+        with self._writing() as conn:
+            order = self._get_order(conn, out_trade_no)
+            if order is None:
+                raise OrderNotFound(out_trade_no=out_trade_no)
+            if self._get_refund(conn, out_refund_no) is not None:
+                raise DuplicateRefund(out_refund_no=out_refund_no)
+            refundable = self._refundable(conn, order)
+            if order.state != states.PAID:
+                error = RefundTooLarge("ledger.refund_not_paid", out_trade_no=out_trade_no,
+                                       state=order.state, refundable=format_yuan(refundable),
+                                       amount=format_yuan(amount))
+                error.refundable = refundable
+                raise error
+            if amount > refundable:
+                error = RefundTooLarge(out_trade_no=out_trade_no, amount=format_yuan(amount),
+                                       refundable=format_yuan(refundable))
+                error.refundable = refundable
+                raise error
+            conn.execute(
+                "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, state, reason, actor,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (out_refund_no, out_trade_no, to_fen(amount), states.REFUND_SENDING, reason or "",
+                 actor, now, now),
+            )
+            event_detail = {"out_trade_no": out_trade_no, "amount": amount, "reason": reason or ""}
+            event_detail.update(detail or {})
+            self._event(conn, "refund", out_refund_no, "created", actor, None, states.REFUND_SENDING,
+                        event_detail, None, now)
+            record = self._get_refund(conn, out_refund_no)
+        assert record is not None
+        return record
+
+    def update_refund(
+        self,
+        out_refund_no: str,
+        *,
+        state: str | None = None,
+        expect: str | Iterable[str] | None = None,
+        actor: str = "engine",
+        action: str = "update",
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> RefundRecord:
+        """Like update_order. Reaching a final state fills finished_at (now) unless given."""
+        if state is not None and state not in states.REFUND_STATES:
+            raise ValueError(f"unknown refund state {state!r}")
+        bad = set(fields) - REFUND_MUTABLE_FIELDS
+        if bad:
+            raise TypeError(f"update_refund() cannot set {', '.join(sorted(bad))}")
+        allowed = _expect_set(expect)
+        now = self._clock()
+        with self._writing() as conn:
+            current = self._get_refund(conn, out_refund_no)
+            if current is None:
+                raise RefundNotFound(out_refund_no=out_refund_no)
+            if allowed is not None and current.state not in allowed:
+                raise StateConflict(entity_id=out_refund_no, current=current.state,
+                                    expected="/".join(sorted(allowed)))
+            new_state = state or current.state
+            if (new_state in states.FINAL_REFUND_STATES and current.state not in states.FINAL_REFUND_STATES
+                    and "finished_at" not in fields and current.finished_at is None):
+                fields["finished_at"] = now
+            self._set(conn, "refunds", "out_refund_no", out_refund_no, new_state, fields, now,
+                      REFUND_MONEY_FIELDS)
+            self._event(conn, "refund", out_refund_no, action, actor, current.state, new_state,
+                        detail, fields, now)
+            record = self._get_refund(conn, out_refund_no)
+        assert record is not None
+        return record
+
+    def touch_refund(self, out_refund_no: str, *, next_check_at: float | None) -> RefundRecord:
+        """Count one more refund query and schedule the next one, without an event row."""
+        return self._touch("refunds", "out_refund_no", out_refund_no, next_check_at)
+
+    @staticmethod
+    def _get_refund(conn: sqlite3.Connection, out_refund_no: str) -> RefundRecord | None:
+        row = conn.execute(f"{_REFUND_SELECT} WHERE out_refund_no = ?", (out_refund_no,)).fetchone()
+        return None if row is None else _refund(row)
+
+    def get_refund(self, out_refund_no: str) -> RefundRecord | None:
+        with self._reading() as conn:
+            return self._get_refund(conn, out_refund_no)
+
+    def refunds_for(self, out_trade_no: str) -> list[RefundRecord]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_REFUND_SELECT} WHERE out_trade_no = ? ORDER BY created_at, out_refund_no",
+                (out_trade_no,),
+            ).fetchall()
+        return [_refund(r) for r in rows]
+
+    def unresolved_refunds(self) -> list[RefundRecord]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_REFUND_SELECT} INDEXED BY refunds_unresolved WHERE {_REFUND_UNRESOLVED_SQL}"
+            ).fetchall()
+        return sorted((_refund(r) for r in rows), key=lambda r: (r.created_at, r.out_refund_no))
+
+    def due_refunds(self, now: float | None = None) -> list[RefundRecord]:
+        if now is None:
+            now = self._clock()
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_REFUND_SELECT} INDEXED BY refunds_unresolved"
+                f" WHERE {_REFUND_UNRESOLVED_SQL} AND next_check_at <= ?"
+                " ORDER BY next_check_at, out_refund_no",
+                (now,),
+            ).fetchall()
+        return [_refund(r) for r in rows]
+
+    # ------------------------------------------------------------------ events
+
+    def record_event(
+        self,
+        entity: str,
+        entity_id: str,
+        action: str,
+        actor: str,
+        detail: dict[str, Any] | None = None,
+    ) -> Event:
+        """An audit line without a state change ("manager approved refund", ...)."""
+        now = self._clock()
+        with self._writing() as conn:
+            self._event(conn, entity, entity_id, action, actor, None, None, detail, None, now)
+            row = conn.execute(f"{_EVENT_SELECT} WHERE id = last_insert_rowid()").fetchone()
+        return _event(row)
+
+    def events(self, entity_id: str, entity: str | None = None) -> list[Event]:
+        """The events of one order or refund (by its number), oldest first."""
+        with self._reading() as conn:
+            if entity is None:
+                rows = conn.execute(f"{_EVENT_SELECT} WHERE entity_id = ? ORDER BY id", (entity_id,)).fetchall()
+            else:
+                rows = conn.execute(
+                    f"{_EVENT_SELECT} WHERE entity_id = ? AND entity = ? ORDER BY id", (entity_id, entity)
+                ).fetchall()
+        return [_event(r) for r in rows]
+
+    # --------------------------------------------------------------- counters
+
+    def next_sequence(self, name: str) -> int:
+        """1, 2, 3... per name, persistent and atomic (also across programs)."""
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO sequences (name, value) VALUES (?, 1)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                (name,),
+            )
+            value = conn.execute("SELECT value FROM sequences WHERE name = ?", (name,)).fetchone()[0]
+        return int(value)
+
+    # ------------------------------------------------------------------ report
+
+    def daily_report(self, day: datetime.date, *, tz: datetime.tzinfo | None = None) -> Report:
+        """The local day's takings per gateway and wallet; unresolved orders and refunds
+        (of any day) first. tz None: the system's local time."""
+        start, end = _day_bounds(day, tz)
+        paid_marks = ", ".join("?" for _ in _REPORT_PAID_STATES)
+        with self._snapshot() as conn:
+            paid = conn.execute(
+                "SELECT gateway, wallet, count(*), coalesce(sum(paid_amount_fen), 0)"
+                " FROM orders INDEXED BY orders_paid_at"
+                f" WHERE paid_at IS NOT NULL AND paid_at >= ? AND paid_at < ? AND state IN ({paid_marks})"
+                " GROUP BY gateway, wallet",
+                (start, end, *_REPORT_PAID_STATES),
+            ).fetchall()
+            refunded = conn.execute(
+                "SELECT o.gateway, o.wallet, count(*), coalesce(sum(r.amount_fen), 0)"
+                " FROM refunds AS r INDEXED BY refunds_finished JOIN orders AS o USING (out_trade_no)"
+                " WHERE r.state = 'succeeded' AND r.finished_at >= ? AND r.finished_at < ?"
+                " GROUP BY o.gateway, o.wallet",
+                (start, end),
+            ).fetchall()
+            unresolved_orders = self.unresolved_orders()
+            unresolved_refunds = self.unresolved_refunds()
+        lines: dict[tuple[str, str], ReportLine] = {}
+        for gateway, wallet, count, fen in paid:
+            lines[(gateway, wallet)] = ReportLine(gateway, wallet, paid_count=count, paid_sum=from_fen(fen))
+        for gateway, wallet, count, fen in refunded:
+            line = lines.get((gateway, wallet), ReportLine(gateway, wallet))
+            lines[(gateway, wallet)] = ReportLine(
+                gateway, wallet, line.paid_count, line.paid_sum, refund_count=count, refund_sum=from_fen(fen)
+            )
+        ordered = tuple(lines[k] for k in sorted(lines))
+        totals = ReportLine(
+            "", "",
+            paid_count=sum(line.paid_count for line in ordered),
+            paid_sum=sum((line.paid_sum for line in ordered), Decimal("0.00")),
+            refund_count=sum(line.refund_count for line in ordered),
+            refund_sum=sum((line.refund_sum for line in ordered), Decimal("0.00")),
+        )
+        return Report(day, start, end, tuple(unresolved_orders), tuple(unresolved_refunds), ordered, totals)
+
+    # ------------------------------------------------------------- maintenance
+
+    def check_integrity(self) -> None:
+        """PRAGMA quick_check; raises LedgerCorrupt when it finds damage (slow on big files)."""
+        with self._reading() as conn:
+            result = conn.execute("PRAGMA quick_check").fetchall()
+        if [r[0] for r in result] != ["ok"]:
+            raise LedgerCorrupt(path=str(self.path))

@@ -1,0 +1,166 @@
+"""What the ledger hands out: frozen records with Decimal yuan and unix timestamps."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cashier.money import format_yuan
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """One payment attempt (one out_trade_no). `sale_id` groups the attempts of a sale."""
+
+    out_trade_no: str
+    sale_id: str
+    counter_id: str
+    profile: str
+    gateway: str
+    method: str
+    wallet: str
+    amount: Decimal
+    amount_to_pay: Decimal  # what the customer must pay (its500 discounts); = amount otherwise
+    paid_amount: Decimal | None  # None until paid
+    state: str
+    subject: str
+    auth_code_last4: str | None
+    qr: str | None
+    qr_image_url: str | None
+    gateway_trade_no: str | None
+    reason: str | None
+    created_at: float
+    updated_at: float
+    sent_at: float | None
+    expires_at: float | None
+    paid_at: float | None
+    watch_until: float | None
+    next_check_at: float | None
+    check_count: int
+    checked_by: str | None
+
+    @property
+    def page_key(self) -> tuple[float, str]:
+        """The keyset cursor for `Ledger.history(before=...)`."""
+        return (self.created_at, self.out_trade_no)
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    out_refund_no: str
+    out_trade_no: str
+    amount: Decimal
+    state: str
+    reason: str
+    actor: str
+    gateway_refund_no: str | None
+    failure_reason: str | None
+    created_at: float
+    updated_at: float
+    sent_at: float | None
+    finished_at: float | None
+    next_check_at: float | None
+    check_count: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the append-only audit log."""
+
+    id: int
+    at: float
+    entity: str  # "order", "refund", or whatever record_event was given
+    entity_id: str
+    action: str
+    actor: str
+    old_state: str | None
+    new_state: str | None
+    detail: dict[str, Any]
+    changes: dict[str, Any]  # fields an update set, amounts as strings
+
+
+# Mutable through update_order / update_refund (everything else is fixed at creation).
+ORDER_MUTABLE_FIELDS = frozenset({
+    "wallet", "amount_to_pay", "paid_amount", "subject", "auth_code_last4", "qr",
+    "qr_image_url", "gateway_trade_no", "reason", "sent_at", "expires_at", "paid_at",
+    "watch_until", "next_check_at", "check_count", "checked_by",
+})
+REFUND_MUTABLE_FIELDS = frozenset({
+    "reason", "gateway_refund_no", "failure_reason", "sent_at", "finished_at",
+    "next_check_at", "check_count",
+})
+ORDER_MONEY_FIELDS = frozenset({"amount", "amount_to_pay", "paid_amount"})
+REFUND_MONEY_FIELDS = frozenset({"amount"})
+
+ORDER_FIELDS = tuple(f.name for f in dataclasses.fields(OrderRecord))
+REFUND_FIELDS = tuple(f.name for f in dataclasses.fields(RefundRecord))
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """Money taken and given back through one gateway and wallet on one day."""
+
+    gateway: str
+    wallet: str
+    paid_count: int = 0
+    paid_sum: Decimal = Decimal("0.00")
+    refund_count: int = 0
+    refund_sum: Decimal = Decimal("0.00")
+
+    @property
+    def net(self) -> Decimal:
+        return self.paid_sum - self.refund_sum
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gateway": self.gateway,
+            "wallet": self.wallet,
+            "paid_count": self.paid_count,
+            "paid_sum": format_yuan(self.paid_sum),
+            "refund_count": self.refund_count,
+            "refund_sum": format_yuan(self.refund_sum),
+            "net": format_yuan(self.net),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """A local day's takings.
+
+    paid: orders whose paid_at falls in the day (state paid, or needs_check with a
+    payment recorded; reversed orders are left out: their money went back).
+    refunds: refunds that succeeded (finished_at) in the day, under the gateway and
+    wallet of their order, whatever day that order was paid.
+    Unresolved orders and refunds (of any day) come first: someone must look at them.
+    """
+
+    day: datetime.date
+    start: float  # unix time of the day's first instant, local
+    end: float  # unix time of the next day's first instant
+    unresolved_orders: tuple[OrderRecord, ...]
+    unresolved_refunds: tuple[RefundRecord, ...]
+    lines: tuple[ReportLine, ...]
+    totals: ReportLine = field(default_factory=lambda: ReportLine("", ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        def record(rec: OrderRecord | RefundRecord) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, value in dataclasses.asdict(rec).items():
+                out[key] = format_yuan(value) if isinstance(value, Decimal) else value
+            return out
+
+        return {
+            "unresolved_orders": [record(o) for o in self.unresolved_orders],
+            "unresolved_refunds": [record(r) for r in self.unresolved_refunds],
+            "day": self.day.isoformat(),
+            "start": self.start,
+            "end": self.end,
+            "lines": [line.to_dict() for line in self.lines],
+            "totals": self.totals.to_dict(),
+        }

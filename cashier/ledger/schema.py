@@ -1,0 +1,163 @@
+"""The ledger's schema as a list of migrations, versioned with PRAGMA user_version.
+
+Rules for whoever adds a version:
+- Never edit a migration that has shipped; append a new one.
+- A migration runs inside the opening transaction (BEGIN IMMEDIATE), so it must not
+  change journal_mode or run VACUUM. If it fails, the file stays at its old version.
+- The partial indexes below repeat the final-state lists literally: a migration is a
+  snapshot in time. If states.FINAL_* ever change, add a migration that recreates the
+  partial indexes, and keep `db._ORDER_UNRESOLVED_SQL` identical to their WHERE clause
+  (tests check that the queries use these indexes).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run each statement of `script` in the current transaction.
+
+    (sqlite3's executescript() would COMMIT first, breaking the migration's atomicity.)
+    """
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            conn.execute(buffer)
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buffer.strip()[:60]}")
+
+
+def _v1_tables(conn: sqlite3.Connection) -> None:
+    """Orders (one row per payment attempt), refunds, the append-only event log and
+    named counters."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE orders (
+            out_trade_no      TEXT PRIMARY KEY NOT NULL,
+            sale_id           TEXT NOT NULL,
+            counter_id        TEXT NOT NULL,
+            profile           TEXT NOT NULL,
+            gateway           TEXT NOT NULL,
+            method            TEXT NOT NULL,
+            wallet            TEXT NOT NULL,
+            amount_fen        INTEGER NOT NULL CHECK (amount_fen > 0),
+            amount_to_pay_fen INTEGER NOT NULL CHECK (amount_to_pay_fen > 0),
+            paid_amount_fen   INTEGER CHECK (paid_amount_fen IS NULL OR paid_amount_fen >= 0),
+            state             TEXT NOT NULL,
+            subject           TEXT NOT NULL DEFAULT '',
+            auth_code_last4   TEXT CHECK (auth_code_last4 IS NULL OR
+                                  (length(auth_code_last4) = 4 AND auth_code_last4 NOT GLOB '*[^0-9]*')),
+            qr                TEXT,
+            qr_image_url      TEXT,
+            gateway_trade_no  TEXT,
+            reason            TEXT,
+            created_at        REAL NOT NULL,
+            updated_at        REAL NOT NULL,
+            sent_at           REAL,
+            expires_at        REAL,
+            paid_at           REAL,
+            watch_until       REAL,
+            next_check_at     REAL,
+            check_count       INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX orders_sale ON orders (sale_id);
+
+        CREATE TABLE refunds (
+            out_refund_no     TEXT PRIMARY KEY NOT NULL,
+            out_trade_no      TEXT NOT NULL REFERENCES orders (out_trade_no),
+            amount_fen        INTEGER NOT NULL CHECK (amount_fen > 0),
+            state             TEXT NOT NULL,
+            reason            TEXT NOT NULL DEFAULT '',
+            actor             TEXT NOT NULL,
+            gateway_refund_no TEXT,
+            failure_reason    TEXT,
+            created_at        REAL NOT NULL,
+            updated_at        REAL NOT NULL,
+            sent_at           REAL,
+            finished_at       REAL,
+            next_check_at     REAL,
+            check_count       INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX refunds_order ON refunds (out_trade_no);
+
+        CREATE TABLE events (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            at          REAL NOT NULL,
+            entity      TEXT NOT NULL,
+            entity_id   TEXT NOT NULL,
+            action      TEXT NOT NULL,
+            actor       TEXT NOT NULL,
+            old_state   TEXT,
+            new_state   TEXT,
+            detail      TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_entity ON events (entity_id, id);
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger events are append-only');
+        END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN
+            SELECT RAISE(ABORT, 'ledger events are append-only');
+        END;
+
+        CREATE TABLE sequences (
+            name  TEXT PRIMARY KEY NOT NULL,
+            value INTEGER NOT NULL
+        );
+        """
+    )
+
+
+def _v2_audit_and_indexes(conn: sqlite3.Connection) -> None:
+    """Who cleared a needs_check order; what an update changed; and the indexes that
+    keep recovery, history, lookup and the day's report fast on a million orders."""
+    run_script(
+        conn,
+        """
+        ALTER TABLE orders ADD COLUMN checked_by TEXT;
+        ALTER TABLE events ADD COLUMN changes TEXT NOT NULL DEFAULT '{}';
+
+        CREATE INDEX orders_unresolved ON orders (next_check_at)
+            WHERE state NOT IN ('paid', 'closed', 'reversed', 'failed');
+        CREATE INDEX orders_history ON orders (created_at, out_trade_no);
+        CREATE INDEX orders_gateway_trade_no ON orders (gateway_trade_no)
+            WHERE gateway_trade_no IS NOT NULL;
+        CREATE INDEX orders_paid_at ON orders (paid_at, gateway, wallet, state, paid_amount_fen)
+            WHERE paid_at IS NOT NULL;
+
+        CREATE INDEX refunds_unresolved ON refunds (next_check_at)
+            WHERE state NOT IN ('succeeded', 'failed');
+        CREATE INDEX refunds_finished ON refunds (finished_at, out_trade_no, amount_fen)
+            WHERE state = 'succeeded';
+        CREATE INDEX refunds_gateway_refund_no ON refunds (gateway_refund_no)
+            WHERE gateway_refund_no IS NOT NULL;
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _v1_tables,
+    _v2_audit_and_indexes,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def apply(conn: sqlite3.Connection, start: int, stop: int = SCHEMA_VERSION) -> None:
+    """Run migrations start+1..stop on `conn`, which must be inside a transaction,
+    then record the version. (Exposed for tests that build an old file.)"""
+    for index in range(start, stop):
+        MIGRATIONS[index](conn)
+    conn.execute(f"PRAGMA user_version = {int(stop)}")

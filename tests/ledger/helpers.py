@@ -1,0 +1,46 @@
+"""Helpers shared by the ledger tests."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from cashier.ledger import Ledger
+
+
+class ManualClock:
+    """A clock the test moves; never sleeps."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+_numbers = itertools.count(1)
+
+
+def new_order(ledger: Ledger, out_trade_no: str | None = None, **overrides):
+    """create_order with plausible defaults."""
+    values = dict(
+        out_trade_no=out_trade_no or f"T{next(_numbers):08d}",
+        sale_id="S1",
+        counter_id="counter-1",
+        profile="shop",
+        gateway="ltzf",
+        method="wechat",
+        wallet="wechat",
+        amount=Decimal("12.34"),
+    )
+    values.update(overrides)
+    return ledger.create_order(**values)
+
+
+def paid_order(ledger: Ledger, out_trade_no: str | None = None, amount=Decimal("10.00"), **overrides):
+    order = new_order(ledger, out_trade_no, amount=amount, **overrides)
+    return ledger.update_order(order.out_trade_no, state="paid", expect="sending")
