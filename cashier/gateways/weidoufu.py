@@ -1,0 +1,454 @@
+"""Weidoufu 微豆付 (`weidoufu`): amounts in integer fen, MD5 "secret_key" signatures.
+
+What is confirmed and what is not
+---------------------------------
+The seed (shared/seeds/003) documents only `/pay/miniapp` (mini-program pay), which a
+counter cannot use. Everything this client does comes from public clients of the
+gateway and is marked `unverified` (the UI says so):
+
+* `POST /pay/native` (JSON) -> `data.code_url`, `data.mch_trade_no`. A public C#
+  client signs exactly `access_key, body, notify_url, out_order_no, pay_type,
+  total_fee`, sorted, joined `k=v&...`, then `&secret_key=SECRET`, MD5, uppercase.
+* `POST /pay/micropay` (JSON): auth_code; pay_type 1 WeChat, 2 Alipay, 3 UnionPay.
+* `GET /pay/query?out_order_no=` -> `data.status` 1 pending, 2 paid, 3 failed/closed.
+* `POST /pay/refund` (JSON): `refund_fee` in fen, at most 10 partial refunds.
+
+Rules this client follows (our decisions where nothing is documented):
+
+* Signature: every non-empty field we send except `sign`, sorted by key, `k=v`
+  joined with `&`, then `&secret_key=SECRET`, MD5, uppercase (`weidoufu_sign`). That
+  is the C# client's string exactly for /pay/native.
+* Answers: `code` 1 ok / 0 fail, `message`, `data`. A failure carries only words, so
+  they are classified by keyword (`_classify`): signature or credential words ->
+  BadSignature; "too frequent" -> RateLimited; "duplicate" -> Rejected; parameter
+  words -> InvalidParameter; "system busy / bank / network" -> outcome unknown
+  (`UnclearAnswer`). In micropay, decline words (balance, expired/used code...) ->
+  PaymentState(FAILED); anything not recognised is outcome unknown, never a decline:
+  calling an unrecognised answer a decline could charge a customer twice.
+* Query status 3 is FAILED for a micropay order and CLOSED for a QR order (the public
+  notification DTO calls it 关闭).
+* No close and no reverse are documented: none are offered. The engine therefore
+  marks a micropay it cannot resolve by polling "needs checking".
+* Refund: we send `out_refund_no` too (signed like every other field) so that a
+  retry is idempotent where the gateway honours it; public clients send only
+  access_key, out_order_no, refund_fee. No refund query is documented, so the refund
+  answer is the only signal: code 1 = the refund is accepted AND treated as done
+  (SUCCEEDED), because a PROCESSING state could never be resolved. A refund that
+  fails later at the wallet would only show in the merchant's Weidoufu back office.
+* Notifications: JSON POST `{"content": {...order fields...}, "sign": "..."}` (the
+  shape a public client parses), signed like requests over the `content` fields.
+  A flat JSON or form body with `sign` beside the fields is accepted too. Reply
+  "SUCCESS". (One public client verifies an HMAC-SHA256 variant instead; not
+  implemented: its exact serialisation cannot be reproduced reliably.)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+
+from cashier.gateways.base import (
+    BadResponse,
+    BadSignature,
+    Capability,
+    Gateway,
+    GatewayLimits,
+    HttpReply,
+    IncomingRequest,
+    InvalidParameter,
+    Method,
+    Notification,
+    NotificationError,
+    NotSupported,
+    OrderRef,
+    PaymentState,
+    PayStatus,
+    QrOrder,
+    RateLimited,
+    RefundState,
+    RefundStatus,
+    Rejected,
+    UnknownOutcome,
+    Wallet,
+)
+from cashier.gateways.http import parse_json
+from cashier.gateways.signing import canonical, md5_hex, signature_equal
+from cashier.i18n import define, tr
+from cashier.money import from_fen, to_fen
+
+define({
+    "gw.weidoufu_unclear": ("微豆付返回“{reason}”，结果未知，正在查询",
+                            "Weidoufu answered \u201c{reason}\u201d; outcome unknown, querying"),
+    "gw.weidoufu_check_ok": ("微豆付连接正常，密钥已通过验证", "Weidoufu is reachable and accepted the keys"),
+    "gw.weidoufu_bad_order_no": ("微豆付的商户订单号只能是 18 到 32 位字母或数字：{no}",
+                                 "Weidoufu order numbers must be 18 to 32 letters or digits: {no}"),
+})
+
+DEFAULT_BASE_URL = "https://open.weidoufu.com"
+ORDER_NO_RE = re.compile(r"^[A-Za-z0-9]{18,32}$")
+BEIJING = timezone(timedelta(hours=8))
+
+PAY_TYPE = {Wallet.WECHAT: 1, Wallet.ALIPAY: 2, Wallet.UNIONPAY: 3}
+WALLET_OF_PAY_TYPE = {1: Wallet.WECHAT, 2: Wallet.ALIPAY, 3: Wallet.UNIONPAY}
+QR_PAY_TYPE = {Method.WECHAT: 1, Method.ALIPAY: 2}
+
+# Payment-code prefixes (shared/counter-rules.md), used when the caller did not say.
+_CODE_WALLETS = (
+    (re.compile(r"^1[0-5]\d{16}$"), Wallet.WECHAT),
+    (re.compile(r"^(2[5-9]|30)\d{14,22}$"), Wallet.ALIPAY),
+    (re.compile(r"^62\d{17}$"), Wallet.UNIONPAY),
+)
+
+# Keyword classes for `message` of a code-0 answer. Order of checks matters.
+_SIGN_WORDS = ("签名", "sign", "access_key", "accesskey", "secret", "密钥", "商户不存在", "应用不存在")
+_RATE_WORDS = ("频繁", "频率", "too many", "too frequent")
+_UNCLEAR_WORDS = ("系统", "繁忙", "银行", "网络", "超时", "稍后查询", "处理中", "异常", "system", "busy")
+_DECLINE_WORDS = ("余额不足", "付款码", "授权码", "条码", "过期", "已使用", "已撤销", "限额", "超限", "超出",
+                  "风控", "风险", "不支持", "支付失败", "交易失败", "已关闭", "用户取消", "密码错误")
+_DUPLICATE_WORDS = ("重复", "已存在")
+_PARAM_WORDS = ("参数", "不能为空", "格式", "必须", "长度", "必填", "非法", "错误", "invalid")
+_NOT_FOUND_WORDS = ("订单不存在", "不存在该订单", "未找到", "查无")
+
+
+class UnclearAnswer(UnknownOutcome):
+    """Weidoufu said something like "system busy": the request may have taken effect."""
+
+    key = "gw.weidoufu_unclear"
+
+
+def weidoufu_sign(fields: Mapping[str, object], secret: str) -> str:
+    """canonical(fields without sign, empty dropped) + '&secret_key=SECRET', MD5, uppercase."""
+    return md5_hex(sign_string(fields, secret)).upper()
+
+
+def sign_string(fields: Mapping[str, object], secret: str) -> str:
+    return canonical(fields, skip=("sign",)) + "&secret_key=" + secret
+
+
+def wallet_of_code(auth_code: str) -> Wallet:
+    for pattern, wallet in _CODE_WALLETS:
+        if pattern.match(auth_code):
+            return wallet
+    return Wallet.UNKNOWN
+
+
+def parse_beijing_time(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+def _has(message: str, words: tuple[str, ...]) -> bool:
+    low = message.lower()
+    return any(w.lower() in low for w in words)
+
+
+def _fen(value: object, what: str) -> int:
+    """An integer fen amount from an answer (int, or a digit string)."""
+    if isinstance(value, bool):
+        raise BadResponse(reason=f"{what} is not fen")
+    if isinstance(value, int):
+        fen = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        fen = int(value.strip())
+    elif isinstance(value, Decimal) and value == value.to_integral_value():
+        fen = int(value)
+    else:
+        raise BadResponse(reason=f"{what} is not fen")
+    if fen < 0:
+        raise BadResponse(reason=f"{what} is negative")
+    return fen
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return None
+
+
+class WeidoufuGateway(Gateway):
+    name = "weidoufu"
+    title_zh = "微豆付"
+    title_en = "Weidoufu"
+    capabilities = frozenset({
+        Capability.WECHAT_QR,
+        Capability.ALIPAY_QR,
+        Capability.MICROPAY,
+        Capability.QUERY,
+        Capability.REFUND,
+        Capability.NOTIFY_VERIFY,
+        Capability.CHECK_CONNECTION,
+    })
+    # The seed documents only mini-program pay, which a counter does not use:
+    # every operation here comes from public clients, none is confirmed.
+    unverified = capabilities
+    limits = GatewayLimits(
+        min_amount=Decimal("0.01"),
+        query_interval=2.0,
+        max_partial_refunds=10,
+        refund_max_age_days=None,
+        default_qr_expiry=300.0,
+        min_qr_expiry=60.0,
+        max_qr_expiry=7200.0,
+        trade_no_pattern=ORDER_NO_RE.pattern,
+        trade_no_min_length=18,
+        trade_no_max_length=32,
+    )
+    profile_fields = ("base_url", "merchant_id", "notify_url")
+    default_base_url = DEFAULT_BASE_URL
+
+    # -- plumbing ---------------------------------------------------------------
+    def sign(self, fields: Mapping[str, object]) -> str:
+        return weidoufu_sign(fields, self._secret)
+
+    def _signed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in fields.items() if v is not None and v != ""}
+        body["access_key"] = self.profile.merchant_id
+        body["sign"] = self.sign(body)
+        return body
+
+    @staticmethod
+    def _check_no(no: str) -> None:
+        if not ORDER_NO_RE.match(no or ""):
+            raise InvalidParameter("gw.weidoufu_bad_order_no", no=no)
+
+    @staticmethod
+    def _answer(data: Any) -> tuple[bool, str, dict[str, Any]]:
+        """(ok, message, data) from a Weidoufu answer; BadResponse if it is not one."""
+        code = data.get("code")
+        if isinstance(code, str) and code.strip() in ("0", "1"):
+            code = int(code.strip())
+        if isinstance(code, bool) or code not in (0, 1):
+            raise BadResponse(reason="no code 0/1 in the answer")
+        message = data.get("message", data.get("msg", ""))
+        message = message if isinstance(message, str) else str(message)
+        payload = data.get("data")
+        return code == 1, message, payload if isinstance(payload, dict) else {}
+
+    def _raise_for(self, message: str, *, unknown_default: bool = False) -> None:
+        """Raise the typed error a code-0 message stands for."""
+        reason = message or "code 0"
+        if _has(message, _SIGN_WORDS):
+            raise BadSignature(reason=reason, gateway_code="0")
+        if _has(message, _RATE_WORDS):
+            raise RateLimited(reason=reason, gateway_code="0")
+        if _has(message, _UNCLEAR_WORDS):
+            raise UnclearAnswer(reason=reason, gateway_code="0")
+        if _has(message, _DUPLICATE_WORDS):
+            raise Rejected(reason=reason, gateway_code="0")
+        if _has(message, _PARAM_WORDS):
+            raise InvalidParameter(reason=reason, gateway_code="0")
+        if unknown_default:
+            raise UnclearAnswer(reason=reason, gateway_code="0")
+        raise Rejected(reason=reason, gateway_code="0")
+
+    # -- operations ---------------------------------------------------------------
+    def create_qr(self, out_trade_no: str, amount: Decimal, method: Method, subject: str,
+                  expire_seconds: float) -> QrOrder:
+        pay_type = QR_PAY_TYPE.get(method)
+        if pay_type is None:
+            raise NotSupported(operation=method.value)
+        self._check_no(out_trade_no)
+        body = self._signed({
+            "body": (subject or "商品")[:32],
+            "out_order_no": out_trade_no,
+            "pay_type": pay_type,
+            "total_fee": to_fen(amount),
+            "notify_url": self.profile.notify_url,
+        })
+        ok, message, data = self._answer(self.http.post_json("/pay/native", body))
+        if not ok:
+            self._raise_for(message)
+        code_url = data.get("code_url")
+        if not isinstance(code_url, str) or not code_url.strip():
+            raise BadResponse(reason="no code_url")
+        if data.get("out_order_no") not in (None, out_trade_no):
+            raise BadResponse(reason="answer is for another order")
+        trade_no = data.get("mch_trade_no")
+        return QrOrder(
+            out_trade_no=out_trade_no,
+            qr=code_url.strip(),
+            amount_to_pay=amount,
+            expires_at=datetime.now(timezone.utc) + timedelta(seconds=expire_seconds),
+            gateway_trade_no=str(trade_no) if trade_no else None,
+            wallet=Wallet.WECHAT if method == Method.WECHAT else Wallet.ALIPAY,
+        )
+
+    def micropay(self, out_trade_no: str, amount: Decimal, auth_code: str, wallet: Wallet,
+                 subject: str) -> PaymentState:
+        self._check_no(out_trade_no)
+        if wallet not in PAY_TYPE:
+            wallet = wallet_of_code(auth_code)
+        if wallet not in PAY_TYPE:
+            raise InvalidParameter(reason="auth_code")
+        body = self._signed({
+            "auth_code": auth_code,
+            "body": (subject or "商品")[:32],
+            "out_order_no": out_trade_no,
+            "pay_type": PAY_TYPE[wallet],
+            "total_fee": to_fen(amount),
+        })
+        ok, message, data = self._answer(self.http.post_json("/pay/micropay", body))
+        if not ok:
+            reason = message or "code 0"
+            if _has(message, _SIGN_WORDS):
+                raise BadSignature(reason=reason, gateway_code="0")
+            if _has(message, _RATE_WORDS):
+                raise RateLimited(reason=reason, gateway_code="0")
+            if _has(message, _UNCLEAR_WORDS):
+                raise UnclearAnswer(reason=reason, gateway_code="0")
+            if _has(message, _DECLINE_WORDS):
+                return PaymentState(PayStatus.FAILED, out_trade_no, wallet=wallet, reason=reason)
+            if _has(message, _DUPLICATE_WORDS):
+                raise Rejected(reason=reason, gateway_code="0")
+            if _has(message, _PARAM_WORDS):
+                raise InvalidParameter(reason=reason, gateway_code="0")
+            raise UnclearAnswer(reason=reason, gateway_code="0")
+        state = self._state(out_trade_no, Method.MICROPAY, data, message)
+        if state.status == PayStatus.UNKNOWN:
+            raise BadResponse(reason="micropay answer without a known status")
+        if state.status == PayStatus.PENDING:
+            return PaymentState(PayStatus.PENDING, out_trade_no, gateway_trade_no=state.gateway_trade_no,
+                                wallet=wallet, reason=message or None, user_paying=True)
+        if state.wallet == Wallet.UNKNOWN:
+            state = PaymentState(state.status, out_trade_no, state.paid_amount, state.paid_at,
+                                 state.gateway_trade_no, wallet, state.reason, state.user_paying)
+        return state
+
+    def query(self, order: OrderRef) -> PaymentState:
+        params = self._signed({"out_order_no": order.out_trade_no})
+        ok, message, data = self._answer(self.http.get("/pay/query", params))
+        if not ok:
+            if _has(message, _NOT_FOUND_WORDS):
+                return PaymentState(PayStatus.NOT_FOUND, order.out_trade_no, reason=message)
+            self._raise_for(message)
+        if data.get("out_order_no") not in (None, order.out_trade_no):
+            raise BadResponse(reason="answer is for another order")
+        state = self._state(order.out_trade_no, order.method, data, message)
+        if state.wallet == Wallet.UNKNOWN and order.wallet != Wallet.UNKNOWN:
+            state = PaymentState(state.status, state.out_trade_no, state.paid_amount, state.paid_at,
+                                 state.gateway_trade_no, order.wallet, state.reason, state.user_paying)
+        return state
+
+    def _state(self, out_trade_no: str, method: Method, data: Mapping[str, Any], message: str) -> PaymentState:
+        status = _int_or_none(data.get("status"))
+        trade_no = data.get("mch_trade_no")
+        trade_no = str(trade_no) if trade_no else None
+        wallet = WALLET_OF_PAY_TYPE.get(_int_or_none(data.get("pay_type")) or 0, Wallet.UNKNOWN)
+        if status == 2:
+            if "total_fee" not in data:
+                raise BadResponse(reason="paid without total_fee")
+            return PaymentState(
+                PayStatus.PAID, out_trade_no,
+                paid_amount=from_fen(_fen(data.get("total_fee"), "total_fee")),
+                paid_at=parse_beijing_time(data.get("pay_time")),
+                gateway_trade_no=trade_no, wallet=wallet,
+            )
+        if status == 1:
+            return PaymentState(PayStatus.PENDING, out_trade_no, gateway_trade_no=trade_no, wallet=wallet,
+                                user_paying=method == Method.MICROPAY)
+        if status == 3:
+            final = PayStatus.FAILED if method == Method.MICROPAY else PayStatus.CLOSED
+            return PaymentState(final, out_trade_no, gateway_trade_no=trade_no, wallet=wallet,
+                                reason=message or None)
+        return PaymentState(PayStatus.UNKNOWN, out_trade_no, gateway_trade_no=trade_no, wallet=wallet,
+                            reason=f"status={data.get('status')!r}")
+
+    def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
+        self._check_no(out_refund_no)
+        fee = to_fen(amount)
+        body = self._signed({
+            "out_order_no": order.out_trade_no,
+            "out_refund_no": out_refund_no,
+            "refund_fee": fee,
+        })
+        ok, message, data = self._answer(self.http.post_json("/pay/refund", body))
+        if not ok:
+            self._raise_for(message)
+        if "refund_fee" in data and _fen(data["refund_fee"], "refund_fee") != fee:
+            raise BadResponse(reason="refund_fee differs from ours")
+        refund_no = data.get("refund_no") or data.get("mch_refund_no")
+        return RefundState(
+            RefundStatus.SUCCEEDED,
+            out_refund_no,
+            amount=amount,
+            gateway_refund_no=str(refund_no) if refund_no else None,
+            reason=message or None,
+            finished_at=datetime.now(timezone.utc),
+        )
+
+    def verify_notification(self, request: IncomingRequest) -> Notification:
+        fields, sign = self._notification_fields(request)
+        if not signature_equal(self.sign(fields), sign):
+            raise NotificationError("gw.notify_bad_signature")
+        out_trade_no = fields.get("out_order_no")
+        if not isinstance(out_trade_no, str) or not out_trade_no:
+            raise NotificationError("gw.notify_malformed", reason="out_order_no")
+        try:
+            amount = from_fen(_fen(fields.get("total_fee"), "total_fee"))
+        except BadResponse:
+            raise NotificationError("gw.notify_malformed", reason="total_fee") from None
+        status = _int_or_none(fields.get("status"))
+        if status is None:
+            raise NotificationError("gw.notify_malformed", reason="status")
+        trade_no = fields.get("mch_trade_no")
+        return Notification(
+            kind="payment",
+            out_trade_no=out_trade_no,
+            paid=status == 2,
+            amount=amount,
+            gateway_trade_no=str(trade_no) if trade_no else None,
+            wallet=WALLET_OF_PAY_TYPE.get(_int_or_none(fields.get("pay_type")) or 0, Wallet.UNKNOWN),
+            paid_at=parse_beijing_time(fields.get("pay_time")),
+        )
+
+    @staticmethod
+    def _notification_fields(request: IncomingRequest) -> tuple[dict[str, Any], object]:
+        if request.method.upper() != "POST":
+            raise NotificationError("gw.notify_malformed", reason="not a POST")
+        data: Any = None
+        if request.form:
+            data = dict(request.form)
+        elif request.body:
+            try:
+                data = parse_json(request.body.decode("utf-8-sig"))
+            except (ValueError, UnicodeDecodeError):
+                raise NotificationError("gw.notify_malformed", reason="body is not JSON") from None
+        if not isinstance(data, dict):
+            raise NotificationError("gw.notify_malformed", reason="empty body")
+        sign = data.get("sign")
+        content = data.get("content")
+        if isinstance(content, dict):
+            fields = dict(content)
+        else:
+            fields = {k: v for k, v in data.items() if k != "sign"}
+        for key, value in fields.items():
+            if isinstance(value, (dict, list)):
+                raise NotificationError("gw.notify_malformed", reason=key)
+        return fields, sign
+
+    def notification_reply(self, ok: bool) -> HttpReply:
+        return HttpReply(200 if ok else 400, "SUCCESS" if ok else "FAIL")
+
+    def check_connection(self) -> str:
+        """Query an order number that cannot exist: "not found" proves the keys work
+        (the signature is checked before the lookup)."""
+        probe_no = "CHECK" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")  # never one of ours
+        probe = OrderRef(out_trade_no=probe_no, amount=Decimal("0.01"), method=Method.WECHAT)
+        state = self.query(probe)
+        if state.status not in (PayStatus.NOT_FOUND, PayStatus.PENDING, PayStatus.CLOSED, PayStatus.PAID,
+                                PayStatus.FAILED):
+            raise BadResponse(reason=state.reason or "unexpected answer")
+        return tr("gw.weidoufu_check_ok")
+
