@@ -1,0 +1,24 @@
+"""Crash points for the crash tests: a real SIGKILL at a named phase.
+
+`CASHIER_FAILPOINT=after_order_written` makes the process kill itself with SIGKILL
+right there, exactly as a power cut or a killed process would, so a test can check
+that a fresh process recovers from every phase. Unset (always, outside tests), a
+failpoint costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+PHASES = (
+    "after_order_written",  # the attempt is on disk, its request has not left
+    "after_reverse_written",  # "reversing" is on disk, the reverse request has not left
+    "after_refund_written",  # the refund is on disk, its request has not left
+    "after_paid_answer",  # the gateway said paid, not yet written
+)
+
+
+def failpoint(name: str) -> None:
+    if os.environ.get("CASHIER_FAILPOINT") == name:
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

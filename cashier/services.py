@@ -1,0 +1,124 @@
+"""Building the app's parts (pure, no Qt): ledger, gateways from profiles and the
+keyring, the engine, and in demo mode the embedded simulator. The CLI and the GUI
+both start here."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cashier import paths
+from cashier.engine import Engine, EngineSettings
+from cashier.gateways import build_gateway
+from cashier.gateways.base import Gateway, Profile
+from cashier.i18n import UserError
+from cashier.ledger import Ledger
+
+log = logging.getLogger("cashier")
+
+
+@dataclass
+class Context:
+    engine: Engine
+    ledger: Ledger
+    profiles: list[Profile]
+    active_profile: str | None
+    demo: bool = False
+    sim: object | None = None  # SimServer in demo mode
+    sim_client: object | None = None
+    # Profiles that could not be used, with the reason (e.g. no key in the keyring).
+    problems: dict[str, str] = field(default_factory=dict)
+    receiver: object | None = None
+
+    def close(self) -> None:
+        self.engine.stop()
+        if self.receiver is not None:
+            self.receiver.stop()
+        for name in self.engine.profiles():
+            self.engine.gateway(name).close_transport()
+        self.ledger.close()
+        if self.sim_client is not None:
+            self.sim_client.close()
+        if self.sim is not None:
+            self.sim.stop()
+
+
+def demo_ledger_path() -> Path:
+    """Demo orders live in their own file: they never mix with the shop's books."""
+    return paths.data_dir() / "demo-ledger.sqlite3"
+
+
+def open_context(*, demo: bool = False, ledger_path: Path | None = None, clock=None,
+                 engine_settings: EngineSettings | None = None, start: bool = True,
+                 sim_port: int = 0) -> Context:
+    settings = engine_settings or engine_settings_from_user_settings()
+    gateways: dict[str, Gateway] = {}
+    problems: dict[str, str] = {}
+    sim = sim_client = None
+    if demo:
+        from cashier.sim.client import SimClient
+        from cashier.sim.demo import demo_profiles
+        from cashier.sim.server import SimServer
+
+        sim = SimServer(port=sim_port).start()
+        sim_client = SimClient(sim.base_url)
+        pairs = demo_profiles(sim.base_url)
+        profiles = [p for p, _ in pairs]
+        for profile, secret in pairs:
+            gateways[profile.name] = build_gateway(profile, secret)
+        active = profiles[0].name
+        path = ledger_path or demo_ledger_path()
+    else:
+        from cashier import secrets
+        from cashier.profiles import ProfileStore
+
+        store = ProfileStore()
+        profiles = store.list()
+        for profile in profiles:
+            try:
+                gateways[profile.name] = build_gateway(profile, secrets.get_secret(profile.name))
+            except UserError as exc:
+                problems[profile.name] = exc.message()
+        active_profile = store.active()
+        active = active_profile.name if active_profile and active_profile.name in gateways else (
+            next(iter(gateways), None))
+        path = ledger_path or paths.database_path()
+    from cashier.engine.clock import clock_from_env
+
+    clock = clock or clock_from_env()
+    ledger = Ledger(path, clock=clock.now)  # one clock for the ledger's stamps and the engine
+    engine = Engine(ledger, gateways, settings=settings, clock=clock)
+    ctx = Context(engine=engine, ledger=ledger, profiles=profiles, active_profile=active, demo=demo, sim=sim,
+                  sim_client=sim_client, problems=problems)
+    if start:
+        engine.start()
+        if not demo:
+            ctx.receiver = _start_receiver(engine)
+    return ctx
+
+
+def _start_receiver(engine: Engine):
+    """The optional notification receiver (off by default; settings turn it on)."""
+    from cashier.settings import SettingsStore
+
+    loaded, _ = SettingsStore().load_or_default()
+    if not loaded.notify_enabled:
+        return None
+    from cashier.engine.notify import NotificationReceiver
+
+    try:
+        return NotificationReceiver(engine, port=loaded.notify_port, path=loaded.notify_path).start()
+    except OSError as exc:  # port taken: polling still works
+        log.warning("notification receiver not started: %s", exc)
+        return None
+
+
+def engine_settings_from_user_settings() -> EngineSettings:
+    """EngineSettings from the shop's settings file (counter id, QR expiry)."""
+    from cashier.settings import SettingsStore
+
+    loaded, problem = SettingsStore().load_or_default()
+    if problem is not None:
+        log.warning("settings not readable (%s); using defaults", problem.message("en"))
+    return EngineSettings(counter_id=loaded.counter_id, qr_expiry_seconds=loaded.qr_expiry_seconds)
