@@ -1,0 +1,465 @@
+"""Fengniao-style open gateway (seed 002): one URL, `method` picks the operation.
+
+Every request is a form POST of `app_id`, `method`, `version=1.0`, `content` (the
+business parameters as one JSON string), `sign_type=MD5` and `sign`. The signature
+is MD5 (lowercase hex) over the sorted non-empty fields except sign/sign_type,
+joined `k=v` with `&`, plus `&key=SECRET`. `content` is serialised once and the
+same string is signed and sent: compact, ASCII-only (`\\uXXXX`, as the seed's
+PHP example), amounts as JSON numbers with exactly two decimals written from the
+Decimal (never through float).
+
+Answers are JSON: a flat object with `error_code` (0 = ok), `error_msg` and the
+fields; a nested `data` object is accepted too. Answers carry no signature.
+
+Decisions where the seed is silent (see also `unverified`):
+  * No refund query exists. `refund_query` re-sends `trade.refund` with the same
+    out_refund_no and amount: the gateway keeps refund numbers unique (12003 "退款
+    单号已存在"), so the re-send refunds nothing twice and is answered with the
+    refund's status. The amount is the one `refund` sent in this process, or the
+    `amount` argument; without either the re-send is refused (never send a refund
+    without its amount: the gateway would take that as "refund in full"). An
+    answer 12003 means "that refund number exists, status not given": PROCESSING.
+  * Micropay answers: `trade_status` (SUCCESS / TRADE_SUCCESS paid, USERPAYING /
+    WAIT_BUYER_PAY / NOTPAY waiting for the customer, PAYERROR / TRADE_CLOSED /
+    CLOSED / REVOKED declined), else `pay_time` means paid; neither: outcome unknown.
+  * `trade.reverse` may ask to be called again with `recall=Y` or `retry_flag=Y`.
+  * No documented query rate: `query_interval` 2 s.
+  * Codes not in the seed's table are "outcome unknown", never a definite refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+from urllib.parse import parse_qsl
+
+from cashier.gateways.base import (
+    BadResponse,
+    BadSignature,
+    Capability,
+    Gateway,
+    GatewayLimits,
+    IncomingRequest,
+    InvalidParameter,
+    Method,
+    NotificationError,
+    NotSupported,
+    Notification,
+    OrderRef,
+    PaymentState,
+    PayStatus,
+    QrOrder,
+    RefundState,
+    RefundStatus,
+    Rejected,
+    ReverseResult,
+    UnknownOutcome,
+    Wallet,
+)
+from cashier.gateways.signing import canonical, md5_hex, signature_equal
+from cashier.i18n import define, tr
+from cashier.money import AmountError, check_amount, format_yuan, parse_wire_amount
+
+log = logging.getLogger("cashier.gateways.fengniao")
+
+define({
+    "fengniao.system_error": ("蜂鸟网关系统错误（{code}），结果未知：{reason}",
+                              "Gateway system error ({code}); outcome unknown: {reason}"),
+    "fengniao.unknown_code": ("蜂鸟网关返回了未知的状态码 {code}，结果未知：{reason}",
+                              "The gateway answered an unknown code {code}; outcome unknown: {reason}"),
+    "fengniao.refund_no_exists": ("退款单号已存在，网关未给出退款状态，请在商户后台核对",
+                                  "The refund number exists; the gateway gave no status: check in the merchant console"),
+    "fengniao.refund_amount_unknown": ("无法查询退款：本机不记得该退款的金额，请用原退款单号和原金额重新提交退款",
+                                       "Cannot check the refund: its amount is not known here; re-send the refund with the same number and amount"),
+    "fengniao.connected": ("连接正常：商户 {merchant}，余额 {balance} 元",
+                           "Connected: merchant {merchant}, balance ¥{balance}"),
+})
+
+VERSION = "1.0"
+SIGN_TYPE = "MD5"
+# The seed's table (3.4). Everything else is "outcome unknown".
+SYSTEM_ERROR = "1000"
+BAD_SIGNATURE = "10002"
+BAD_PARAMETER = "10008"
+ORDER_EXISTS = "12001"
+ORDER_NOT_FOUND = "12002"
+REFUND_NO_EXISTS = "12003"
+REJECTED_CODES = frozenset({
+    "10001", "10003", "10005", "10006", "10007", "10009", "10010", "10011", "10012",
+    ORDER_EXISTS, ORDER_NOT_FOUND, REFUND_NO_EXISTS, "12004", "13001", "14001", "14500",
+    "15001", "15002", "15501", "15502", "15503",
+})
+
+QR_METHODS = {Method.WECHAT: "weixin.qr_code_pay", Method.ALIPAY: "alipay.qr_code_pay", Method.QQ: "qq.unified"}
+QR_WALLETS = {Method.WECHAT: Wallet.WECHAT, Method.ALIPAY: Wallet.ALIPAY, Method.QQ: Wallet.QQ}
+MICROPAY_METHODS = {Wallet.WECHAT: "weixin.scan_qr_code_pay", Wallet.ALIPAY: "alipay.scan_qr_code_pay"}
+
+# trade.query / micropay / notification statuses. WeChat words (QQ wallet uses them too), then Alipay's.
+PAID_STATUSES = frozenset({"SUCCESS", "TRADE_SUCCESS", "TRADE_FINISHED"})
+WAITING_STATUSES = frozenset({"NOTPAY", "USERPAYING", "WAIT_BUYER_PAY"})
+ALIPAY_STATUSES = frozenset({"WAIT_BUYER_PAY", "TRADE_CLOSED", "TRADE_SUCCESS", "TRADE_FINISHED"})
+REFUND_STATUSES = {
+    "REFUND_SUCCESS": RefundStatus.SUCCEEDED,
+    "REFUND_PROCESSING": RefundStatus.PROCESSING,
+    "REFUND_FAILER": RefundStatus.FAILED,  # sic, the seed's spelling
+    "REFUND_FAILED": RefundStatus.FAILED,
+}
+
+CHINA = timezone(timedelta(hours=8))
+SUBJECT_MAX = 64  # order_name
+
+
+# ------------------------------------------------------------------ wire helpers
+
+
+def encode_content(value: Any) -> str:
+    """Compact JSON, ASCII-only; a Decimal becomes a number with two decimals (12.30)."""
+    if isinstance(value, Decimal):
+        return format_yuan(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(json.dumps(str(k)) + ":" + encode_content(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(encode_content(v) for v in value) + "]"
+    if isinstance(value, float):
+        raise TypeError("money must not be float")
+    return json.dumps(value, ensure_ascii=True)
+
+
+def sign_fields(fields: Mapping[str, object], secret: str) -> str:
+    """The seed's signature: sorted non-empty fields but sign/sign_type, '&key=SECRET', MD5, lowercase."""
+    return md5_hex(canonical(fields) + "&key=" + secret)
+
+
+def parse_time(text: object) -> datetime | None:
+    """'2009-12-25 09:10:10' or '20091225091010', China time, as UTC."""
+    if not isinstance(text, str) or not text.strip() or text.startswith("0000"):
+        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S"):
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=CHINA).astimezone(timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def _amount(fields: Mapping[str, Any], key: str) -> Decimal | None:
+    value = fields.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_wire_amount(value)
+    except ValueError:
+        raise BadResponse(reason=f"{key} is not an amount") from None
+
+
+def _text(fields: Mapping[str, Any], key: str) -> str:
+    value = fields.get(key)
+    return "" if value is None else str(value).strip()
+
+
+# --------------------------------------------------------------------- gateway
+
+
+class FengniaoGateway(Gateway):
+    name = "fengniao"
+    title_zh = "蜂鸟开放网关"
+    title_en = "Fengniao open gateway"
+    capabilities = frozenset({
+        Capability.WECHAT_QR, Capability.ALIPAY_QR, Capability.QQ_QR, Capability.MICROPAY,
+        Capability.QUERY, Capability.REVERSE, Capability.REFUND, Capability.REFUND_QUERY,
+        Capability.NOTIFY_VERIFY, Capability.CHECK_CONNECTION,
+    })
+    # The seed documents every method but not its answers' envelope; these rest on guesses.
+    unverified = frozenset({Capability.REFUND_QUERY, Capability.REVERSE, Capability.QQ_QR})
+    limits = GatewayLimits(
+        min_amount=Decimal("0.01"),
+        max_amount=Decimal("100000.00"),
+        query_interval=2.0,  # not documented: a sane pace
+        refund_query_interval=10.0,  # a refund "query" is a re-sent refund: keep it rare
+        refund_first_query_after=10.0,
+        refund_spacing={},
+        max_partial_refunds=None,  # not documented: the wallets' own caps apply at the gateway
+        refund_max_age_days=None,
+        default_qr_expiry=300.0,
+        min_qr_expiry=60.0,
+        max_qr_expiry=7200.0,  # no expiry parameter exists; the wallets keep orders about 2 h
+        trade_no_pattern=r"^[A-Za-z0-9_]{1,64}$",
+        trade_no_min_length=1,
+        trade_no_max_length=64,
+    )
+    profile_fields = ("base_url", "app_id", "merchant_id", "notify_url")
+    default_base_url = "https://api.jzpay.cn/gateway"  # one known deployment; ask the provider
+
+    def __init__(self, profile, secret, *, http=None) -> None:
+        super().__init__(profile, secret, http=http)
+        self._memo_lock = threading.Lock()
+        self._trade_nos: dict[str, str] = {}  # out_trade_no -> trade_no (trade.reverse needs it)
+        self._refund_amounts: dict[str, Decimal] = {}  # out_refund_no -> amount sent
+
+    # -- the one call ---------------------------------------------------------------
+    def build_request(self, method: str, business: Mapping[str, Any]) -> dict[str, str]:
+        """The form to POST: `content` serialised once, signed as sent."""
+        form = {
+            "app_id": self.profile.app_id,
+            "method": method,
+            "version": VERSION,
+            "content": encode_content({k: v for k, v in business.items() if v not in (None, "")}),
+            "sign_type": SIGN_TYPE,
+        }
+        form["sign"] = sign_fields(form, self._secret)
+        return form
+
+    def _call(self, method: str, business: Mapping[str, Any], *, accept: frozenset[str] = frozenset()
+              ) -> tuple[str, str, dict[str, Any]]:
+        """POST one method; return (code, message, fields) for code 0 or a code in `accept`,
+        raise the typed error otherwise."""
+        answer = self.http.post_form(self.http.base_url, self.build_request(method, business))
+        if "error_code" not in answer:
+            raise BadResponse(reason=f"{method}: no error_code")
+        code = str(answer.get("error_code")).strip()
+        message = _text(answer, "error_msg")
+        fields = dict(answer)
+        nested = answer.get("data")
+        if isinstance(nested, dict):
+            fields.update(nested)
+        log.info("fengniao %s -> error_code %s", method, code)
+        if code == "0" or code in accept:
+            return code, message, fields
+        reason = f"{message} ({code})" if message else code
+        if code == SYSTEM_ERROR:
+            raise UnknownOutcome("fengniao.system_error", gateway_code=code, code=code, reason=message)
+        if code == BAD_SIGNATURE:
+            raise BadSignature(gateway_code=code, reason=reason)
+        if code == BAD_PARAMETER:
+            raise InvalidParameter(gateway_code=code, reason=reason)
+        if code in REJECTED_CODES:
+            raise Rejected(gateway_code=code, reason=reason)
+        raise UnknownOutcome("fengniao.unknown_code", gateway_code=code, code=code, reason=message)
+
+    # -- checks before sending -----------------------------------------------------
+    def _check_amount(self, amount: Decimal) -> Decimal:
+        try:
+            amount = check_amount(amount)
+        except AmountError as exc:
+            raise InvalidParameter(reason=exc.message()) from None
+        if not self.limits.min_amount <= amount <= self.limits.max_amount:
+            raise InvalidParameter(reason=f"amount {format_yuan(amount)}")
+        return amount
+
+    def _check_number(self, number: str, what: str) -> None:
+        if not re.match(self.limits.trade_no_pattern, number or ""):
+            raise InvalidParameter(reason=f"{what} {number!r}")
+
+    def _remember_trade_no(self, out_trade_no: str, trade_no: str) -> None:
+        if trade_no:
+            with self._memo_lock:
+                self._trade_nos[out_trade_no] = trade_no
+
+    @property
+    def _sub_appid(self) -> str:
+        return self.profile.extra.get("sub_appid", "")
+
+    @property
+    def _client_ip(self) -> str:
+        return self.profile.extra.get("client_ip", "127.0.0.1")
+
+    # -- native QR ---------------------------------------------------------------------
+    def create_qr(self, out_trade_no: str, amount: Decimal, method: Method, subject: str,
+                  expire_seconds: float) -> QrOrder:
+        if method not in QR_METHODS:
+            raise NotSupported(operation=f"create_qr:{method.value}")
+        self._check_number(out_trade_no, "out_trade_no")
+        amount = self._check_amount(amount)
+        subject = subject[:SUBJECT_MAX]
+        common = {"out_trade_no": out_trade_no, "order_name": subject, "total_amount": amount}
+        if method is Method.WECHAT:
+            business = {"merchant_no": self.profile.merchant_id, **common, "sub_appid": self._sub_appid,
+                        "spbill_create_ip": self._client_ip, "body": subject, "goods_id": out_trade_no,
+                        "is_online": 0, "notify_url": self.profile.notify_url}
+        elif method is Method.ALIPAY:
+            business = {"merchant_no": self.profile.merchant_id, **common, "goods_id": out_trade_no,
+                        "client_ip": self._client_ip, "notify_url": self.profile.notify_url}
+        else:  # qq.unified: the seed lists no merchant_no
+            business = {**common, "spbill_create_ip": self._client_ip, "notify_url": self.profile.notify_url}
+        _, _, fields = self._call(QR_METHODS[method], business)
+        qr = _text(fields, "qr_code") or _text(fields, "code_url")
+        if not qr:
+            raise BadResponse(reason="no qr_code / code_url")
+        trade_no = _text(fields, "trade_no")
+        self._remember_trade_no(out_trade_no, trade_no)
+        lifetime = min(max(expire_seconds, self.limits.min_qr_expiry), self.limits.max_qr_expiry)
+        return QrOrder(
+            out_trade_no=out_trade_no,
+            qr=qr,
+            amount_to_pay=amount,
+            expires_at=datetime.now(timezone.utc) + timedelta(seconds=lifetime),
+            gateway_trade_no=trade_no or None,
+            wallet=QR_WALLETS[method],
+        )
+
+    # -- 付款码 -------------------------------------------------------------------------
+    def micropay(self, out_trade_no: str, amount: Decimal, auth_code: str, wallet: Wallet,
+                 subject: str) -> PaymentState:
+        if wallet not in MICROPAY_METHODS:
+            raise NotSupported(operation=f"micropay:{wallet.value}")
+        self._check_number(out_trade_no, "out_trade_no")
+        amount = self._check_amount(amount)
+        if not auth_code or not auth_code.isdigit():
+            raise InvalidParameter(reason="auth_code")
+        subject = subject[:SUBJECT_MAX]
+        business: dict[str, Any] = {"merchant_no": self.profile.merchant_id, "out_trade_no": out_trade_no,
+                                    "order_name": subject, "body": subject, "total_amount": amount}
+        if wallet is Wallet.WECHAT:
+            business.update(sub_appid=self._sub_appid, auth_code=auth_code, spbill_create_ip=self._client_ip)
+        else:
+            business.update(auth_code=auth_code, scene="bar_code", client_ip=self._client_ip,
+                            notify_url=self.profile.notify_url)
+        _, message, fields = self._call(MICROPAY_METHODS[wallet], business)
+        trade_no = _text(fields, "trade_no")
+        self._remember_trade_no(out_trade_no, trade_no)
+        status = _text(fields, "trade_status")
+        paid_at = parse_time(fields.get("pay_time"))
+        reason = _text(fields, "trade_state_desc") or message or status or None
+        base = dict(out_trade_no=out_trade_no, gateway_trade_no=trade_no or None, wallet=wallet)
+        if status in PAID_STATUSES or (not status and paid_at is not None):
+            return PaymentState(PayStatus.PAID, paid_amount=_amount(fields, "total_amount") or amount,
+                                paid_at=paid_at, **base)
+        if status in WAITING_STATUSES:
+            return PaymentState(PayStatus.PENDING, user_paying=True, reason=reason, **base)
+        if status in ("PAYERROR", "CLOSED", "REVOKED", "TRADE_CLOSED"):
+            return PaymentState(PayStatus.FAILED, reason=reason, **base)
+        raise BadResponse(reason=f"micropay answer without a known trade_status: {status or '-'}")
+
+    # -- query ----------------------------------------------------------------------------
+    def query(self, order: OrderRef) -> PaymentState:
+        code, message, fields = self._call(
+            "trade.query", {"merchant_no": self.profile.merchant_id, "out_trade_no": order.out_trade_no},
+            accept=frozenset({ORDER_NOT_FOUND}))
+        if code == ORDER_NOT_FOUND:
+            return PaymentState(PayStatus.NOT_FOUND, order.out_trade_no, wallet=order.wallet, reason=message or None)
+        status = _text(fields, "trade_status")
+        if not status:
+            raise BadResponse(reason="trade.query: no trade_status")
+        trade_no = _text(fields, "trade_no")
+        self._remember_trade_no(order.out_trade_no, trade_no)
+        paid_at = parse_time(fields.get("pay_time"))
+        wallet = order.wallet
+        if wallet is Wallet.UNKNOWN:
+            wallet = Wallet.ALIPAY if status in ALIPAY_STATUSES else Wallet.WECHAT
+        base = dict(out_trade_no=order.out_trade_no, gateway_trade_no=trade_no or None, wallet=wallet,
+                    reason=_text(fields, "trade_state_desc") or status)
+        total = _amount(fields, "total_amount")
+        if status in PAID_STATUSES:
+            return PaymentState(PayStatus.PAID, paid_amount=total, paid_at=paid_at, **base)
+        if status == "REFUND" or (status == "TRADE_CLOSED" and paid_at is not None):
+            return PaymentState(PayStatus.REFUNDED, paid_amount=total, paid_at=paid_at, **base)
+        if status in WAITING_STATUSES:
+            user_paying = status == "USERPAYING" or (status == "WAIT_BUYER_PAY" and order.method is Method.MICROPAY)
+            return PaymentState(PayStatus.PENDING, user_paying=user_paying, **base)
+        if status in ("CLOSED", "REVOKED", "TRADE_CLOSED"):
+            return PaymentState(PayStatus.CLOSED, **base)
+        if status == "PAYERROR":
+            return PaymentState(PayStatus.FAILED, **base)
+        return PaymentState(PayStatus.UNKNOWN, **base)
+
+    # -- reverse ----------------------------------------------------------------------------
+    def reverse(self, order: OrderRef) -> ReverseResult:
+        trade_no = order.gateway_trade_no or self._trade_nos.get(order.out_trade_no)
+        if not trade_no:  # trade.reverse needs the platform's number: learn it
+            state = self.query(order)
+            if state.status is PayStatus.NOT_FOUND:
+                return ReverseResult(done=True, reason=state.reason or ORDER_NOT_FOUND)
+            trade_no = state.gateway_trade_no
+            if not trade_no:
+                raise BadResponse(reason="trade.query gave no trade_no")
+        code, message, fields = self._call("trade.reverse", {"out_trade_no": order.out_trade_no, "trade_no": trade_no},
+                                           accept=frozenset({ORDER_NOT_FOUND}))
+        if code == ORDER_NOT_FOUND:
+            return ReverseResult(done=True, reason=message or ORDER_NOT_FOUND)
+        if _text(fields, "recall").upper() == "Y" or _text(fields, "retry_flag").upper() == "Y":
+            return ReverseResult(done=False, retry=True, reason=message or None)
+        return ReverseResult(done=True, reason=message or None)
+
+    # -- refunds ----------------------------------------------------------------------------
+    def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
+        self._check_number(out_refund_no, "out_refund_no")
+        amount = self._check_amount(amount)
+        with self._memo_lock:
+            self._refund_amounts[out_refund_no] = amount
+        return self._send_refund(order, out_refund_no, amount)
+
+    def refund_query(self, order: OrderRef, out_refund_no: str, amount: Decimal | None = None) -> RefundState:
+        """No refund query exists: re-send the same refund (same number, same amount)."""
+        if amount is None:
+            with self._memo_lock:
+                amount = self._refund_amounts.get(out_refund_no)
+        if amount is None:
+            raise NotSupported("fengniao.refund_amount_unknown", operation="refund_query")
+        return self._send_refund(order, out_refund_no, self._check_amount(amount))
+
+    def _send_refund(self, order: OrderRef, out_refund_no: str, amount: Decimal) -> RefundState:
+        # refund_fee is always sent: without it the gateway refunds the whole order.
+        code, message, fields = self._call(
+            "trade.refund", {"out_trade_no": order.out_trade_no, "out_refund_no": out_refund_no, "refund_fee": amount},
+            accept=frozenset({REFUND_NO_EXISTS}))
+        if code == REFUND_NO_EXISTS:
+            return RefundState(RefundStatus.PROCESSING, out_refund_no, amount,
+                               reason=tr("fengniao.refund_no_exists") + (f" ({message})" if message else ""))
+        status = _text(fields, "refund_status")
+        if not status:
+            raise BadResponse(reason="trade.refund: no refund_status")
+        self._remember_trade_no(order.out_trade_no, _text(fields, "trade_no"))
+        mapped = REFUND_STATUSES.get(status)
+        if mapped is None:
+            return RefundState(RefundStatus.PROCESSING, out_refund_no, amount, reason=status)
+        return RefundState(mapped, out_refund_no, amount, reason=message if mapped is RefundStatus.FAILED else None,
+                           finished_at=datetime.now(timezone.utc) if mapped is RefundStatus.SUCCEEDED else None)
+
+    # -- notifications ----------------------------------------------------------------------
+    def verify_notification(self, request: IncomingRequest) -> Notification:
+        fields = {str(k): str(v) for k, v in request.form.items()}
+        if not fields and request.body:
+            fields = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+        if not fields:
+            raise NotificationError("gw.notify_malformed", reason="empty form")
+        if not signature_equal(sign_fields(fields, self._secret), fields.get("sign"), case_insensitive=True):
+            raise NotificationError("gw.notify_bad_signature")
+        out_trade_no = fields.get("out_trade_no", "").strip()
+        if not out_trade_no:
+            raise NotificationError("gw.notify_malformed", reason="no out_trade_no")
+        try:
+            amount = parse_wire_amount(fields.get("total_amount", ""))
+        except ValueError:
+            raise NotificationError("gw.notify_malformed", reason="total_amount") from None
+        status = fields.get("trade_status", "").strip()
+        if status in ALIPAY_STATUSES or fields.get("buyer_logon_id"):
+            wallet = Wallet.ALIPAY
+        elif fields.get("openid") or fields.get("bank_type"):
+            wallet = Wallet.WECHAT
+        else:
+            wallet = Wallet.UNKNOWN
+        return Notification(
+            kind="payment",
+            out_trade_no=out_trade_no,
+            paid=status in ("SUCCESS", "TRADE_SUCCESS"),
+            amount=amount,
+            gateway_trade_no=fields.get("trade_no") or None,
+            wallet=wallet,
+            paid_at=parse_time(fields.get("pay_time")),
+        )
+
+    # notification_reply: the base class's "SUCCESS" is what this gateway waits for
+    # (it retries 4m, 10m, 10m, 1h, 2h, 6h, 15h until it reads it).
+
+    # -- connection test ----------------------------------------------------------------------
+    def check_connection(self) -> str:
+        _, _, fields = self._call("merchant.balance", {"merchant_no": self.profile.merchant_id})
+        balance = _amount(fields, "balance")
+        if balance is None:
+            raise BadResponse(reason="merchant.balance: no balance")
+        return tr("fengniao.connected", merchant=self.profile.merchant_id, balance=format_yuan(balance))
