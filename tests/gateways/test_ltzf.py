@@ -762,3 +762,63 @@ def test_secret_never_logged(build, profile, sim_client, caplog):
     for exc in errors:
         assert SECRET not in str(exc) and SECRET not in repr(exc) and SECRET not in exc.message("en")
     assert SECRET not in repr(gw)
+
+
+# ------------------------------------------- answers the simulator never gives
+
+
+def _canned(answer):
+    """A gateway whose HTTP goes to a canned answer (an injected transport)."""
+    import json
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(answer, ensure_ascii=False).encode("utf-8"),
+                              headers={"Content-Type": "application/json"})
+
+    http = GatewayHttp("http://127.0.0.1:9/ltzf", secrets=(SECRET,), transport=httpx.MockTransport(handler))
+    return LtzfGateway(Profile("p", "ltzf", "http://127.0.0.1:9/ltzf", MCH), SECRET, http=http)
+
+
+@pytest.mark.parametrize("answer, error", [
+    ({"msg": "ok"}, BadResponse),
+    ({"code": 2, "msg": "?"}, BadResponse),
+    ({"code": 1, "msg": "系统繁忙，请稍后重试"}, BadResponse),
+    ({"code": 1, "msg": "请求频率过快"}, RateLimited),
+    ({"code": 1, "msg": "签名错误"}, BadSignature),
+    ({"code": 1, "msg": "支付金额格式错误"}, InvalidParameter),
+    ({"code": 1, "msg": "商户已被禁用"}, Rejected),
+    ({"code": 0, "data": {"QRcode_url": None}, "msg": "微信Native下单成功"}, BadResponse),
+    ({"code": 0, "data": None}, BadResponse),
+])
+def test_answer_classification(answer, error):
+    gw = _canned(answer)
+    with pytest.raises(error):
+        gw.create_qr(new_no(), Decimal("1.00"), Method.WECHAT, "x", 300)
+
+
+def test_picture_only_answer_is_shown_as_image():
+    gw = _canned({"code": 0, "data": "https://api.ltzf.cn/uploads/QRcode/alipay/AL2022.png", "msg": "ok"})
+    qr = gw.create_qr(new_no(), Decimal("1.00"), Method.ALIPAY, "x", 300)
+    assert qr.qr == "" and qr.qr_image_url.endswith(".png")
+
+
+def test_query_answers_checked():
+    no = new_no()
+    gw = _canned({"code": 0, "data": {"out_trade_no": "someone-else", "pay_status": 1, "total_fee": "1.00"}})
+    with pytest.raises(BadResponse):
+        gw.query(ref(no))
+    gw = _canned({"code": 0, "data": {"out_trade_no": no, "pay_status": 1, "total_fee": "abc"}})
+    with pytest.raises(BadResponse):
+        gw.query(ref(no))
+    gw = _canned({"code": 0, "data": {"out_trade_no": no, "pay_status": 7}})
+    assert gw.query(ref(no)).status == PayStatus.UNKNOWN
+    gw = _canned({"code": 0, "data": {"out_trade_no": no, "pay_status": "1", "total_fee": "1.5"}})
+    assert gw.query(ref(no)).paid_amount == Decimal("1.50")
+
+
+def test_refund_query_answers_checked():
+    gw = _canned({"code": 0, "data": {"refund_status": 5, "out_refund_no": "TK000001"}})
+    with pytest.raises(BadResponse):
+        gw.refund_query(ref(new_no()), "TK000001")
+    gw = _canned({"code": 0, "data": {"refund_status": -1, "out_refund_no": "TK000001", "refund_fee": "1.00"}})
+    assert gw.refund_query(ref(new_no()), "TK000001").status == RefundStatus.FAILED
