@@ -220,3 +220,8 @@ class SettingsStore:
         if settings.manager_pin is not None and not settings.verify_pin(current or ""):
             raise UserError("settings.pin_wrong")
         return self.save(settings.with_pin(pin))
+
+
+def load() -> Settings:
+    """The saved settings, or the defaults when the file is missing or damaged."""
+    return SettingsStore().load_or_default()[0]

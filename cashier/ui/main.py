@@ -1,16 +1,88 @@
-"""Placeholder window until the counter window lands (issue 4)."""
+"""`cashier`: the counter window.
+
+    cashier                    the shop's profiles (first run: offers demo mode)
+    cashier --demo             the embedded simulator with a demo profile per gateway
+    cashier --exit-after-first-frame   exit 0 once the main window has painted
+    cashier --lang en|zh_CN    override the language for this run
+
+Start-up is kept short: Qt and the window first; the engine, ledger, gateways and
+(in demo mode) the simulator are imported and opened on a worker thread after the
+first frame.
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import os
+import sys
+import time
+
+T0 = time.perf_counter()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cashier", description="收银台 / counter cashier")
+    parser.add_argument("--demo", action="store_true", help="demo mode: embedded gateway simulator")
+    parser.add_argument("--exit-after-first-frame", action="store_true",
+                        help="exit 0 once the main window has painted (start-up measurement)")
+    parser.add_argument("--exit-when-ready", action="store_true",
+                        help="exit 0 once payments can be taken (engine and gateways ready)")
+    parser.add_argument("--lang", choices=["auto", "zh_CN", "en"], help="language for this run")
+    parser.add_argument("--print-timings", action="store_true", help="print start-up timings to stderr")
+    return parser.parse_args(argv)
+
+
+def _has_profiles() -> bool:
+    from cashier.profiles import ProfileStore
+
+    try:
+        return bool(ProfileStore().list())
+    except Exception:
+        return True  # a damaged file: the window says so, first run would hide it
+
 
 def run(argv: list[str]) -> int:
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QLabel
+    args = parse_args(argv)
+    logging.basicConfig(level=os.environ.get("CASHIER_LOG", "WARNING"))
+    from cashier import i18n
+    from cashier import settings as settings_mod
 
-    app = QApplication.instance() or QApplication(["cashier", *argv])
-    label = QLabel("收银台")
-    label.resize(480, 320)
-    label.show()
-    if "--exit-after-first-frame" in argv:
-        QTimer.singleShot(0, app.quit)
-    return app.exec()
+    settings, settings_error = settings_mod.SettingsStore().load_or_default()
+    i18n.set_language(args.lang or os.environ.get("CASHIER_LANG") or settings.language)
+
+    from cashier.ui.app import make_app
+
+    app = make_app([], language=i18n.language())
+    from cashier.ui.window import MainWindow
+
+    demo = args.demo
+    first_run = not demo and not _has_profiles()
+    window = MainWindow(demo=demo, settings=settings)
+    if settings_error is not None:
+        window.flash(settings_error.message())
+    timings: dict[str, float] = {}
+
+    def on_first_frame() -> None:
+        timings["first_frame"] = time.perf_counter() - T0
+        if args.exit_after_first_frame:
+            app.quit()
+            return
+        if first_run:
+            window.show_first_run()
+        else:
+            window.start_context()
+
+    def on_ready(_ctx) -> None:
+        timings["ready"] = time.perf_counter() - T0
+        if args.exit_when_ready:
+            app.quit()
+
+    window.first_frame.connect(on_first_frame)
+    window.context_ready.connect(on_ready)
+    window.show()
+    code = app.exec()
+    window.shutdown()
+    if args.print_timings:
+        print(" ".join(f"{k}={v * 1000:.0f}ms" for k, v in timings.items()), file=sys.stderr)
+    return code

@@ -1,0 +1,138 @@
+"""Orders someone must look at: unresolved ones (with 查单) and the ones the engine
+marked "needs checking", shown until a person marks them checked."""
+
+from __future__ import annotations
+
+import datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from cashier.i18n import UserError, define, tr
+from cashier.money import format_yuan
+from cashier.ui.checkout import wallet_text
+
+define({
+    "ui.att.title": ("待处理订单", "Orders to check"),
+    "ui.att.empty": ("没有待处理的订单", "Nothing to check"),
+    "ui.att.explain": ("未完成的订单会自动查询；“需要人工核对”的订单请在网关后台或顾客手机上核对后点“已核对”。",
+                       "Unfinished orders are queried automatically; check 'needs checking' orders in the gateway back office or on the customer's phone, then press 'Checked'."),
+    "ui.col.time": ("时间", "Time"),
+    "ui.col.order": ("订单号", "Order"),
+    "ui.col.amount": ("金额", "Amount"),
+    "ui.col.method": ("方式", "Method"),
+    "ui.col.state": ("状态", "State"),
+    "ui.col.reason": ("说明", "Note"),
+    "ui.mark_checked": ("已核对", "Checked"),
+    "ui.mark_checked_who": ("核对人姓名：", "Checked by (name):"),
+    "ui.refresh": ("刷新", "Refresh"),
+})
+
+COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.col.state", "ui.col.reason")
+
+
+def method_text(order) -> str:
+    if order.method == "micropay":
+        return tr("method.micropay") + (" · " + wallet_text(order.wallet) if order.wallet != "unknown" else "")
+    return wallet_text(order.method) or order.method
+
+
+class AttentionPage(QWidget):
+    def __init__(self, window) -> None:
+        super().__init__()
+        self.window = window
+        self.orders = []
+        layout = QVBoxLayout(self)
+        title = QLabel(tr("ui.att.title"))
+        title.setObjectName("pageTitle")
+        layout.addWidget(title)
+        explain = QLabel(tr("ui.att.explain"))
+        explain.setObjectName("hint")
+        explain.setWordWrap(True)
+        layout.addWidget(explain)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([tr(c) for c in COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(self.table, 1)
+        self.empty = QLabel(tr("ui.att.empty"))
+        self.empty.setObjectName("hint")
+        layout.addWidget(self.empty)
+        buttons = QHBoxLayout()
+        self.check_button = QPushButton(tr("ui.check"))
+        self.check_button.clicked.connect(self.check_selected)
+        self.mark_button = QPushButton(tr("ui.mark_checked"))
+        self.mark_button.setObjectName("primary")
+        self.mark_button.clicked.connect(self.mark_selected)
+        refresh = QPushButton(tr("ui.refresh"))
+        refresh.clicked.connect(self.refresh)
+        for b in (self.check_button, self.mark_button, refresh):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+
+    def activate(self) -> None:
+        self.refresh()
+
+    def on_order(self, order) -> None:
+        pass  # the window refreshes the list on every order event (attention_changed)
+
+    def refresh(self) -> None:
+        engine = self.window.engine
+        if engine is None:
+            return
+        self.window.workers.run(engine.needs_attention, self._show, lambda exc: None)
+
+    def _show(self, orders) -> None:
+        self.orders = list(orders)
+        self.window.set_attention_count(len(self.orders))
+        self.table.setRowCount(len(self.orders))
+        for row, o in enumerate(self.orders):
+            values = (datetime.datetime.fromtimestamp(o.created_at).strftime("%m-%d %H:%M:%S"), o.out_trade_no,
+                      "¥" + format_yuan(o.amount_to_pay), method_text(o), tr("ui.state." + o.state), o.reason or "")
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if o.state == "needs_check":
+                    item.setForeground(Qt.GlobalColor.red)
+                self.table.setItem(row, col, item)
+        self.empty.setVisible(not self.orders)
+
+    def selected(self):
+        row = self.table.currentRow()
+        return self.orders[row] if 0 <= row < len(self.orders) else None
+
+    def select(self, out_trade_no: str) -> None:
+        for row, o in enumerate(self.orders):
+            if o.out_trade_no == out_trade_no:
+                self.table.selectRow(row)
+
+    def check_selected(self) -> None:
+        order = self.selected()
+        if order is None:
+            return
+        engine = self.window.engine
+        self.window.workers.run(lambda: engine.check(order.out_trade_no, actor="clerk"),
+                                lambda _: self.refresh(), self._failed)
+
+    def mark_selected(self, who: str | None = None) -> None:
+        order = self.selected()
+        if order is None or order.state != "needs_check":
+            return
+        if who is None:
+            who, ok = QInputDialog.getText(self, tr("ui.mark_checked"), tr("ui.mark_checked_who"))
+            if not ok or not who.strip():
+                return
+        engine = self.window.engine
+        name = who.strip()
+        self.window.workers.run(lambda: engine.mark_checked(order.out_trade_no, actor=name),
+                                lambda _: self.refresh(), self._failed)
+
+    def _failed(self, exc) -> None:
+        self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc))

@@ -1,0 +1,128 @@
+"""A day's report: unresolved orders first, then count and sum per gateway and wallet,
+refunds, net."""
+
+from __future__ import annotations
+
+import datetime
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import (
+    QAbstractItemView, QDateEdit, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+    QVBoxLayout, QWidget,
+)
+
+from cashier.i18n import UserError, define, tr
+from cashier.money import format_yuan
+from cashier.ui.checkout import wallet_text
+
+define({
+    "ui.rep.title": ("日报", "Daily report"),
+    "ui.rep.day": ("日期", "Day"),
+    "ui.rep.today": ("今天", "Today"),
+    "ui.rep.unresolved": ("⚠ 未完成或需核对：订单 {orders} 笔，退款 {refunds} 笔（见“待处理”）",
+                          "⚠ Unresolved or to check: {orders} orders, {refunds} refunds (see 'To check')"),
+    "ui.rep.all_clear": ("✓ 没有未完成的订单或退款", "✓ No unresolved orders or refunds"),
+    "ui.rep.gateway": ("网关", "Gateway"),
+    "ui.rep.wallet": ("钱包", "Wallet"),
+    "ui.rep.paid_count": ("收款笔数", "Payments"),
+    "ui.rep.paid_sum": ("收款金额", "Taken"),
+    "ui.rep.refund_count": ("退款笔数", "Refunds"),
+    "ui.rep.refund_sum": ("退款金额", "Refunded"),
+    "ui.rep.net": ("净收入", "Net"),
+    "ui.rep.total": ("合计", "Total"),
+    "ui.rep.empty": ("这一天没有收款", "No payments that day"),
+})
+
+HEADERS = ("ui.rep.gateway", "ui.rep.wallet", "ui.rep.paid_count", "ui.rep.paid_sum", "ui.rep.refund_count",
+           "ui.rep.refund_sum", "ui.rep.net")
+
+
+class ReportPage(QWidget):
+    def __init__(self, window) -> None:
+        super().__init__()
+        self.window = window
+        self.report = None
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        title = QLabel(tr("ui.rep.title"))
+        title.setObjectName("pageTitle")
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(QLabel(tr("ui.rep.day")))
+        self.day = QDateEdit(QDate.currentDate())
+        self.day.setCalendarPopup(True)
+        self.day.setDisplayFormat("yyyy-MM-dd")
+        self.day.dateChanged.connect(lambda _: self.reload())
+        top.addWidget(self.day)
+        today = QPushButton(tr("ui.rep.today"))
+        today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        top.addWidget(today)
+        layout.addLayout(top)
+        self.unresolved = QLabel("")
+        self.unresolved.setObjectName("wallet")
+        self.unresolved.setWordWrap(True)
+        layout.addWidget(self.unresolved)
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setHorizontalHeaderLabels([tr(h) for h in HEADERS])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+        self.empty = QLabel(tr("ui.rep.empty"))
+        self.empty.setObjectName("hint")
+        layout.addWidget(self.empty)
+
+    def activate(self) -> None:
+        self.reload()
+
+    def context_changed(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        engine = self.window.engine
+        if engine is None:
+            return
+        q = self.day.date()
+        day = datetime.date(q.year(), q.month(), q.day())
+        self.window.workers.run(lambda: engine.ledger.daily_report(day), self._show,
+                                lambda exc: self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc)))
+
+    def _show(self, report) -> None:
+        self.report = report
+        n_orders, n_refunds = len(report.unresolved_orders), len(report.unresolved_refunds)
+        if n_orders or n_refunds:
+            self.unresolved.setText(tr("ui.rep.unresolved", orders=n_orders, refunds=n_refunds))
+            self.unresolved.setStyleSheet("color: #d83931;")
+        else:
+            self.unresolved.setText(tr("ui.rep.all_clear"))
+            self.unresolved.setStyleSheet("color: #07a35a;")
+        lines = list(report.lines)
+        self.table.setRowCount(len(lines) + (1 if lines else 0))
+        titles = self._gateway_titles()
+        for row, line in enumerate(lines + ([report.totals] if lines else [])):
+            total = row == len(lines)
+            values = (tr("ui.rep.total") if total else titles.get(line.gateway, line.gateway),
+                      "" if total else (wallet_text(line.wallet) or line.wallet),
+                      str(line.paid_count), "¥" + format_yuan(line.paid_sum), str(line.refund_count),
+                      "¥" + format_yuan(line.refund_sum), "¥" + format_yuan(line.net))
+            for col, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if total:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(row, col, item)
+        self.empty.setVisible(not lines)
+
+    def _gateway_titles(self) -> dict[str, str]:
+        from cashier import i18n
+        from cashier.gateways import gateway_class, gateway_names
+
+        out = {}
+        for name in gateway_names():
+            try:
+                cls = gateway_class(name)
+            except Exception:
+                continue
+            out[name] = cls.title_en if i18n.language() == i18n.EN else cls.title_zh
+        return out

@@ -1,0 +1,168 @@
+"""The Qt side of the barcode-scanner detector: an event filter on the whole
+application that feeds `cashier.scanner.WedgeDetector` and replays what turned out
+to be a person's typing to the widget it was meant for.
+
+Keys that may start or continue a scan are held (never shown) until the detector
+decides; a person's key reaches its widget at most `max_gap_ms` late. Shortcuts,
+clicks and an input method's composition end a burst first, so order is kept.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from cashier.scanner import Outcome, ScannerConfig, WedgeDetector
+
+_TERMINATORS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab}
+_NEVER = {Qt.Key.Key_Escape, Qt.Key.Key_Backspace, Qt.Key.Key_Delete, Qt.Key.Key_Backtab}
+_CHORD = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+          | Qt.KeyboardModifier.MetaModifier)
+
+
+class _Held:
+    __slots__ = ("receiver", "key", "modifiers", "text", "native")
+
+    def __init__(self, receiver: QWidget, event: QKeyEvent) -> None:
+        self.receiver = weakref.ref(receiver)
+        self.key = event.key()
+        self.modifiers = event.modifiers()
+        self.text = event.text()
+
+
+class ScannerFilter(QObject):
+    """Install with `app.installEventFilter(filter)`. Emits `scanned(Scan)`."""
+
+    scanned = Signal(object)
+
+    def __init__(self, config: ScannerConfig | None = None, *, clock: Callable[[], float] | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.detector = WedgeDetector(config)
+        self._clock = clock  # ms; tests inject one, else event timestamps are used
+        self._offset = 0.0
+        self._replaying = False
+        self._swallow_release: dict[int, int] = {}
+        self.enabled = True
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.poll)
+
+    # -- configuration ----------------------------------------------------------
+    def set_config(self, config: ScannerConfig) -> None:
+        self._apply(self.detector.reconfigure(config))
+
+    # -- time -------------------------------------------------------------------
+    def _stamp(self, event: QKeyEvent) -> float:
+        if self._clock is not None:
+            return float(self._clock())
+        mono = time.monotonic() * 1000.0
+        ts = event.timestamp()
+        if ts:
+            self._offset = mono - ts
+            return float(ts)
+        self._offset = 0.0
+        return mono
+
+    def _now(self) -> float:
+        if self._clock is not None:
+            return float(self._clock())
+        return time.monotonic() * 1000.0 - self._offset
+
+    def poll(self) -> None:
+        """End a burst that has gone quiet (called by the idle timer; tests call it
+        after moving their clock)."""
+        self._apply(self.detector.flush(self._now()))
+        self._arm()
+
+    def _arm(self) -> None:
+        deadline = self.detector.deadline()
+        if deadline is None:
+            self._timer.stop()
+            return
+        wait = max(1, int(deadline - self._now()) + 2)
+        self._timer.start(wait)
+
+    # -- the filter -------------------------------------------------------------
+    def _feedable(self, event: QKeyEvent) -> bool:
+        if not self.enabled or self.detector.composing or event.isAutoRepeat():
+            return False
+        if event.modifiers() & _CHORD:
+            # A scanner's control prefix (Ctrl+B = STX) only inside a burst.
+            text = event.text()
+            return bool(text) and self.detector.pending and ord(text[0]) < 32 and event.key() not in _NEVER
+        key = event.key()
+        if key in _NEVER:
+            return False
+        if key in _TERMINATORS:
+            return self.detector.pending
+        text = event.text()
+        return bool(text) and text.isprintable()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if self._replaying:
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.InputMethod:
+            composing = bool(event.preeditString())
+            if composing != self.detector.composing:
+                self._apply(self.detector.set_composing(composing))
+            return False
+        if not isinstance(obj, QWidget):
+            return False  # the window gets key events first; act once, on the widget
+        if kind == QEvent.Type.ShortcutOverride:
+            if self._feedable(event):
+                event.accept()  # no shortcut for a key that may be part of a scan
+                return True
+            if self.detector.pending:
+                self._apply(self.detector.end())
+            return False
+        if kind == QEvent.Type.KeyPress:
+            if not self._feedable(event):
+                if self.detector.pending:
+                    self._apply(self.detector.end())
+                return False
+            held = _Held(obj, event)
+            self._swallow_release[held.key] = self._swallow_release.get(held.key, 0) + 1
+            self._apply(self.detector.feed(event.text(), self._stamp(event), held))
+            self._arm()
+            return True
+        if kind == QEvent.Type.KeyRelease:
+            count = self._swallow_release.get(event.key(), 0)
+            if count and not event.isAutoRepeat():
+                if count == 1:
+                    del self._swallow_release[event.key()]
+                else:
+                    self._swallow_release[event.key()] = count - 1
+                return True
+            return False
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin) and self.detector.pending:
+            self._apply(self.detector.end())
+        return False
+
+    # -- results ----------------------------------------------------------------
+    def _apply(self, outcome: Outcome) -> None:
+        if outcome.release:
+            self._replay(outcome.release)
+        if outcome.scan is not None:
+            self.scanned.emit(outcome.scan)
+
+    def _replay(self, keys) -> None:
+        self._replaying = True
+        try:
+            for key in keys:
+                held = key.payload
+                if held is None:
+                    continue
+                receiver = held.receiver()
+                if receiver is None:
+                    continue
+                for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+                    QApplication.sendEvent(receiver, QKeyEvent(kind, held.key, held.modifiers, held.text))
+        finally:
+            self._replaying = False

@@ -1,0 +1,500 @@
+"""Settings: the counter (language, counter id, QR expiry, scanner timing, manager PIN,
+notification receiver) and the merchant profiles of all five gateways (add, edit,
+delete, test connection; keys typed into password fields, stored in the keyring)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView,
+    QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget,
+    QVBoxLayout, QWidget,
+)
+
+from cashier.i18n import UserError, define, tr
+
+define({
+    "ui.set.title": ("设置", "Settings"),
+    "ui.set.general": ("收银台", "Counter"),
+    "ui.set.profiles": ("商户配置", "Merchant profiles"),
+    "ui.set.language": ("语言", "Language"),
+    "ui.set.lang.auto": ("跟随系统", "System"),
+    "ui.set.counter_id": ("收银台编号", "Counter id"),
+    "ui.set.qr_expiry": ("二维码有效期（秒）", "QR expiry (s)"),
+    "ui.set.gap": ("扫码枪按键间隔上限（毫秒）", "Scanner key gap limit (ms)"),
+    "ui.set.min_length": ("付款码最短位数", "Minimum payment-code length"),
+    "ui.set.suffix": ("扫码枪结束键", "Scanner suffix"),
+    "ui.set.suffix.auto": ("自动（回车或 Tab）", "Auto (Enter or Tab)"),
+    "ui.set.suffix.enter": ("回车", "Enter"),
+    "ui.set.suffix.tab": ("Tab", "Tab"),
+    "ui.set.suffix.none": ("无（停顿结束）", "None (pause ends it)"),
+    "ui.set.pin": ("店长密码", "Manager PIN"),
+    "ui.set.pin_set": ("已设置", "set"),
+    "ui.set.pin_unset": ("未设置（退款前必须设置）", "not set (needed before refunds)"),
+    "ui.set.pin_change": ("设置/修改…", "Set/change…"),
+    "ui.set.pin_current": ("当前店长密码", "Current manager PIN"),
+    "ui.set.pin_saved": ("店长密码已保存", "Manager PIN saved"),
+    "ui.set.notify": ("接收网关通知（需要公网转发，默认关闭）", "Receive gateway notifications (needs a relay; off by default)"),
+    "ui.set.notify_port": ("通知端口", "Notification port"),
+    "ui.set.notify_path": ("通知路径", "Notification path"),
+    "ui.set.save": ("保存", "Save"),
+    "ui.set.saved": ("设置已保存", "Settings saved"),
+    "ui.set.restart_lang": ("语言将在重新启动后生效", "The language applies after a restart"),
+    "ui.set.active": ("当前使用", "In use"),
+    "ui.set.use": ("使用此配置", "Use this profile"),
+    "ui.set.add": ("添加…", "Add…"),
+    "ui.set.edit": ("编辑…", "Edit…"),
+    "ui.set.delete": ("删除", "Delete"),
+    "ui.set.test": ("测试连接", "Test connection"),
+    "ui.set.reload": ("重新加载配置", "Reload profiles"),
+    "ui.set.testing": ("正在测试连接…", "Testing the connection…"),
+    "ui.set.test_ok": ("连接成功：{detail}", "Connected: {detail}"),
+    "ui.set.test_failed": ("连接失败：{reason}", "Connection failed: {reason}"),
+    "ui.set.delete_confirm": ("删除商户配置“{name}”及其密钥？", "Delete profile '{name}' and its key?"),
+    "ui.set.demo_note": ("演示模式：以下是内置模拟网关的演示配置，不能修改；添加的真实配置在正常模式下使用。",
+                         "Demo mode: these demo profiles use the built-in simulator and cannot be changed; real profiles you add are used outside demo mode."),
+    "ui.set.profile_saved": ("商户配置已保存；点“重新加载配置”后生效", "Profile saved; press 'Reload profiles' to use it"),
+    "ui.set.unverified": ("（部分功能依据公开文档实现，尚未与网关核实：{what}）", "(some operations follow public documents not yet confirmed with the gateway: {what})"),
+    "ui.col.name": ("名称", "Name"),
+    "ui.col.gateway": ("网关", "Gateway"),
+    "ui.col.merchant": ("商户号", "Merchant id"),
+    "ui.col.key": ("密钥", "Key"),
+    "ui.key.ok": ("已保存在钥匙串", "in the keyring"),
+    "ui.key.missing": ("缺少密钥", "missing"),
+    "ui.pf.title": ("商户配置", "Merchant profile"),
+    "ui.pf.name": ("配置名称", "Profile name"),
+    "ui.pf.gateway": ("支付网关", "Gateway"),
+    "ui.pf.base_url": ("网关地址", "Gateway address"),
+    "ui.pf.merchant_id": ("商户号", "Merchant id"),
+    "ui.pf.app_id": ("应用 ID", "App id"),
+    "ui.pf.notify_url": ("通知地址", "Notification URL"),
+    "ui.pf.secret": ("商户密钥", "Merchant key"),
+    "ui.pf.secret_keep": ("留空则保留原密钥", "leave empty to keep the stored key"),
+})
+
+SUFFIX_KEYS = ("auto", "enter", "tab", "none")
+
+
+def _gateway_title(name: str) -> str:
+    from cashier import i18n
+    from cashier.gateways import gateway_class
+
+    try:
+        cls = gateway_class(name)
+    except Exception:
+        return name
+    return cls.title_en if i18n.language() == i18n.EN else cls.title_zh
+
+
+class ProfileDialog(QDialog):
+    """Add or edit a profile. The key goes to the keyring, nowhere else."""
+
+    def __init__(self, parent=None, profile=None) -> None:
+        super().__init__(parent)
+        from cashier.gateways import gateway_names
+
+        self.editing = profile
+        self.setWindowTitle(tr("ui.pf.title"))
+        self.setMinimumWidth(760)
+        layout = QVBoxLayout(self)
+        self.form = QFormLayout()
+        self.name = QLineEdit(profile.name if profile else "")
+        self.name.setReadOnly(profile is not None)
+        self.gateway = QComboBox()
+        for name in gateway_names():
+            self.gateway.addItem(_gateway_title(name), name)
+        if profile is not None:
+            self.gateway.setCurrentIndex(max(0, self.gateway.findData(profile.gateway)))
+            self.gateway.setEnabled(False)
+        self.base_url = QLineEdit(profile.base_url if profile else "")
+        self.merchant_id = QLineEdit(profile.merchant_id if profile else "")
+        self.app_id = QLineEdit(profile.app_id if profile else "")
+        self.notify_url = QLineEdit(profile.notify_url if profile else "http://127.0.0.1/notify")
+        self.secret = QLineEdit()
+        self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+        if profile is not None:
+            self.secret.setPlaceholderText(tr("ui.pf.secret_keep"))
+        self.form.addRow(tr("ui.pf.name"), self.name)
+        self.form.addRow(tr("ui.pf.gateway"), self.gateway)
+        self.form.addRow(tr("ui.pf.base_url"), self.base_url)
+        self.form.addRow(tr("ui.pf.merchant_id"), self.merchant_id)
+        self.form.addRow(tr("ui.pf.app_id"), self.app_id)
+        self.form.addRow(tr("ui.pf.notify_url"), self.notify_url)
+        self.form.addRow(tr("ui.pf.secret"), self.secret)
+        self.extra_edits: dict[str, QLineEdit] = {}
+        self.extra_rows: list[QWidget] = []
+        layout.addLayout(self.form)
+        self.note = QLabel("")
+        self.note.setObjectName("hint")
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
+        self.error = QLabel("")
+        self.error.setObjectName("message")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.gateway.currentIndexChanged.connect(self._gateway_changed)
+        self._gateway_changed()
+
+    def _gateway_changed(self) -> None:
+        from cashier.gateways import gateway_class
+
+        name = self.gateway.currentData()
+        cls = gateway_class(name)
+        if not self.editing and not self.base_url.text().strip() or (
+                not self.editing and self.base_url.text() in getattr(self, "_defaults", ())):
+            self.base_url.setText(cls.default_base_url)
+        self._defaults = {gateway_class(n).default_base_url for n in
+                          (self.gateway.itemData(i) for i in range(self.gateway.count()))}
+        uses_app = "app_id" in cls.profile_fields
+        self.form.setRowVisible(self.app_id, uses_app)
+        for widget in self.extra_rows:
+            self.form.removeRow(widget)
+        self.extra_rows, self.extra_edits = [], {}
+        for key, label in getattr(cls, "profile_extra_fields", {}).items():
+            edit = QLineEdit((self.editing.extra.get(key, "") if self.editing else ""))
+            self.form.addRow(tr(label), edit)
+            self.extra_rows.append(edit)
+            self.extra_edits[key] = edit
+        notes = []
+        if cls.unverified:
+            notes.append(tr("ui.set.unverified", what=", ".join(sorted(c.value for c in cls.unverified))))
+        self.note.setText(" ".join(notes))
+
+    def profile(self):
+        from cashier.gateways.base import Profile
+
+        extra = dict(self.editing.extra) if self.editing else {}
+        for key, edit in self.extra_edits.items():
+            value = edit.text().strip()
+            if value:
+                extra[key] = value
+            else:
+                extra.pop(key, None)
+        return Profile(name=self.name.text().strip(), gateway=self.gateway.currentData(),
+                       base_url=self.base_url.text().strip(), merchant_id=self.merchant_id.text().strip(),
+                       app_id=self.app_id.text().strip(), notify_url=self.notify_url.text().strip(), extra=extra)
+
+    def save(self) -> None:
+        from cashier import secrets
+        from cashier.profiles import ProfileStore, validate
+
+        try:
+            profile = validate(self.profile())
+            secret = self.secret.text()
+            if self.editing is None or secret:
+                secrets.set_secret(profile.name, secret)
+            ProfileStore().add(profile, replace=self.editing is not None)
+        except UserError as exc:
+            self.error.setText(exc.message())
+            return
+        self.saved = profile
+        self.secret.clear()
+        self.accept()
+
+
+class SettingsPage(QWidget):
+    def __init__(self, window) -> None:
+        super().__init__()
+        self.window = window
+        layout = QVBoxLayout(self)
+        title = QLabel(tr("ui.set.title"))
+        title.setObjectName("pageTitle")
+        layout.addWidget(title)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_general(), tr("ui.set.general"))
+        self.tabs.addTab(self._build_profiles(), tr("ui.set.profiles"))
+        layout.addWidget(self.tabs, 1)
+        self.message = QLabel("")
+        self.message.setObjectName("hint")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.load()
+
+    # ------------------------------------------------------------------ general
+    def _build_general(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.language = QComboBox()
+        for value, text in (("auto", tr("ui.set.lang.auto")), ("zh_CN", "中文"), ("en", "English")):
+            self.language.addItem(text, value)
+        self.counter_id = QLineEdit()
+        self.counter_id.setMaxLength(4)
+        self.qr_expiry = QSpinBox()
+        self.qr_expiry.setRange(60, 7200)
+        self.qr_expiry.setSingleStep(30)
+        self.gap = QSpinBox()
+        self.gap.setRange(5, 150)
+        self.min_length = QSpinBox()
+        self.min_length.setRange(16, 32)
+        self.suffix = QComboBox()
+        for key in SUFFIX_KEYS:
+            self.suffix.addItem(tr("ui.set.suffix." + key), key)
+        pin_row = QHBoxLayout()
+        self.pin_state = QLabel("")
+        pin_button = QPushButton(tr("ui.set.pin_change"))
+        pin_button.clicked.connect(self.change_pin)
+        pin_row.addWidget(self.pin_state, 1)
+        pin_row.addWidget(pin_button)
+        self.notify_enabled = QCheckBox(tr("ui.set.notify"))
+        self.notify_port = QSpinBox()
+        self.notify_port.setRange(1024, 65535)
+        self.notify_path = QLineEdit()
+        form.addRow(tr("ui.set.language"), self.language)
+        form.addRow(tr("ui.set.counter_id"), self.counter_id)
+        form.addRow(tr("ui.set.qr_expiry"), self.qr_expiry)
+        form.addRow(tr("ui.set.gap"), self.gap)
+        form.addRow(tr("ui.set.min_length"), self.min_length)
+        form.addRow(tr("ui.set.suffix"), self.suffix)
+        form.addRow(tr("ui.set.pin"), pin_row)
+        form.addRow(self.notify_enabled)
+        form.addRow(tr("ui.set.notify_port"), self.notify_port)
+        form.addRow(tr("ui.set.notify_path"), self.notify_path)
+        save = QPushButton(tr("ui.set.save"))
+        save.setObjectName("primary")
+        save.clicked.connect(self.save)
+        form.addRow(save)
+        return page
+
+    def load(self) -> None:
+        from cashier.settings import SettingsStore
+
+        s, error = SettingsStore().load_or_default()
+        if error is not None:
+            self.message.setText(error.message())
+        self.language.setCurrentIndex(max(0, self.language.findData(s.language)))
+        self.counter_id.setText(s.counter_id)
+        self.qr_expiry.setValue(s.qr_expiry_seconds)
+        self.gap.setValue(s.scanner_max_gap_ms)
+        self.min_length.setValue(s.scanner_min_length)
+        self.suffix.setCurrentIndex(max(0, self.suffix.findData(s.scanner_suffix)))
+        self.pin_state.setText(tr("ui.set.pin_set") if s.has_pin else tr("ui.set.pin_unset"))
+        self.notify_enabled.setChecked(s.notify_enabled)
+        self.notify_port.setValue(s.notify_port)
+        self.notify_path.setText(s.notify_path)
+
+    def save(self) -> bool:
+        from cashier.settings import SettingsStore
+
+        store = SettingsStore()
+        try:
+            current = store.load_or_default()[0]
+            new = current.replace(language=self.language.currentData(), counter_id=self.counter_id.text().strip(),
+                                  qr_expiry_seconds=self.qr_expiry.value(), scanner_max_gap_ms=self.gap.value(),
+                                  scanner_min_length=self.min_length.value(),
+                                  scanner_suffix=self.suffix.currentData(),
+                                  notify_enabled=self.notify_enabled.isChecked(),
+                                  notify_port=self.notify_port.value(), notify_path=self.notify_path.text().strip())
+            store.save(new)
+        except UserError as exc:
+            self.message.setText(exc.message())
+            self.message.setObjectName("message")
+            self.message.style().polish(self.message)
+            return False
+        self.window.apply_settings(new)
+        text = tr("ui.set.saved")
+        if new.language != current.language:
+            text += "；" + tr("ui.set.restart_lang")
+        self.message.setText(text)
+        return True
+
+    def change_pin(self) -> None:
+        from cashier.settings import SettingsStore
+        from cashier.ui.history import SetPinDialog
+
+        settings = SettingsStore().load_or_default()[0]
+        dialog = SetPinDialog(self)
+        if settings.has_pin:
+            current = QLineEdit()
+            current.setEchoMode(QLineEdit.EchoMode.Password)
+            dialog.layout().itemAt(1).layout().insertRow(0, tr("ui.set.pin_current"), current)
+
+            def save() -> None:
+                if dialog.pin1.text() != dialog.pin2.text():
+                    dialog.error.setText(tr("ui.refund.pin_mismatch"))
+                    return
+                try:
+                    SettingsStore().set_pin(dialog.pin1.text(), current=current.text())
+                except UserError as exc:
+                    dialog.error.setText(exc.message())
+                    return
+                dialog.accept()
+
+            dialog.save = save  # type: ignore[method-assign]
+            buttons = dialog.findChild(QDialogButtonBox)
+            buttons.accepted.disconnect()
+            buttons.accepted.connect(save)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.message.setText(tr("ui.set.pin_saved"))
+            self.load()
+
+    # ------------------------------------------------------------------ profiles
+    def _build_profiles(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.demo_note = QLabel(tr("ui.set.demo_note"))
+        self.demo_note.setObjectName("hint")
+        self.demo_note.setWordWrap(True)
+        layout.addWidget(self.demo_note)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels([tr("ui.col.name"), tr("ui.col.gateway"), tr("ui.col.merchant"),
+                                              tr("ui.col.key"), tr("ui.set.active")])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.use_button = QPushButton(tr("ui.set.use"))
+        self.use_button.setObjectName("primary")
+        self.use_button.clicked.connect(self.use_selected)
+        self.add_button = QPushButton(tr("ui.set.add"))
+        self.add_button.clicked.connect(self.add_profile)
+        self.edit_button = QPushButton(tr("ui.set.edit"))
+        self.edit_button.clicked.connect(self.edit_selected)
+        self.delete_button = QPushButton(tr("ui.set.delete"))
+        self.delete_button.setObjectName("danger")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.test_button = QPushButton(tr("ui.set.test"))
+        self.test_button.clicked.connect(self.test_selected)
+        self.reload_button = QPushButton(tr("ui.set.reload"))
+        self.reload_button.clicked.connect(self.window_reload)
+        for b in (self.use_button, self.add_button, self.edit_button, self.delete_button, self.test_button,
+                  self.reload_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.test_result = QLabel("")
+        self.test_result.setWordWrap(True)
+        layout.addWidget(self.test_result)
+        return page
+
+    def activate(self) -> None:
+        self.load()
+        self.refresh_profiles()
+
+    def context_changed(self) -> None:
+        self.refresh_profiles()
+
+    def _profiles(self):
+        """(profile, is_demo) rows: the engine's in demo mode, else the store's."""
+        ctx = self.window.ctx
+        if ctx is not None and ctx.demo:
+            return [(p, True) for p in ctx.profiles]
+        from cashier.profiles import ProfileStore
+
+        try:
+            return [(p, False) for p in ProfileStore().list()]
+        except UserError as exc:
+            self.message.setText(exc.message())
+            return []
+
+    def refresh_profiles(self) -> None:
+        from cashier import secrets
+
+        rows = self._profiles()
+        self.rows = rows
+        demo = bool(rows) and rows[0][1]
+        self.demo_note.setVisible(demo)
+        active = self.window.checkout.profile
+        self.table.setRowCount(len(rows))
+        for i, (p, is_demo) in enumerate(rows):
+            key_ok = True if is_demo else secrets.has_secret(p.name)
+            values = (p.name, _gateway_title(p.gateway), p.merchant_id,
+                      tr("ui.key.ok") if key_ok else tr("ui.key.missing"), "●" if p.name == active else "")
+            for col, value in enumerate(values):
+                self.table.setItem(i, col, QTableWidgetItem(value))
+        for b in (self.edit_button, self.delete_button):
+            b.setEnabled(not demo)
+
+    def selected_profile(self):
+        row = self.table.currentRow()
+        rows = getattr(self, "rows", [])
+        return rows[row] if 0 <= row < len(rows) else (None, False)
+
+    def use_selected(self) -> None:
+        from cashier.settings import SettingsStore
+
+        profile, is_demo = self.selected_profile()
+        if profile is None:
+            return
+        engine = self.window.engine
+        if engine is not None and profile.name in engine.profiles():
+            self.window.set_profile(profile.name)
+        if not is_demo:
+            from cashier.profiles import ProfileStore
+
+            try:
+                ProfileStore().set_active(profile.name)
+                self.window.apply_settings(SettingsStore().update(active_profile=profile.name))
+            except UserError as exc:
+                self.message.setText(exc.message())
+        self.refresh_profiles()
+
+    def add_profile(self) -> ProfileDialog:
+        dialog = ProfileDialog(self)
+        dialog.accepted.connect(self._profile_saved)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def edit_selected(self) -> None:
+        profile, is_demo = self.selected_profile()
+        if profile is None or is_demo:
+            return
+        dialog = ProfileDialog(self, profile)
+        dialog.accepted.connect(self._profile_saved)
+        self.dialog = dialog
+        dialog.open()
+
+    def _profile_saved(self) -> None:
+        self.message.setText(tr("ui.set.profile_saved"))
+        self.refresh_profiles()
+
+    def delete_selected(self) -> None:
+        from cashier import secrets
+        from cashier.profiles import ProfileStore
+
+        profile, is_demo = self.selected_profile()
+        if profile is None or is_demo:
+            return
+        answer = QMessageBox.question(self, tr("ui.set.delete"), tr("ui.set.delete_confirm", name=profile.name))
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            ProfileStore().remove(profile.name)
+            secrets.delete_secret(profile.name)
+        except UserError as exc:
+            self.message.setText(exc.message())
+        self.refresh_profiles()
+
+    def test_selected(self) -> None:
+        profile, is_demo = self.selected_profile()
+        if profile is None:
+            return
+        engine = self.window.engine
+        self.test_result.setText(tr("ui.set.testing"))
+
+        def test() -> str:
+            if engine is not None and profile.name in engine.profiles():
+                return engine.gateway(profile.name).check_connection()
+            from cashier import secrets
+            from cashier.gateways import build_gateway
+
+            gw = build_gateway(profile, secrets.get_secret(profile.name))
+            try:
+                return gw.check_connection()
+            finally:
+                gw.close_transport()
+
+        self.window.workers.run(
+            test, lambda detail: self.test_result.setText(tr("ui.set.test_ok", detail=detail)),
+            lambda exc: self.test_result.setText(tr("ui.set.test_failed",
+                                                    reason=exc.message() if isinstance(exc, UserError) else repr(exc))))
+
+    def window_reload(self) -> None:
+        self.window.reload_context()

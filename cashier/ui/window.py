@@ -1,0 +1,333 @@
+"""The main window: navigation, pages, status bar; owns the worker pool, the engine
+bridge and the scanner filter. The context (engine, ledger, simulator in demo mode)
+is opened off the GUI thread after the first frame, so the window shows at once."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QStackedWidget,
+    QVBoxLayout, QWidget,
+)
+
+from cashier.i18n import UserError, define, tr
+from cashier.ui.checkout import CheckoutPage
+from cashier.ui.workers import Workers
+
+log = logging.getLogger("cashier.ui")
+
+define({
+    "ui.title": ("收银台", "Cashier"),
+    "ui.title_demo": ("收银台（演示模式：不会真实扣款）", "Cashier (demo: no real money)"),
+    "ui.nav.checkout": ("收款", "Checkout"),
+    "ui.nav.attention": ("待处理", "To check"),
+    "ui.nav.attention_n": ("待处理 ({n})", "To check ({n})"),
+    "ui.nav.history": ("订单/退款", "Orders/refunds"),
+    "ui.nav.report": ("日报", "Daily report"),
+    "ui.nav.settings": ("设置", "Settings"),
+    "ui.status.profile": ("商户：{name}", "Profile: {name}"),
+    "ui.status.no_profile": ("商户：未配置", "Profile: none"),
+    "ui.status.connecting": ("● 正在连接", "● Connecting"),
+    "ui.status.online": ("● 已连接", "● Connected"),
+    "ui.status.offline": ("● 网关无法连接", "● Gateway unreachable"),
+    "ui.status.demo": ("演示模式", "Demo mode"),
+    "ui.status.pending": ("未完成订单：{n}", "Unresolved orders: {n}"),
+    "ui.start_failed": ("启动失败：{reason}", "Start-up failed: {reason}"),
+})
+
+
+class MainWindow(QMainWindow):
+    context_ready = Signal(object)
+    first_frame = Signal()
+
+    def __init__(self, *, demo: bool = False, settings=None, scanner_clock=None, open_context=None) -> None:
+        super().__init__()
+        from cashier import settings as settings_mod
+
+        self.demo = demo
+        self.settings = settings or settings_mod.load()
+        self.ctx = None
+        self.engine = None
+        self.bridge = None
+        self._open_context = open_context
+        self._painted = False
+        self.workers = Workers(self)
+        self.setWindowTitle(tr("ui.title_demo") if demo else tr("ui.title"))
+        self.resize(1280, 800)
+        self.setMinimumSize(1024, 700)
+
+        from cashier.ui.scanfilter import ScannerFilter
+
+        self.scanner = ScannerFilter(self.settings.scanner_config(), clock=scanner_clock, parent=self)
+        self._build()
+        self.scanner.scanned.connect(self._on_scan)
+        QApplication.instance().installEventFilter(self.scanner)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        central = QWidget()
+        root = QHBoxLayout(central)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+        nav = QFrame()
+        nav.setObjectName("card")
+        nav.setFixedWidth(220)
+        nav_layout = QVBoxLayout(nav)
+        self.nav_group = QButtonGroup(self)
+        self.nav_group.setExclusive(True)
+        self.pages = QStackedWidget()
+        self.pages.setObjectName("pages")
+        self.nav_buttons: dict[str, QPushButton] = {}
+
+        self.checkout = CheckoutPage(self)
+        self.checkout.status_message.connect(self.flash)
+        self.checkout.attention_changed.connect(self.refresh_attention)
+        self._add_page("checkout", tr("ui.nav.checkout") + "  F9", self.checkout, nav_layout)
+
+        from cashier.ui.attention import AttentionPage
+
+        self.attention = AttentionPage(self)
+        self._add_page("attention", tr("ui.nav.attention"), self.attention, nav_layout)
+        self._lazy_pages = {"history": None, "report": None, "settings": None}
+        for name in self._lazy_pages:
+            holder = QWidget()
+            QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
+            self._add_page(name, tr("ui.nav." + name), holder, nav_layout)
+        nav_layout.addStretch(1)
+        self.customer_holder = QVBoxLayout()
+        nav_layout.addLayout(self.customer_holder)
+        root.addWidget(nav)
+        root.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.nav_buttons["checkout"].setChecked(True)
+
+        bar = self.statusBar()
+        self.status_profile = QLabel(tr("ui.status.no_profile"))
+        self.status_conn = QLabel(tr("ui.status.connecting"))
+        self.status_pending = QLabel(tr("ui.status.pending", n=0))
+        self.status_note = QLabel("")
+        bar.addWidget(self.status_profile)
+        bar.addWidget(self.status_conn)
+        bar.addWidget(self.status_pending)
+        bar.addWidget(self.status_note, 1)
+
+        QShortcut(QKeySequence(Qt.Key.Key_F9), self, activated=lambda: self.show_page("checkout"))
+        QShortcut(QKeySequence("Ctrl+Shift+P"), self, activated=self._customer_pays)
+
+    def _add_page(self, name: str, title: str, widget: QWidget, nav_layout) -> None:
+        button = QPushButton(title)
+        button.setObjectName("nav")
+        button.setCheckable(True)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.clicked.connect(lambda _=False, n=name: self.show_page(n))
+        self.nav_group.addButton(button)
+        nav_layout.addWidget(button)
+        self.nav_buttons[name] = button
+        self.pages.addWidget(widget)
+        widget.setProperty("page", name)
+
+    def page(self, name: str) -> QWidget:
+        for i in range(self.pages.count()):
+            w = self.pages.widget(i)
+            if w.property("page") == name:
+                return w
+        raise KeyError(name)
+
+    def show_page(self, name: str) -> QWidget:
+        if name in self._lazy_pages and self._lazy_pages[name] is None:
+            self._lazy_pages[name] = self._make_page(name)
+            holder = self.page(name)
+            holder.layout().addWidget(self._lazy_pages[name])
+        widget = self.page(name)
+        self.pages.setCurrentWidget(widget)
+        self.nav_buttons[name].setChecked(True)
+        inner = self._lazy_pages.get(name) or widget
+        if hasattr(inner, "activate"):
+            inner.activate()
+        if name == "checkout":
+            self.checkout.setFocus()
+        return inner
+
+    def _make_page(self, name: str) -> QWidget:
+        if name == "history":
+            from cashier.ui.history import HistoryPage
+
+            return HistoryPage(self)
+        if name == "report":
+            from cashier.ui.report import ReportPage
+
+            return ReportPage(self)
+        from cashier.ui.settings_page import SettingsPage
+
+        return SettingsPage(self)
+
+    # ------------------------------------------------------------------ start-up
+    def event(self, event) -> bool:
+        result = super().event(event)
+        if event.type() == QEvent.Type.UpdateRequest and not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.first_frame.emit)
+        return result
+
+    def start_context(self) -> None:
+        """Open ledger + engine (+ simulator in demo mode) on a worker thread."""
+        opener = self._open_context
+        demo = self.demo
+
+        def open_it():
+            if opener is not None:
+                return opener()
+            from cashier.services import open_context
+
+            return open_context(demo=demo, start=False)
+
+        self.workers.run(open_it, self._context_opened, self._context_failed)
+
+    def _context_failed(self, exc: BaseException) -> None:
+        log.error("context failed: %r", exc)
+        reason = exc.message() if isinstance(exc, UserError) else repr(exc)
+        self.status_conn.setText(tr("ui.status.offline"))
+        self.flash(tr("ui.start_failed", reason=reason))
+        self.checkout._say(tr("ui.start_failed", reason=reason))
+
+    def _context_opened(self, ctx) -> None:
+        self.set_context(ctx)
+        engine = ctx.engine
+        if getattr(engine, "_thread", None) is None and not getattr(ctx, "manual", False):
+            # start() runs recovery (network): on a worker, never here.
+            self.workers.run(engine.start, lambda _: self._set_online(True), lambda exc: self._set_online(False))
+        else:
+            self._set_online(True)
+
+    def set_context(self, ctx) -> None:
+        from cashier.ui.bridge import EngineBridge
+
+        self.ctx = ctx
+        self.engine = ctx.engine
+        self.bridge = EngineBridge(self.engine, self)
+        self.bridge.order_changed.connect(self.checkout.on_order)
+        self.bridge.order_changed.connect(self.attention.on_order)
+        profile = self.settings.active_profile if self.settings.active_profile in self.engine.profiles() \
+            else ctx.active_profile
+        self.set_profile(profile)
+        if ctx.demo and ctx.sim_client is not None:
+            from cashier.ui.demo import CustomerPanel
+
+            self.customer = CustomerPanel(self)
+            self.customer_holder.addWidget(self.customer)
+            self.status_conn.setText(tr("ui.status.demo"))
+        self.refresh_attention()
+        for page in self._lazy_pages.values():
+            if page is not None and hasattr(page, "context_changed"):
+                page.context_changed()
+        self.context_ready.emit(ctx)
+
+    def set_profile(self, profile: str | None) -> None:
+        self.checkout.set_engine(self.engine, profile)
+        self.status_profile.setText(tr("ui.status.profile", name=profile) if profile else tr("ui.status.no_profile"))
+
+    def _set_online(self, ok: bool) -> None:
+        if self.ctx is not None and self.ctx.demo:
+            self.status_conn.setText(tr("ui.status.demo"))
+        else:
+            self.status_conn.setText(tr("ui.status.online") if ok else tr("ui.status.offline"))
+
+    # ------------------------------------------------------------------ shared bits
+    def flash(self, text: str) -> None:
+        self.status_note.setText(text)
+
+    def refresh_attention(self) -> None:
+        if self.engine is None:
+            return
+        self.attention.refresh()
+
+    def set_attention_count(self, n: int) -> None:
+        self.status_pending.setText(tr("ui.status.pending", n=n))
+        self.nav_buttons["attention"].setText(tr("ui.nav.attention_n", n=n) if n else tr("ui.nav.attention"))
+
+    def _on_scan(self, scan) -> None:
+        if self.pages.currentWidget() is not self.checkout:
+            if scan.is_payment_code:
+                self.show_page("checkout")
+            else:
+                self.flash(UserError("scanner.not_payment_code", code=scan.code).message())
+                return
+        self.checkout.on_scan(scan)
+
+    def show_first_run(self) -> None:
+        from cashier.ui.firstrun import FirstRunPage
+
+        self.first_run = FirstRunPage(self)
+        self.first_run.setProperty("page", "first_run")
+        self.pages.addWidget(self.first_run)
+        self.pages.setCurrentWidget(self.first_run)
+        self.status_conn.setText("")
+
+    def _leave_first_run(self) -> None:
+        page = getattr(self, "first_run", None)
+        if page is not None:
+            self.pages.removeWidget(page)
+            page.deleteLater()
+            self.first_run = None
+
+    def start_demo(self) -> None:
+        self._leave_first_run()
+        self.demo = True
+        self.setWindowTitle(tr("ui.title_demo"))
+        self.show_page("checkout")
+        self.start_context()
+
+    def add_first_profile(self) -> None:
+        self._leave_first_run()
+        self.start_context()
+        page = self.show_page("settings")
+        page.add_profile()
+
+    def _customer_pays(self) -> None:
+        panel = getattr(self, "customer", None)
+        if panel is not None:
+            panel.pay_shown()
+
+    def apply_settings(self, settings) -> None:
+        self.settings = settings
+        self.scanner.set_config(settings.scanner_config())
+        if self.engine is not None:
+            self.engine.settings.qr_expiry_seconds = float(settings.qr_expiry_seconds)
+            if settings.active_profile in self.engine.profiles():
+                self.set_profile(settings.active_profile)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        QApplication.instance().removeEventFilter(self.scanner)
+        super().closeEvent(event)
+
+    def reload_context(self) -> None:
+        """Profiles changed: close the engine and open it again (off the GUI thread)."""
+        if self.ctx is None or self.ctx.demo:
+            return
+        old, self.ctx, self.engine = self.ctx, None, None
+        if self.bridge is not None:
+            self.bridge.deleteLater()
+            self.bridge = None
+        self.checkout.set_engine(None, None)
+        self.status_conn.setText(tr("ui.status.connecting"))
+
+        def reopen():
+            old.close()
+            from cashier.services import open_context
+
+            return open_context(demo=False, start=False)
+
+        self.workers.run(reopen, self._context_opened, self._context_failed)
+
+    def shutdown(self) -> None:
+        """Wait for workers, then close the context (engine, ledger, simulator)."""
+        self.workers.wait(20000)
+        if self.ctx is not None:
+            try:
+                self.ctx.close()
+            except Exception:
+                log.exception("closing the context failed")
+            self.ctx = None
