@@ -1,0 +1,410 @@
+"""`cashier-cli`: the same engine as the window, scripted.
+
+Every command starts like the app does: open the ledger, resume whatever an earlier
+run left unresolved (an interrupted `pay --wait` is picked up here), then act.
+`--json` prints exactly one JSON object on stdout. Errors exit non-zero with a
+one-line message on stderr.
+
+Exit codes: 0 done, 1 error, 2 usage, 3 not paid / not final within --wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from cashier import i18n
+from cashier.i18n import UserError, define, tr
+
+define({
+    "cli.profile_saved": ("已保存商户配置“{name}”（密钥在系统钥匙串中）", "Saved profile '{name}' (key in the system keyring)"),
+    "cli.profile_removed": ("已删除商户配置“{name}”", "Removed profile '{name}'"),
+    "cli.no_profiles": ("还没有商户配置。用 cashier-cli profile add 添加", "No profiles yet. Add one with cashier-cli profile add"),
+    "cli.key_stdin_empty": ("标准输入中没有读到密钥", "No key was read from standard input"),
+    "cli.key_needed": ("请用 --key-stdin 从标准输入提供密钥", "Give the key on standard input with --key-stdin"),
+    "cli.resumed": ("继续处理上次未完成的 {count} 笔订单/退款", "Resumed {count} unfinished orders/refunds from an earlier run"),
+    "cli.unknown_refund": ("没有这笔退款：{no}", "No such refund: {no}"),
+    "cli.doctor_ok": ("连接正常：{detail}", "Connection OK: {detail}"),
+    "cli.waiting": ("等待付款……", "Waiting for payment..."),
+    "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
+    "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
+})
+
+
+class CliError(UserError):
+    pass
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "value") and not isinstance(value, (str, int)):
+        return value.value
+    return value
+
+
+def _ts(value: float | None) -> str | None:
+    return datetime.fromtimestamp(value).isoformat(timespec="seconds") if value else None
+
+
+def order_dict(order) -> dict[str, Any]:
+    return {
+        "out_trade_no": order.out_trade_no,
+        "status": order.state,
+        "amount": order.amount,
+        "amount_to_pay": order.amount_to_pay,
+        "paid_amount": order.paid_amount,
+        "method": order.method,
+        "wallet": order.wallet,
+        "profile": order.profile,
+        "gateway": order.gateway,
+        "qr": order.qr,
+        "qr_image_url": order.qr_image_url,
+        "gateway_trade_no": order.gateway_trade_no,
+        "reason": order.reason,
+        "created_at": _ts(order.created_at),
+        "expires_at": _ts(order.expires_at),
+        "paid_at": _ts(order.paid_at),
+        "refundable": None,
+    }
+
+
+def refund_dict(refund) -> dict[str, Any]:
+    return {
+        "out_refund_no": refund.out_refund_no,
+        "out_trade_no": refund.out_trade_no,
+        "status": refund.state,
+        "amount": refund.amount,
+        "reason": refund.reason,
+        "gateway_refund_no": refund.gateway_refund_no,
+        "failure_reason": refund.failure_reason,
+        "created_at": _ts(refund.created_at),
+        "finished_at": _ts(refund.finished_at),
+    }
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def emit(self, data: dict[str, Any], text: str) -> None:
+        if self.as_json:
+            print(json.dumps(_jsonable(data), ensure_ascii=False))
+        else:
+            print(text)
+
+    def note(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cashier-cli", description="收银台命令行 / cashier command line")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--lang", choices=["zh_CN", "en"], help="language of messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    prof = sub.add_parser("profile", help="merchant profiles").add_subparsers(dest="profile_command", required=True)
+    add = prof.add_parser("add", help="add or replace a profile")
+    add.add_argument("name")
+    add.add_argument("--gateway", required=True)
+    add.add_argument("--base-url", required=True)
+    add.add_argument("--merchant-id", required=True)
+    add.add_argument("--app-id", default="")
+    add.add_argument("--notify-url", default="http://127.0.0.1/notify")
+    add.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE")
+    add.add_argument("--key-stdin", action="store_true", help="read the merchant key from standard input")
+    add.add_argument("--replace", action="store_true")
+    prof.add_parser("list", help="list profiles")
+    rm = prof.add_parser("remove", help="remove a profile and its key")
+    rm.add_argument("name")
+    use = prof.add_parser("use", help="make a profile the active one")
+    use.add_argument("name")
+
+    pay = sub.add_parser("pay", help="create a QR order")
+    pay.add_argument("profile")
+    pay.add_argument("--amount", required=True)
+    pay.add_argument("--method", required=True, choices=["merged", "wechat", "alipay", "qq"])
+    pay.add_argument("--subject", default="")
+    pay.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                     help="wait up to SECONDS for the payment (polling at the gateway's rate)")
+
+    micro = sub.add_parser("micropay", help="charge a scanned payment code")
+    micro.add_argument("profile")
+    micro.add_argument("--amount", required=True)
+    micro.add_argument("--auth-code", required=True)
+    micro.add_argument("--subject", default="")
+    micro.add_argument("--wait", type=float, default=90.0, metavar="SECONDS",
+                       help="wait up to SECONDS for a final state (query, then reverse at the deadline)")
+
+    query = sub.add_parser("query", help="query an order (查单)")
+    query.add_argument("profile")
+    query.add_argument("out_trade_no")
+
+    cancel = sub.add_parser("cancel", help="stop waiting: close a QR order, or query-then-reverse a micropay")
+    cancel.add_argument("profile")
+    cancel.add_argument("out_trade_no")
+
+    refund = sub.add_parser("refund", help="refund an order, fully or partly")
+    refund.add_argument("profile")
+    refund.add_argument("out_trade_no")
+    refund.add_argument("--amount", required=True)
+    refund.add_argument("--reason", default="")
+    refund.add_argument("--actor", default="cli")
+    refund.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+
+    rq = sub.add_parser("refund-query", help="follow a refund")
+    rq.add_argument("profile")
+    rq.add_argument("out_refund_no")
+
+    doctor = sub.add_parser("doctor", help="reach the gateway and check the credentials")
+    doctor.add_argument("profile")
+
+    resume = sub.add_parser("resume", help="settle every unresolved order and refund")
+    resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
+
+    hist = sub.add_parser("history", help="newest orders")
+    hist.add_argument("--limit", type=int, default=20)
+
+    rep = sub.add_parser("report", help="a day's report per gateway and wallet")
+    rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.lang:
+        i18n.set_language(args.lang)
+    out = Output(args.json)
+    try:
+        return _run(args, out)
+    except UserError as exc:
+        _fail(out, exc.message())
+        return 1
+    except KeyboardInterrupt:
+        _fail(out, "interrupted")
+        return 130
+
+
+def _fail(out: Output, message: str) -> None:
+    line = " ".join(message.split())
+    if out.as_json:
+        print(json.dumps({"error": line}, ensure_ascii=False))
+    print(f"cashier-cli: {line}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
+    if args.command == "profile":
+        return _profile(args, out)
+    from cashier.services import open_context
+
+    ctx = open_context(start=False)
+    try:
+        resumed = ctx.engine.recover()
+        if resumed:
+            out.note(tr("cli.resumed", count=len(resumed)))
+            ctx.engine.run_due()
+        return _command(args, out, ctx)
+    finally:
+        ctx.close()
+
+
+def _profile(args: argparse.Namespace, out: Output) -> int:
+    from cashier import secrets
+    from cashier.gateways.base import Profile
+    from cashier.profiles import ProfileStore, validate
+
+    store = ProfileStore()
+    if args.profile_command == "list":
+        profiles = store.list()
+        active = store.active()
+        rows = [{**p.to_dict(), "active": active is not None and p.name == active.name,
+                 "has_key": secrets.has_secret(p.name)} for p in profiles]
+        text = "\n".join(f"{'*' if r['active'] else ' '} {r['name']}\t{r['gateway']}\t{r['base_url']}\t"
+                         f"{r['merchant_id']}{'' if r['has_key'] else '  (no key)'}" for r in rows) or tr("cli.no_profiles")
+        out.emit({"profiles": rows}, text)
+        return 0
+    if args.profile_command == "remove":
+        store.remove(args.name)
+        secrets.delete_secret(args.name)
+        out.emit({"removed": args.name}, tr("cli.profile_removed", name=args.name))
+        return 0
+    if args.profile_command == "use":
+        store.set_active(args.name)
+        out.emit({"active": args.name}, args.name)
+        return 0
+    # add
+    extra = {}
+    for item in args.extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError("cli.bad_extra", text=item)
+        extra[key] = value
+    profile = validate(Profile(name=args.name, gateway=args.gateway, base_url=args.base_url,
+                               merchant_id=args.merchant_id, app_id=args.app_id, notify_url=args.notify_url,
+                               extra=extra))
+    if not args.key_stdin:
+        raise CliError("cli.key_needed")
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        raise CliError("cli.key_stdin_empty")
+    secrets.set_secret(profile.name, secret)  # keyring first: without one, nothing is stored
+    try:
+        store.add(profile, replace=args.replace)
+    except BaseException:
+        secrets.delete_secret(profile.name)
+        raise
+    out.emit({"saved": profile.name, "profile": profile.to_dict()}, tr("cli.profile_saved", name=profile.name))
+    return 0
+
+
+def _command(args: argparse.Namespace, out: Output, ctx) -> int:
+    from cashier.gateways.base import Method
+    from cashier.ledger import states as S
+    from cashier.money import parse_amount
+
+    engine = ctx.engine
+    if args.command == "pay":
+        gw = engine.gateway(args.profile)
+        amount = parse_amount(args.amount, minimum=gw.limits.min_amount, maximum=gw.limits.max_amount)
+        order = engine.start_qr(args.profile, amount, Method(args.method), subject=args.subject)
+        if args.wait > 0:
+            out.note(tr("cli.waiting"))
+            order = _wait(engine, order.out_trade_no, args.wait, stop={S.PENDING, S.UNKNOWN, S.SENDING})
+        out.emit(order_dict(order), _order_text(order))
+        return 0 if order.state == S.PAID or args.wait <= 0 else 3
+    if args.command == "micropay":
+        gw = engine.gateway(args.profile)
+        amount = parse_amount(args.amount, minimum=gw.limits.min_amount, maximum=gw.limits.max_amount)
+        order = engine.start_micropay(args.profile, amount, args.auth_code, subject=args.subject)
+        if order.state not in S.FINAL_ORDER_STATES and args.wait > 0:
+            order = _wait(engine, order.out_trade_no, args.wait, stop=S.UNRESOLVED_ORDER_STATES - {S.NEEDS_CHECK})
+        out.emit(order_dict(order), _order_text(order))
+        return 0 if order.state == S.PAID else 3
+    if args.command == "query":
+        engine.gateway(args.profile)
+        order = _patiently(lambda: engine.check(args.out_trade_no, actor="cli"))
+        data = order_dict(order)
+        if order.state == S.PAID:
+            data["refundable"] = engine.refundable(order.out_trade_no)
+        out.emit(data, _order_text(order))
+        return 0
+    if args.command == "cancel":
+        engine.gateway(args.profile)
+        order = engine.stop_waiting(args.out_trade_no, actor="cli")
+        out.emit(order_dict(order), _order_text(order))
+        return 0
+    if args.command == "refund":
+        engine.gateway(args.profile)
+        amount = parse_amount(args.amount)
+        refund = engine.refund(args.out_trade_no, amount, args.reason, actor=args.actor)
+        if args.wait > 0:
+            refund = _wait_refund(engine, refund.out_refund_no, args.wait)
+        out.emit(refund_dict(refund), _refund_text(refund))
+        return 0 if refund.state != S.REFUND_FAILED else 3
+    if args.command == "refund-query":
+        engine.gateway(args.profile)
+        refund = ctx.ledger.get_refund(args.out_refund_no)
+        if refund is None:
+            raise CliError("cli.unknown_refund", no=args.out_refund_no)
+        if refund.state not in S.FINAL_REFUND_STATES:
+            refund = _patiently(lambda: engine.check_refund(args.out_refund_no, actor="cli"))
+        out.emit(refund_dict(refund), _refund_text(refund))
+        return 0
+    if args.command == "doctor":
+        detail = engine.gateway(args.profile).check_connection()
+        out.emit({"profile": args.profile, "ok": True, "detail": detail}, tr("cli.doctor_ok", detail=detail))
+        return 0
+    if args.command == "resume":
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            wait = engine.run_due()
+            if wait is None:
+                break
+            time.sleep(max(0.05, min(wait, deadline - time.monotonic(), 1.0)))
+        left = ctx.ledger.unresolved_orders()
+        out.emit({"unresolved": [order_dict(o) for o in left]},
+                 "\n".join(_order_text(o) for o in left) or "OK")
+        return 0 if not left else 3
+    if args.command == "history":
+        orders = ctx.ledger.history(limit=args.limit)
+        out.emit({"orders": [order_dict(o) for o in orders]}, "\n".join(_order_text(o) for o in orders))
+        return 0
+    if args.command == "report":
+        day = date.today()
+        if args.date:
+            try:
+                day = date.fromisoformat(args.date)
+            except ValueError:
+                raise CliError("cli.bad_date", text=args.date) from None
+        report = ctx.ledger.daily_report(day)
+        data = report.to_dict()
+        out.emit(data, json.dumps(_jsonable(data), ensure_ascii=False, indent=2))
+        return 0
+    raise CliError("error.generic")
+
+
+def _patiently(call, attempts: int = 4):
+    """Run a query; when the gateway's rate limit says "not yet", wait for the slot."""
+    from cashier.engine import EngineError
+
+    for attempt in range(attempts):
+        try:
+            return call()
+        except EngineError as exc:
+            if exc.key != "engine.check_too_soon" or attempt == attempts - 1:
+                raise
+            time.sleep(float(exc.params.get("wait", 1)))
+    raise AssertionError("unreachable")
+
+
+def _wait(engine, out_trade_no: str, seconds: float, *, stop: set[str]):
+    """Run the engine's due steps until the order leaves `stop` states or time is up."""
+    deadline = time.monotonic() + seconds
+    order = engine.order(out_trade_no)
+    while order.state in stop and time.monotonic() < deadline:
+        wait = engine.run_due()
+        order = engine.order(out_trade_no)
+        if order.state not in stop:
+            break
+        time.sleep(max(0.05, min(wait if wait is not None else 1.0, 1.0, deadline - time.monotonic())))
+    return engine.order(out_trade_no)
+
+
+def _wait_refund(engine, out_refund_no: str, seconds: float):
+    from cashier.ledger import states as S
+
+    deadline = time.monotonic() + seconds
+    refund = engine.ledger.get_refund(out_refund_no)
+    while refund.state not in S.FINAL_REFUND_STATES and time.monotonic() < deadline:
+        wait = engine.run_due()
+        refund = engine.ledger.get_refund(out_refund_no)
+        time.sleep(max(0.05, min(wait if wait is not None else 1.0, 1.0, deadline - time.monotonic())))
+    return engine.ledger.get_refund(out_refund_no)
+
+
+def _order_text(order) -> str:
+    parts = [order.out_trade_no, order.state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
+    if order.qr:
+        parts.append(order.qr)
+    if order.reason:
+        parts.append(order.reason)
+    return "  ".join(str(p) for p in parts if p)
+
+
+def _refund_text(refund) -> str:
+    parts = [refund.out_refund_no, refund.state, format(refund.amount, "f"), refund.failure_reason or ""]
+    return "  ".join(p for p in parts if p)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

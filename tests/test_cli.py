@@ -1,0 +1,166 @@
+"""cashier-cli as a user runs it: real subprocesses against the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cashier.gateways import gateway_class
+from cashier.gateways.base import Capability
+
+
+def cli(*args: str, stdin: str | None = None, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "cashier.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc
+
+
+def add_profile(demo_profile, gateway: str, name: str | None = None) -> str:
+    profile, secret = demo_profile(gateway)
+    name = name or gateway
+    args = ["profile", "add", name, "--gateway", gateway, "--base-url", profile.base_url,
+            "--merchant-id", profile.merchant_id, "--key-stdin"]
+    if profile.app_id:
+        args += ["--app-id", profile.app_id]
+    for key, value in profile.extra.items():
+        args += ["--extra", f"{key}={value}"]
+    cli(*args, stdin=secret + "\n")
+    return name
+
+
+def as_json(proc: subprocess.CompletedProcess) -> dict:
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stdout
+    return json.loads(lines[0])
+
+
+def test_profiles_keep_the_key_in_the_keyring_only(demo_profile, isolated_home, tmp_path):
+    add_profile(demo_profile, "ltzf", "蓝兔")
+    _, secret = demo_profile("ltzf")
+    listed = as_json(cli("--json", "profile", "list"))
+    assert listed["profiles"][0]["name"] == "蓝兔" and listed["profiles"][0]["has_key"]
+    for path in isolated_home.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert secret in (tmp_path / "keyring.json").read_text()
+    cli("profile", "remove", "蓝兔")
+    assert secret not in (tmp_path / "keyring.json").read_text()
+
+
+def test_no_keyring_stores_nothing(demo_profile, isolated_home):
+    profile, secret = demo_profile("ltzf")
+    proc = cli("profile", "add", "x", "--gateway", "ltzf", "--base-url", profile.base_url, "--merchant-id", "1",
+               "--key-stdin", stdin=secret + "\n", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+               check=False)
+    assert proc.returncode == 1
+    assert "钥匙串" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not list(isolated_home.rglob("profiles.json"))
+
+
+def test_insecure_base_url_refused(demo_profile):
+    proc = cli("profile", "add", "x", "--gateway", "epay", "--base-url", "http://pay.example.com",
+               "--merchant-id", "1", "--key-stdin", stdin="k\n", check=False)
+    assert proc.returncode == 1 and "https" in proc.stderr
+
+
+@pytest.mark.parametrize("gateway", ["ltzf", "epay", "fengniao", "weidoufu", "its500"])
+def test_pay_query_every_gateway(gateway, demo_profile, sim_client):
+    name = add_profile(demo_profile, gateway)
+    cls = gateway_class(gateway)
+    for method in cls.qr_methods():
+        out = as_json(cli("--json", "pay", name, "--amount", "12.34", "--method", method.value))
+        assert out["status"] == "pending", out
+        assert out["amount"] == "12.34"
+        assert out["qr"] or out["qr_image_url"]
+        if out["qr"]:
+            assert not out["qr"].lower().endswith(".png")
+        queried = as_json(cli("--json", "query", name, out["out_trade_no"]))
+        assert queried["out_trade_no"] == out["out_trade_no"]
+        assert queried["status"] == "pending"
+
+
+def test_pay_wait_until_paid(demo_profile, sim_client):
+    name = add_profile(demo_profile, "fengniao")
+    proc = subprocess.Popen([sys.executable, "-m", "cashier.cli", "--json", "pay", name, "--amount", "3.00",
+                             "--method", "alipay", "--wait", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        order = _wait_for_sim_order(sim_client, "fengniao")
+        sim_client.pay("fengniao", order["out_trade_no"])
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert json.loads(stdout)["status"] == "paid"
+
+
+def _wait_for_sim_order(sim_client, gateway: str, timeout: float = 30.0) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        orders = sim_client.orders(gateway)
+        if orders:
+            return orders[-1]
+        time.sleep(0.05)
+    raise AssertionError("the CLI never created the order")
+
+
+def test_micropay_refund_and_refund_query(demo_profile, sim_client):
+    name = add_profile(demo_profile, "fengniao")
+    paid = as_json(cli("--json", "micropay", name, "--amount", "10.00", "--auth-code", "134567890123456789"))
+    assert paid["status"] == "paid" and paid["amount"] == "10.00"
+    refund = as_json(cli("--json", "refund", name, paid["out_trade_no"], "--amount", "4.00", "--reason", "退货"))
+    assert refund["status"] in ("processing", "succeeded") and refund["amount"] == "4.00"
+    followed = as_json(cli("--json", "refund-query", name, refund["out_refund_no"]))
+    assert followed["out_refund_no"] == refund["out_refund_no"]
+    queried = as_json(cli("--json", "query", name, paid["out_trade_no"]))
+    assert queried["refundable"] == "6.00"
+
+
+def test_micropay_wrong_code_changes_nothing(demo_profile, sim_client):
+    name = add_profile(demo_profile, "fengniao")
+    proc = cli("micropay", name, "--amount", "1.00", "--auth-code", "6901234567892", check=False)
+    assert proc.returncode == 1
+    assert "付款码" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert sim_client.orders("fengniao") == []
+
+
+@pytest.mark.parametrize("amount,words", [("abc", "数字"), ("0", "大于 0"), ("1.234", "两位小数"), ("-5", "负数")])
+def test_bad_amount_is_one_clear_line(amount, words, demo_profile, sim_client):
+    name = add_profile(demo_profile, "ltzf")
+    proc = cli("pay", name, "--amount", amount, "--method", "wechat", check=False)
+    assert proc.returncode == 1
+    assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert sim_client.orders("ltzf") == []
+
+
+def test_its500_minimum_amount(demo_profile, sim_client):
+    name = add_profile(demo_profile, "its500")
+    proc = cli("pay", name, "--amount", "0.99", "--method", "alipay", check=False)
+    assert proc.returncode == 1 and "1.00" in proc.stderr
+
+
+def test_doctor(demo_profile, sim):
+    name = add_profile(demo_profile, "ltzf")
+    out = as_json(cli("--json", "doctor", name))
+    assert out["ok"] is True
+    profile, _ = demo_profile("ltzf")
+    cli("profile", "add", "wrong", "--gateway", "ltzf", "--base-url", profile.base_url,
+        "--merchant-id", profile.merchant_id, "--key-stdin", stdin="not-the-key\n")
+    bad = cli("--json", "doctor", "wrong", check=False)
+    assert bad.returncode == 1
+    assert "签名" in bad.stderr or "密钥" in bad.stderr
+    assert "not-the-key" not in bad.stderr + bad.stdout
+
+
+def test_english_messages(demo_profile, sim_client):
+    name = add_profile(demo_profile, "ltzf")
+    proc = cli("--lang", "en", "pay", name, "--amount", "1.234", "--method", "wechat", check=False)
+    assert "two decimals" in proc.stderr
