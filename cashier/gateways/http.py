@@ -35,6 +35,20 @@ from cashier.gateways.base import (
 
 log = logging.getLogger("cashier.gateways")
 
+
+class _NoQueryInHttpxLogs(logging.Filter):
+    """httpx logs each request's full URL at INFO ("HTTP Request: GET https://..?key=.."):
+    epay carries the merchant key in query strings, so httpx's URLs lose their query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(a.copy_with(query=None, fragment=None) if isinstance(a, httpx.URL) else a
+                                for a in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_NoQueryInHttpxLogs())
+
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=5.0)
 
 
