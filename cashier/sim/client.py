@@ -41,7 +41,18 @@ class SimClient:
     def order(self, gateway: str, out_trade_no: str) -> dict[str, Any]:
         return self._call("GET", f"/orders/{gateway}/{out_trade_no}")
 
-    def pay(self, gateway: str, out_trade_no: str, *, wallet: str | None = None, after: float | None = None) -> dict:
+    def open_link(self, url: str) -> int:
+        """The customer's phone opens a QR that is a web page of the simulator (epay's
+        一码付 submit.php URL): the simulated site creates the order then. Returns the
+        HTTP status."""
+        return self._client.get(url).status_code
+
+    def pay(self, gateway: str, out_trade_no: str, *, wallet: str | None = None, after: float | None = None,
+            url: str | None = None) -> dict:
+        """The customer pays. `url`: the QR payload, opened first when it is a web page
+        (an epay 一码付 order exists at the site only once the phone opened it)."""
+        if url and url.startswith(self.base_url + "/"):
+            self.open_link(url)
         body: dict[str, Any] = {}
         if wallet:
             body["wallet"] = wallet
