@@ -803,7 +803,7 @@ class Engine:
             return self.ledger.update_refund(refund.out_refund_no, expect=refund.state, actor="engine",
                                              action="reschedule", next_check_at=now + wait)
         try:
-            state = gw.refund_query(self._ref(order), refund.out_refund_no)
+            state = gw.refund_query(self._ref(order), refund.out_refund_no, amount=refund.amount)
         except RateLimited:
             self._gate.push_back((order.profile, "refund_query"), now + gw.limits.refund_query_interval)
             return self.ledger.update_refund(refund.out_refund_no, expect=refund.state, actor="engine",
@@ -815,6 +815,13 @@ class Engine:
             return self._refund_retry(refund, exc)
         except UnknownOutcome as exc:
             return self._refund_retry(refund, exc)
+        if (refund.state == S.REFUND_UNKNOWN and state.status == RefundStatus.FAILED
+                and refund.check_count < 3):
+            # The gateway has no such refund: our request never reached it. Send it
+            # again with the SAME number, so that it can only ever be refunded once.
+            refund = self.ledger.update_refund(refund.out_refund_no, expect=refund.state, actor="engine",
+                                               action="resend", check_count=refund.check_count + 1)
+            return self._send_refund(refund, order, gw)
         return self._apply_refund_state(refund, state, gw, action="refund_query")
 
     def _refund_retry(self, refund: RefundRecord, exc: GatewayError) -> RefundRecord:

@@ -425,7 +425,9 @@ class Gateway:
     def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
         raise NotSupported(operation="refund")
 
-    def refund_query(self, order: OrderRef, out_refund_no: str) -> RefundState:
+    def refund_query(self, order: OrderRef, out_refund_no: str, amount: Decimal | None = None) -> RefundState:
+        """Where the refund stands. `amount` is what was asked (a gateway without a
+        refund query answers by re-sending the same refund idempotently)."""
         raise NotSupported(operation="refund_query")
 
     def verify_notification(self, request: IncomingRequest) -> Notification:

@@ -444,7 +444,7 @@ class LtzfGateway(Gateway):
                            gateway_refund_no=str(data["order_no"]) if data.get("order_no") else None,
                            finished_at=parse_time(data.get("success_time")))
 
-    def refund_query(self, order: OrderRef, out_refund_no: str) -> RefundState:
+    def refund_query(self, order: OrderRef, out_refund_no: str, amount: Decimal | None = None) -> RefundState:
         path, mch_id = self._order_path(order)
         answer = self._post(f"/api/{path}/get_refund_order", {
             "mch_id": mch_id,
