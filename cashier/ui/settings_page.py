@@ -181,6 +181,7 @@ class ProfileDialog(QDialog):
         from cashier import secrets
         from cashier.profiles import ProfileStore, validate
 
+        self.error.setText("")
         try:
             profile = validate(self.profile())
             secret = self.secret.text()

@@ -1,0 +1,240 @@
+"""Around the checkout: demo customer, refunds with the manager PIN, the to-check list,
+report, settings, first run, IME safety, start-up flags."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QInputMethodEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit
+
+from cashier.settings import SettingsStore
+from tests.ui.conftest import FENGNIAO
+
+WECHAT_CODE = "134567890123456789"
+
+
+def _paid_qr_order(counter, amount="30"):
+    co = counter.checkout
+    counter.type_human(amount)
+    counter.key(Qt.Key.Key_F1)
+    counter.wait_mode("qr")
+    return co.current
+
+
+def test_ctrl_shift_p_customer_pays_the_shown_order(counter, qtbot):
+    co = counter.checkout
+    order = _paid_qr_order(counter)
+    QTest.keyClick(counter.window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    counter.idle()
+    books = {o["out_trade_no"]: o for o in counter.sim.orders("ltzf")}
+    assert books[order.out_trade_no]["status"] == "SUCCESS"
+    counter.run(6)
+    counter.wait_state("paid")
+    assert co.mode == "result"
+
+
+def test_refund_needs_a_pin_and_is_followed(counter, qtbot):
+    co = counter.checkout
+    order = _paid_qr_order(counter, "30")
+    counter.sim.pay("ltzf", order.out_trade_no)
+    counter.run(6)
+    counter.wait_state("paid")
+    SettingsStore().set_pin("2468")
+    page = counter.window.show_page("history")
+    qtbot.waitUntil(lambda: any(o.out_trade_no == order.out_trade_no for o in page.orders), timeout=10000)
+    page.select(order.out_trade_no)
+    qtbot.waitUntil(lambda: page.refund_button.isEnabled(), timeout=10000)
+    dialog = page.open_refund_dialog()
+    dialog.amount.setText("10")
+    dialog.pin.setText("1111")
+    dialog.submit()
+    assert "不正确" in dialog.error.text()
+    dialog.pin.setText("2468")
+    dialog.submit()
+    qtbot.waitUntil(lambda: dialog.result_refund is not None, timeout=10000)
+    refund = dialog.result_refund
+    assert refund.amount == Decimal("10.00") and refund.actor == "店长"
+    counter.clock.advance(120)
+    counter.sim.advance(120)
+    for _ in range(5):
+        counter.run(15)
+    qtbot.waitUntil(lambda: page.refunds and page.refunds[0].state == "succeeded", timeout=10000)
+    assert counter.engine.refundable(order.out_trade_no) == Decimal("20.00")
+    assert "退款成功" in page.refund_table.item(0, 3).text()
+
+
+def test_refund_without_pin_asks_the_manager_to_set_one(counter, qtbot):
+    from cashier.ui.history import SetPinDialog
+
+    dialog = SetPinDialog()
+    qtbot.addWidget(dialog)
+    dialog.pin1.setText("1357")
+    dialog.pin2.setText("1358")
+    dialog.save()
+    assert "不一致" in dialog.error.text()
+    dialog.pin2.setText("1357")
+    dialog.save()
+    assert SettingsStore().load().verify_pin("1357")
+
+
+def test_needs_check_is_listed_until_marked_checked(counter, qtbot):
+    co = counter.checkout
+    counter.window.set_profile(FENGNIAO)
+    counter.sim.micropay_behaviour("never", auth_code=WECHAT_CODE)
+    counter.type_human("15")
+    counter.scan(WECHAT_CODE)
+    counter.wait_mode("waiting")
+    counter.sim.fault("http500", gateway="fengniao", op="*", count=-1)
+    for _ in range(40):
+        counter.run(5)
+        if co.current.state == "needs_check":
+            break
+    counter.wait_state("needs_check")
+    assert co.mode == "result" and "核对" in co.result_title.text()
+    counter.sim.clear_faults()
+    page = counter.window.show_page("attention")
+    qtbot.waitUntil(lambda: any(o.state == "needs_check" for o in page.orders), timeout=10000)
+    assert "待处理 (1)" in counter.window.nav_buttons["attention"].text()
+    page.select(co.current.out_trade_no)
+    page.mark_selected(who="王店长")
+    qtbot.waitUntil(lambda: not page.orders, timeout=10000)
+    assert counter.engine.order(co.current.out_trade_no).checked_by == "王店长"
+
+
+def test_report_lists_the_day(counter, qtbot):
+    order = _paid_qr_order(counter, "12")
+    counter.sim.pay("ltzf", order.out_trade_no)
+    counter.run(6)
+    counter.wait_state("paid")
+    page = counter.window.show_page("report")
+    qtbot.waitUntil(lambda: page.report is not None and bool(page.report.lines), timeout=10000)
+    texts = [page.table.item(r, c).text() for r in range(page.table.rowCount()) for c in range(page.table.columnCount())]
+    assert "¥12.00" in texts and "合计" in texts
+
+
+def test_settings_page_validates_and_applies(counter, qtbot):
+    page = counter.window.show_page("settings")
+    page.counter_id.setText("A-1")
+    assert not page.save()
+    assert "收银台编号" in page.message.text()
+    page.counter_id.setText("B2")
+    page.gap.setValue(120)
+    assert page.save()
+    assert SettingsStore().load().counter_id == "B2"
+    assert counter.window.scanner.detector.config.max_gap_ms == 120
+    page.tabs.setCurrentIndex(1)
+    assert page.table.rowCount() == 5  # a demo profile per gateway
+    page.table.selectRow(2)
+    page.test_selected()
+    qtbot.waitUntil(lambda: "连接成功" in page.test_result.text() or "失败" in page.test_result.text(), timeout=10000)
+    assert "连接成功" in page.test_result.text()
+
+
+def test_profile_dialog_keeps_the_key_in_the_keyring(qtbot, sim):
+    from cashier import secrets
+    from cashier.profiles import ProfileStore
+    from cashier.ui.settings_page import ProfileDialog
+
+    dialog = ProfileDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.secret.echoMode() == QLineEdit.EchoMode.Password
+    dialog.name.setText("店里的蓝兔")
+    dialog.gateway.setCurrentIndex(dialog.gateway.findData("ltzf"))
+    dialog.base_url.setText(sim.gateway_url("ltzf"))
+    dialog.merchant_id.setText("1230000109")
+    dialog.save()
+    assert dialog.error.text()  # no key typed
+    dialog.secret.setText("demo-ltzf-secret-0000000000000001")
+    dialog.save()
+    assert not dialog.error.text()
+    assert ProfileStore().get("店里的蓝兔").merchant_id == "1230000109"
+    assert secrets.get_secret("店里的蓝兔") == "demo-ltzf-secret-0000000000000001"
+    assert "demo-ltzf-secret" not in ProfileStore().path.read_text("utf-8")
+
+
+def test_first_run_offers_demo(qtbot):
+    from cashier.ui.app import make_app
+    from cashier.ui.window import MainWindow
+
+    make_app([])
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.show_first_run()
+    assert window.pages.currentWidget() is window.first_run
+    assert "演示" in window.first_run.demo_button.text()
+    window.first_run.demo_button.click()
+    qtbot.waitUntil(lambda: window.ctx is not None, timeout=20000)
+    assert window.demo and window.checkout.profile
+    window.shutdown()
+
+
+def test_ime_composition_is_never_a_scan(counter, qtbot):
+    co = counter.checkout
+    counter.window.set_profile(FENGNIAO)
+    edit = QLineEdit()
+    qtbot.addWidget(edit)
+    edit.show()
+    QApplication.sendEvent(edit, QInputMethodEvent("shou", []))
+    assert counter.window.scanner.detector.composing
+    with qtbot.assertNotEmitted(counter.window.scanner.scanned):
+        counter.keys.t += 500
+        for ch in WECHAT_CODE:
+            counter.keys.t += 1
+            QTest.keyClicks(edit, ch)
+        QTest.keyClick(edit, Qt.Key.Key_Return)
+    assert edit.text() == WECHAT_CODE  # the keys reached the field at once
+    commit = QInputMethodEvent()
+    commit.setCommitString("收")
+    QApplication.sendEvent(edit, commit)
+    assert not counter.window.scanner.detector.composing
+    assert co.mode == "entry"
+
+
+def test_scan_in_a_text_field_elsewhere_does_not_leak(counter, qtbot):
+    counter.window.set_profile(FENGNIAO)
+    edit = QLineEdit()
+    qtbot.addWidget(edit)
+    edit.show()
+    counter.keys.t += 500
+    for ch in WECHAT_CODE:
+        counter.keys.t += 1
+        QTest.keyClicks(edit, ch)
+        assert edit.text() == ""
+    counter.keys.t += 1
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    assert edit.text() == ""
+    # Typed by a person, the same field gets every key.
+    for ch in "abc":
+        counter.keys.t += 150
+        QTest.keyClicks(edit, ch)
+    counter.keys.t += 150
+    counter.window.scanner.poll()
+    assert edit.text() == "abc"
+
+
+def test_exit_after_first_frame(tmp_path):
+    import os
+
+    env = dict(os.environ, CASHIER_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, "-m", "cashier", "--demo", "--exit-after-first-frame"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_english_is_available(counter):
+    from cashier import i18n
+    from cashier.ui.checkout import CheckoutPage
+
+    i18n.set_language("en")
+    try:
+        page = CheckoutPage(counter.window)
+        assert page.caption.text() == "Amount to collect (¥)"
+        assert "Any wallet" in page.method_buttons[next(iter(page.method_buttons))].text()
+    finally:
+        i18n.set_language("zh_CN")
