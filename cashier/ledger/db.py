@@ -313,7 +313,7 @@ class Ledger:
                         conn.execute("ROLLBACK")
                     except sqlite3.Error:
                         log.exception("ledger rollback failed")
-                if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                if isinstance(exc, sqlite3.Error):
                     raise self._translate(exc) from exc
                 raise
 
