@@ -37,6 +37,10 @@ Decisions where the seed is silent (not confirmed by any document):
     with `refund_query()`, never as a definite failure.
   * A refund query answered "...退款单号不存在" means the refund never reached the
     gateway: returned as FAILED (the engine may send it again with the same number).
+  * A refund of a merged order whose wallet is still unknown is refused locally
+    (InvalidParameter, nothing sent): query it first.
+  * Refund notifications: `Notification.paid` is True when the refund succeeded
+    (code 0); `amount` is the refund_fee. The refund's pay_channel is signed.
   * time_expire is sent in whole minutes ("5m"), rounded down and clamped to the
     gateway's range (1m..2h for WeChat and 一码付, 1m..15d for Alipay; beyond 2 h,
     whole hours or days), and `expires_at` is computed from what was sent.
