@@ -23,6 +23,10 @@ Decisions where the seed is silent (see also `unverified`):
     WAIT_BUYER_PAY / NOTPAY waiting for the customer, PAYERROR / TRADE_CLOSED /
     CLOSED / REVOKED declined), else `pay_time` means paid; neither: outcome unknown.
   * `trade.reverse` may ask to be called again with `recall=Y` or `retry_flag=Y`.
+  * `trade.reverse` needs the platform's trade_no: taken from the OrderRef, else
+    remembered from an earlier answer, else learnt by one `trade.query`.
+  * No expiry parameter and no close method exist: `expires_at` is our own
+    deadline (at most 2 h, the wallets' order lifetime); the engine keeps querying.
   * No documented query rate: `query_interval` 2 s.
   * Codes not in the seed's table are "outcome unknown", never a definite refusal.
 """
@@ -76,6 +80,8 @@ define({
                                   "The refund number exists; the gateway gave no status: check in the merchant console"),
     "fengniao.refund_amount_unknown": ("无法查询退款：本机不记得该退款的金额，请用原退款单号和原金额重新提交退款",
                                        "Cannot check the refund: its amount is not known here; re-send the refund with the same number and amount"),
+    "fengniao.field.sub_appid": ("公众号 AppID（sub_appid，微信需要时填写）", "WeChat official account AppID (sub_appid, if required)"),
+    "fengniao.field.client_ip": ("本机 IP（spbill_create_ip，默认 127.0.0.1）", "This machine's IP (spbill_create_ip, default 127.0.0.1)"),
     "fengniao.connected": ("连接正常：商户 {merchant}，余额 {balance} 元",
                            "Connected: merchant {merchant}, balance ¥{balance}"),
 })
@@ -174,8 +180,10 @@ class FengniaoGateway(Gateway):
         Capability.QUERY, Capability.REVERSE, Capability.REFUND, Capability.REFUND_QUERY,
         Capability.NOTIFY_VERIFY, Capability.CHECK_CONNECTION,
     })
-    # The seed documents every method but not its answers' envelope; these rest on guesses.
-    unverified = frozenset({Capability.REFUND_QUERY, Capability.REVERSE, Capability.QQ_QR})
+    # The seed lists these methods' fields but not how they answer: how micropay says
+    # USERPAYING / declined, how reverse asks to be repeated, and the refund "query"
+    # (a re-sent refund) are our reading, not confirmed.
+    unverified = frozenset({Capability.MICROPAY, Capability.REVERSE, Capability.REFUND_QUERY})
     limits = GatewayLimits(
         min_amount=Decimal("0.01"),
         max_amount=Decimal("100000.00"),
@@ -193,6 +201,8 @@ class FengniaoGateway(Gateway):
         trade_no_max_length=64,
     )
     profile_fields = ("base_url", "app_id", "merchant_id", "notify_url")
+    # Profile.extra keys the settings form offers (key -> label message).
+    profile_extra_fields = {"sub_appid": "fengniao.field.sub_appid", "client_ip": "fengniao.field.client_ip"}
     default_base_url = "https://api.jzpay.cn/gateway"  # one known deployment; ask the provider
 
     def __init__(self, profile, secret, *, http=None) -> None:
