@@ -618,7 +618,12 @@ class Engine:
                                   detail=_err(exc) if exc else None)
 
     def _update_quiet(self, order: OrderRecord, *, detail: dict | None = None, **fields) -> OrderRecord:
-        """A scheduling change (next check time) without a state change."""
+        """A scheduling change without a state change. A plain poll leaves no event
+        row (it would flood the audit log); a gateway error does."""
+        if detail is None and set(fields) <= {"next_check_at", "check_count"}:
+            return self.ledger.reschedule_order(order.out_trade_no, expect=order.state,
+                                                next_check_at=fields.get("next_check_at"),
+                                                check_count=fields.get("check_count"))
         new = self.ledger.update_order(order.out_trade_no, expect=order.state, actor="engine",
                                        action="reschedule" if detail is None else "gateway_error",
                                        detail=detail, **fields)

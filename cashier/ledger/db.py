@@ -492,6 +492,34 @@ class Ledger:
         every 5 s would otherwise flood the audit log). No state change."""
         return self._touch("orders", "out_trade_no", out_trade_no, next_check_at)
 
+    def reschedule_order(
+        self,
+        out_trade_no: str,
+        *,
+        next_check_at: float | None,
+        expect: str | Iterable[str] | None = None,
+        check_count: int | None = None,
+    ) -> OrderRecord:
+        """Set when the order is looked at next (and optionally its error count),
+        without an event row and without a state change: a poll is not an event.
+        `expect` guards against a concurrent state change (compare-and-set)."""
+        allowed = _expect_set(expect)
+        now = self._clock()
+        with self._writing() as conn:
+            current = self._get_order(conn, out_trade_no)
+            if current is None:
+                raise OrderNotFound(out_trade_no=out_trade_no)
+            if allowed is not None and current.state not in allowed:
+                raise StateConflict(entity_id=out_trade_no, current=current.state,
+                                    expected="/".join(sorted(allowed)))
+            conn.execute(
+                "UPDATE orders SET next_check_at = ?, check_count = ?, updated_at = ? WHERE out_trade_no = ?",
+                (next_check_at, current.check_count if check_count is None else check_count, now, out_trade_no),
+            )
+            record = self._get_order(conn, out_trade_no)
+        assert record is not None
+        return record
+
     def _touch(self, table: str, key: str, no: str, next_check_at: float | None) -> Any:
         now = self._clock()
         with self._writing() as conn:
