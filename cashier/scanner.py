@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cashier.gateways.base import Wallet
 from cashier.i18n import UserError, define
+
+if TYPE_CHECKING:
+    from cashier.gateways.base import Wallet
 
 define({
     "scanner.bad_gap": ("扫码枪按键间隔必须在 5 到 150 毫秒之间", "The scanner key gap must be 5 to 150 ms"),
@@ -58,6 +60,8 @@ def classify_payment_code(code: str) -> Wallet | None:
     """Which wallet issued a payment code (付款码), or None when it is not one."""
     if not isinstance(code, str) or not code.isascii():
         return None
+    from cashier.gateways.base import Wallet  # imported when first needed: quick start-up
+
     if _WECHAT.fullmatch(code):
         return Wallet.WECHAT
     if _ALIPAY.fullmatch(code):
@@ -237,24 +241,25 @@ class WedgeDetector:
         timed = keys + ([terminator] if terminator is not None else [])
         limit = self.config.mean_gap_limit_ms
         # The scan may be preceded by a person's keys: a start is possible at 0 or
-        # wherever the gap in front is slower than scanner speed. A start that gives
-        # a real payment code wins over one that only gives enough digits.
-        found: tuple[int, str, str] | None = None
+        # wherever the gap in front is slower than scanner speed. Preferred, in
+        # order: a real payment code typed at scanner speed throughout, a payment
+        # code, enough digits; the longest of equals.
+        best: tuple[tuple[bool, bool], int, str, str] | None = None
         for start in range(len(keys)):
             if start and keys[start].ts - keys[start - 1].ts <= limit:
                 continue
             raw = "".join(k.text for k in keys[start:])
             code = clean_code(raw)
+            part = timed[start:]
             if not (code.isdigit() and code.isascii() and len(code) >= self.config.min_length
-                    and self._scanner_speed(timed[start:])):
+                    and self._scanner_speed(part)):
                 continue
-            if classify_payment_code(code) is not None:
-                found = (start, code, raw)
-                break
-            if found is None:
-                found = (start, code, raw)
-        if found is not None:
-            start, code, raw = found
+            steady = all(b.ts - a.ts <= limit for a, b in zip(part, part[1:]))
+            rank = (classify_payment_code(code) is not None, steady)
+            if best is None or rank > best[0]:
+                best = (rank, start, code, raw)
+        if best is not None:
+            _, start, code, raw = best
             return Outcome(keys[:start], Scan(code, raw, classify_payment_code(code)))
         if len(keys) >= self.config.min_burst and self._scanner_speed(timed):
             raw = "".join(k.text for k in keys)

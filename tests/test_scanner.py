@@ -235,3 +235,12 @@ def test_fast_burst_of_valid_code_is_detected_whole(code, gaps, before, lead, su
     assert [s.code for s in scans] == [code]
     assert scans[0].wallet is classify_payment_code(code) is not None
     assert released == [t for t, _ in before]
+
+
+def test_person_key_just_before_a_scan_does_not_make_another_valid_code():
+    # "2" typed 31 ms before a UnionPay code would give a valid Alipay code "262...":
+    # the steady scanner-speed part wins, and the "2" goes back to the person.
+    events = [("2", 0)] + burst("6200000000000000000\r", 31)
+    released, scans = run(WedgeDetector(), events)
+    assert released == ["2"]
+    assert scans[0].code == "6200000000000000000" and scans[0].wallet is Wallet.UNIONPAY

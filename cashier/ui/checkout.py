@@ -18,10 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from cashier.gateways.base import Capability, Method
 from cashier.i18n import UserError, define, tr
-from cashier.money import AmountError, format_yuan, parse_amount
-from cashier.ui.qr import QrWidget
 
 define({
     "ui.amount_caption": ("收款金额（元）", "Amount to collect (¥)"),
@@ -89,12 +86,20 @@ define({
 })
 
 ENTRY, BUSY, QR, WAITING, RESULT = "entry", "busy", "qr", "waiting", "result"
-METHOD_KEYS = {Method.MERGED: "F1", Method.WECHAT: "F2", Method.ALIPAY: "F3", Method.QQ: "F4"}
-KEY_METHODS = {Qt.Key.Key_F1: Method.MERGED, Qt.Key.Key_F2: Method.WECHAT, Qt.Key.Key_F3: Method.ALIPAY,
-               Qt.Key.Key_F4: Method.QQ}
+# Methods by their value ("merged", ...): cashier.gateways is imported only when the
+# engine is there, after the first frame.
+METHODS = ("merged", "wechat", "alipay", "qq")
+METHOD_KEYS = {"merged": "F1", "wechat": "F2", "alipay": "F3", "qq": "F4"}
+KEY_METHODS = {Qt.Key.Key_F1: "merged", Qt.Key.Key_F2: "wechat", Qt.Key.Key_F3: "alipay", Qt.Key.Key_F4: "qq"}
 MAX_DIGITS = 8  # before the decimal point
 SUCCESS_SECONDS = 5
 UNRESOLVED = {"sending", "pending", "userpaying", "unknown", "closing", "reversing"}
+
+
+def format_yuan(value) -> str:
+    from cashier.money import format_yuan as fmt
+
+    return fmt(value)
 
 
 def wallet_text(wallet: str) -> str:
@@ -152,13 +157,13 @@ class CheckoutPage(QWidget):
         self.window = window
         self.engine = None
         self.profile: str | None = None
-        self.methods: list[Method] = []
+        self.methods: list[str] = []
         self.micropay_ok = False
         self.amount = AmountEntry()
         self.sale_id = self._new_sale()
         self.current = None  # the OrderRecord being shown
         self.pending_code = None  # a scanned payment code waiting for an amount
-        self.last_method: Method | None = None
+        self.last_method: str | None = None
         self.mode = ENTRY
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
@@ -174,6 +179,13 @@ class CheckoutPage(QWidget):
         root.setContentsMargins(16, 16, 16, 16)
         root.addWidget(self.stack)
         self.stack.addWidget(self._build_entry())
+        self._built = False
+
+    def ensure_pages(self) -> None:
+        """The QR, waiting and result pages: built after the first frame."""
+        if self._built:
+            return
+        self._built = True
         self.stack.addWidget(self._build_qr())
         self.stack.addWidget(self._build_waiting())
         self.stack.addWidget(self._build_result())
@@ -192,11 +204,11 @@ class CheckoutPage(QWidget):
         left.addWidget(self.amount_label)
         left.addWidget(self.message)
         self.method_row = QHBoxLayout()
-        self.method_buttons: dict[Method, QPushButton] = {}
-        for method in (Method.MERGED, Method.WECHAT, Method.ALIPAY, Method.QQ):
-            button = QPushButton(f"{METHOD_KEYS[method]}  {tr('ui.method.' + method.value)}")
+        self.method_buttons: dict[str, QPushButton] = {}
+        for method in METHODS:
+            button = QPushButton(f"{METHOD_KEYS[method]}  {tr('ui.method.' + method)}")
             button.setObjectName("method")
-            button.setProperty("wallet", method.value)
+            button.setProperty("wallet", method)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _=False, m=method: self.pay(m))
@@ -240,6 +252,8 @@ class CheckoutPage(QWidget):
         return page
 
     def _build_qr(self) -> QWidget:
+        from cashier.ui.qr import QrWidget
+
         page = QFrame()
         page.setObjectName("card")
         layout = QHBoxLayout(page)
@@ -341,8 +355,10 @@ class CheckoutPage(QWidget):
         self.methods = []
         self.micropay_ok = False
         if self.engine is not None and profile:
+            from cashier.gateways.base import Capability
+
             gw = self.engine.gateway(profile)
-            self.methods = [m for m in gw.qr_methods() if m in METHOD_KEYS]
+            self.methods = [m.value for m in gw.qr_methods() if m.value in METHOD_KEYS]
             self.micropay_ok = gw.supports(Capability.MICROPAY)
         for method, button in self.method_buttons.items():
             button.setVisible(method in self.methods)
@@ -359,6 +375,8 @@ class CheckoutPage(QWidget):
         return uuid.uuid4().hex[:16]
 
     def _set_mode(self, mode: str) -> None:
+        if mode != ENTRY:
+            self.ensure_pages()
         self.mode = mode
         self.stack.setCurrentIndex({ENTRY: 0, BUSY: 0, QR: 1, WAITING: 2, RESULT: 3}[mode])
         busy = mode == BUSY
@@ -437,6 +455,8 @@ class CheckoutPage(QWidget):
 
     # ------------------------------------------------------------------ actions
     def _parsed_amount(self) -> Decimal | None:
+        from cashier.money import AmountError, parse_amount
+
         try:
             limits = self.engine.gateway(self.profile).limits if self.engine and self.profile else None
             if limits is not None:
@@ -455,7 +475,7 @@ class CheckoutPage(QWidget):
             return False
         return True
 
-    def pay(self, method: Method) -> None:
+    def pay(self, method: str) -> None:
         if self.mode != ENTRY or not self._ready():
             return
         if method not in self.methods:
@@ -467,8 +487,10 @@ class CheckoutPage(QWidget):
         self.pending_code = None
         self._set_mode(BUSY)
         self._say(tr("ui.creating"))
+        from cashier.gateways.base import Method
+
         engine, profile, sale = self.engine, self.profile, self.sale_id
-        self.window.workers.run(lambda: engine.start_qr(profile, amount, method, sale_id=sale),
+        self.window.workers.run(lambda: engine.start_qr(profile, amount, Method(method), sale_id=sale),
                                 self._on_started, self._on_start_failed)
 
     def micropay(self, scan) -> None:
@@ -580,6 +602,7 @@ class CheckoutPage(QWidget):
         self.show_order(order)
 
     def show_order(self, order) -> None:
+        self.ensure_pages()
         state = order.state
         if state == "paid":
             self._show_result("success", tr("ui.paid_title"),
@@ -593,7 +616,7 @@ class CheckoutPage(QWidget):
             return
         if state in ("expired", "closed"):
             reason = order.reason or ""
-            if order.method == Method.MICROPAY.value:
+            if order.method == "micropay":
                 self._show_result("failure", tr("ui.cancelled_title"), "", tr("ui.cancelled_next"))
             elif tr("reason.expired") == reason or (order.expires_at and self.engine.now() >= order.expires_at
                                                      and tr("reason.cancelled") != reason):
@@ -615,7 +638,7 @@ class CheckoutPage(QWidget):
                               tr("ui.needs_check_next", reason=(order.reason or "").rstrip("。.")))
             return
         # unresolved
-        if order.method == Method.MICROPAY.value:
+        if order.method == "micropay":
             self._show_waiting(order)
         else:
             self._show_qr(order)
@@ -693,7 +716,7 @@ class CheckoutPage(QWidget):
         if order is None or self.engine is None:
             return
         now = self.engine.now()
-        if self.mode == WAITING or order.method == Method.MICROPAY.value:
+        if self.mode == WAITING or order.method == "micropay":
             elapsed = max(0, int(now - order.created_at))
             limit = int((order.expires_at or now) - order.created_at)
             self.wait_detail.setText(tr("ui.waiting_detail", wallet=wallet_text(order.wallet),

@@ -53,15 +53,17 @@ def run(argv: list[str]) -> int:
 
     from cashier.ui.app import make_app
 
+    timings: dict[str, float] = {"settings": time.perf_counter() - T0}
     app = make_app([], language=i18n.language())
+    timings["app"] = time.perf_counter() - T0
     from cashier.ui.window import MainWindow
 
     demo = args.demo
     first_run = not demo and not _has_profiles()
     window = MainWindow(demo=demo, settings=settings)
+    timings["window"] = time.perf_counter() - T0
     if settings_error is not None:
         window.flash(settings_error.message())
-    timings: dict[str, float] = {}
 
     def on_first_frame() -> None:
         timings["first_frame"] = time.perf_counter() - T0

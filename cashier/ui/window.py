@@ -87,11 +87,7 @@ class MainWindow(QMainWindow):
         self.checkout.attention_changed.connect(self.refresh_attention)
         self._add_page("checkout", tr("ui.nav.checkout") + "  F9", self.checkout, nav_layout)
 
-        from cashier.ui.attention import AttentionPage
-
-        self.attention = AttentionPage(self)
-        self._add_page("attention", tr("ui.nav.attention"), self.attention, nav_layout)
-        self._lazy_pages = {"history": None, "report": None, "settings": None}
+        self._lazy_pages = {"attention": None, "history": None, "report": None, "settings": None}
         for name in self._lazy_pages:
             holder = QWidget()
             QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
@@ -137,7 +133,9 @@ class MainWindow(QMainWindow):
         raise KeyError(name)
 
     def show_page(self, name: str) -> QWidget:
-        if name in self._lazy_pages and self._lazy_pages[name] is None:
+        if name == "attention":
+            self.attention  # noqa: B018 (built on first use)
+        elif name in self._lazy_pages and self._lazy_pages[name] is None:
             self._lazy_pages[name] = self._make_page(name)
             holder = self.page(name)
             holder.layout().addWidget(self._lazy_pages[name])
@@ -150,6 +148,16 @@ class MainWindow(QMainWindow):
         if name == "checkout":
             self.checkout.setFocus()
         return inner
+
+    @property
+    def attention(self):
+        page = self._lazy_pages["attention"]
+        if page is None:
+            from cashier.ui.attention import AttentionPage
+
+            page = self._lazy_pages["attention"] = AttentionPage(self)
+            self.page("attention").layout().addWidget(page)
+        return page
 
     def _make_page(self, name: str) -> QWidget:
         if name == "history":
@@ -170,6 +178,7 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.UpdateRequest and not self._painted:
             self._painted = True
             QTimer.singleShot(0, self.first_frame.emit)
+            QTimer.singleShot(0, self.checkout.ensure_pages)
         return result
 
     def start_context(self) -> None:
@@ -209,7 +218,6 @@ class MainWindow(QMainWindow):
         self.engine = ctx.engine
         self.bridge = EngineBridge(self.engine, self)
         self.bridge.order_changed.connect(self.checkout.on_order)
-        self.bridge.order_changed.connect(self.attention.on_order)
         profile = self.settings.active_profile if self.settings.active_profile in self.engine.profiles() \
             else ctx.active_profile
         self.set_profile(profile)
@@ -242,7 +250,12 @@ class MainWindow(QMainWindow):
     def refresh_attention(self) -> None:
         if self.engine is None:
             return
-        self.attention.refresh()
+        page = self._lazy_pages["attention"]
+        if page is not None:
+            page.refresh()
+            return
+        engine = self.engine
+        self.workers.run(lambda: len(engine.needs_attention()), self.set_attention_count, lambda exc: None)
 
     def set_attention_count(self, n: int) -> None:
         self.status_pending.setText(tr("ui.status.pending", n=n))

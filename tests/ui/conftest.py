@@ -108,6 +108,7 @@ def counter(qtbot, tmp_path):
     window.set_context(ctx)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.checkout._built, timeout=10000)  # built after the first frame
     window.checkout.setFocus()
     c = Counter(window, ctx, clock, keys, qtbot)
     yield c

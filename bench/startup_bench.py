@@ -1,0 +1,164 @@
+"""Start-up and Enter-to-QR figures for the counter window. Prints; asserts nothing.
+
+    python bench/startup_bench.py [--runs 7] [--qr-runs 30]
+
+1. Start-up: wall time of `python -m cashier --demo --exit-after-first-frame` beside a
+   bare PySide6 window that exits on its first frame, same run, alternating, median.
+   Also `--exit-when-ready` (engine, gateways and simulator opened: payments possible).
+2. Enter to QR painted, in-process against the embedded simulator: from the Enter key
+   to the QR widget's paint, beside the gateway's own create call against the same
+   simulator (the simulator's answer time) and the engine's start_qr (ledger writes
+   included). UI overhead = Enter-to-painted minus the simulator's answer time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BARE = r"""
+import sys
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+class W(QWidget):
+    done = False
+    def event(self, e):
+        r = super().event(e)
+        if e.type() == QEvent.Type.UpdateRequest and not self.done:
+            self.done = True
+            QTimer.singleShot(0, app.quit)
+        return r
+
+app = QApplication(sys.argv)
+w = W()
+w.resize(1280, 800)
+w.show()
+sys.exit(app.exec())
+"""
+
+
+def _env(home: str) -> dict[str, str]:
+    env = dict(os.environ, CASHIER_HOME=home, PYTHONPATH=str(ROOT))
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+def _time(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    elapsed = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
+    return elapsed
+
+
+def startup(runs: int) -> None:
+    home = tempfile.mkdtemp(prefix="cashier-bench-")
+    env = _env(home)
+    py = sys.executable
+    bare, app, ready = [], [], []
+    _time([py, "-c", BARE], env)  # warm the OS file cache once for both
+    _time([py, "-m", "cashier", "--demo", "--exit-after-first-frame"], env)
+    for _ in range(runs):
+        bare.append(_time([py, "-c", BARE], env))
+        app.append(_time([py, "-m", "cashier", "--demo", "--exit-after-first-frame"], env))
+        ready.append(_time([py, "-m", "cashier", "--demo", "--exit-when-ready"], env))
+    b, a, r = (statistics.median(x) * 1000 for x in (bare, app, ready))
+    print(f"platform: {env.get('QT_QPA_PLATFORM') or 'display'}; {runs} runs each, median wall time of the process")
+    print(f"  bare PySide6 window, first frame:          {b:7.0f} ms")
+    print(f"  cashier --demo --exit-after-first-frame:   {a:7.0f} ms  ({a / b:.2f}x bare)")
+    print(f"  cashier --demo --exit-when-ready:          {r:7.0f} ms  (engine + simulator open)")
+
+
+def enter_to_qr(runs: int) -> None:
+    os.environ.setdefault("CASHIER_HOME", tempfile.mkdtemp(prefix="cashier-bench-"))
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT))
+    from decimal import Decimal
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from cashier.gateways.base import Method
+    from cashier.services import open_context
+    from cashier.ui.app import make_app
+    from cashier.ui.window import MainWindow
+
+    app = make_app([])
+    ctx = open_context(demo=True, start=True, ledger_path=Path(os.environ["CASHIER_HOME"]) / "bench.sqlite3")
+    window = MainWindow(demo=True)
+    window.set_context(ctx)
+    window.show()
+    co = window.checkout
+    co.ensure_pages()
+    profile = co.profile
+    gw = ctx.engine.gateway(profile)
+
+    def spin_until(pred, timeout=10.0) -> None:
+        end = time.perf_counter() + timeout
+        while not pred():
+            if time.perf_counter() > end:
+                raise SystemExit("timed out")
+            app.processEvents()
+            time.sleep(0.0005)
+
+    spin_until(lambda: window.isExposed() if hasattr(window, "isExposed") else True, 2)
+    ui, sim_answer, engine_call = [], [], []
+    painted: list[float] = []
+    co.qr.painted.connect(lambda: painted.append(time.perf_counter()))
+    for i in range(runs + 2):
+        # the simulator's own answer time: the gateway's create call, nothing else
+        t0 = time.perf_counter()
+        gw.create_qr(f"BENCH{i:04d}{int(time.time())}", Decimal("1.00"), Method.MERGED, "bench", 300)
+        sim_answer.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ctx.engine.start_qr(profile, Decimal("1.00"), Method.MERGED, sale_id=f"bench-engine-{i}")
+        engine_call.append(time.perf_counter() - t0)
+
+        co.new_checkout()
+        for ch in "12.34":
+            co._pad(ch)
+        app.processEvents()
+        painted.clear()
+        t0 = time.perf_counter()
+        QTest.keyClick(co, Qt.Key.Key_Return)
+        spin_until(lambda: bool(painted))
+        ui.append(painted[0] - t0)
+        QTest.keyClick(co, Qt.Key.Key_Escape)
+        spin_until(lambda: co.mode == "result")
+    ui, sim_answer, engine_call = ui[2:], sim_answer[2:], engine_call[2:]  # drop warm-up
+    u, s, e = (statistics.median(x) * 1000 for x in (ui, sim_answer, engine_call))
+    print(f"Enter to QR painted ({profile}, {runs} runs, median):")
+    print(f"  Enter -> QR painted in the window:         {u:7.1f} ms")
+    print(f"  simulator's answer (gateway.create_qr):    {s:7.1f} ms")
+    print(f"  engine.start_qr (ledger writes + answer):  {e:7.1f} ms")
+    print(f"  beyond the simulator's answer:             {u - s:7.1f} ms")
+    window.workers.wait()
+    window.close()
+    ctx.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--qr-runs", type=int, default=30)
+    parser.add_argument("--skip-startup", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_startup:
+        startup(args.runs)
+    enter_to_qr(args.qr_runs)
+
+
+if __name__ == "__main__":
+    main()
