@@ -458,7 +458,7 @@ class LtzfGateway(Gateway):
         if not self._ok(answer):
             msg = self._msg(answer)
             if "退款单号不存在" in msg or msg == "退款单不存在":
-                return RefundState(RefundStatus.FAILED, out_refund_no, reason=msg)
+                return RefundState(RefundStatus.FAILED, out_refund_no, amount=amount, reason=msg)
             self._fail(answer)
         data = self._data(answer)
         echoed = data.get("out_refund_no")
@@ -467,7 +467,8 @@ class LtzfGateway(Gateway):
         status = _refund_status(data.get("refund_status"), default=None)
         if status is None:
             raise BadResponse(reason=f"refund_status={str(data.get('refund_status'))[:10]}")
-        amount = self._amount(data["refund_fee"], "refund_fee") if data.get("refund_fee") is not None else None
+        if data.get("refund_fee") is not None:
+            amount = self._amount(data["refund_fee"], "refund_fee")
         return RefundState(status, out_refund_no, amount=amount,
                            gateway_refund_no=str(data["order_no"]) if data.get("order_no") else None,
                            reason=str(data.get("user_received_account") or "") or None,
