@@ -10,13 +10,9 @@ to be set first.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import os
 import re
-import secrets as _secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -65,11 +61,17 @@ class PinHash:
     def make(cls, pin: str, *, iterations: int = PIN_ITERATIONS) -> "PinHash":
         if not isinstance(pin, str) or not _PIN_RE.match(pin):
             raise UserError("settings.bad_pin")
-        salt = _secrets.token_bytes(16)
+        import hashlib
+        import secrets
+
+        salt = secrets.token_bytes(16)
         digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
         return cls(salt.hex(), digest.hex(), iterations)
 
     def verify(self, pin: str) -> bool:
+        import hashlib
+        import hmac
+
         digest = hashlib.pbkdf2_hmac("sha256", str(pin).encode(), bytes.fromhex(self.salt), self.iterations)
         return hmac.compare_digest(digest, bytes.fromhex(self.hash))
 
@@ -195,6 +197,8 @@ class SettingsStore:
 
     def save(self, settings: Settings) -> Settings:
         validate(settings)
+        import tempfile
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".tmp")
         try:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from cashier.i18n import UserError, define, tr
+from cashier.ui.scanfilter import KEY_BACKSPACE, KEY_DELETE, KEY_ENTER, KEY_ESCAPE, KEY_F1, KEY_RETURN
 
 define({
     "ui.amount_caption": ("收款金额（元）", "Amount to collect (¥)"),
@@ -90,7 +91,7 @@ ENTRY, BUSY, QR, WAITING, RESULT = "entry", "busy", "qr", "waiting", "result"
 # engine is there, after the first frame.
 METHODS = ("merged", "wechat", "alipay", "qq")
 METHOD_KEYS = {"merged": "F1", "wechat": "F2", "alipay": "F3", "qq": "F4"}
-KEY_METHODS = {Qt.Key.Key_F1: "merged", Qt.Key.Key_F2: "wechat", Qt.Key.Key_F3: "alipay", Qt.Key.Key_F4: "qq"}
+KEY_METHODS = {KEY_F1: "merged", KEY_F1 + 1: "wechat", KEY_F1 + 2: "alipay", KEY_F1 + 3: "qq"}
 MAX_DIGITS = 8  # before the decimal point
 SUCCESS_SECONDS = 5
 UNRESOLVED = {"sending", "pending", "userpaying", "unknown", "closing", "reversing"}
@@ -400,17 +401,17 @@ class CheckoutPage(QWidget):
             if self.mode == ENTRY:
                 self.pay(KEY_METHODS[key])
             return
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        if key in (KEY_RETURN, KEY_ENTER):
             self.enter()
             return
-        if key == Qt.Key.Key_Escape:
+        if key == KEY_ESCAPE:
             self.escape()
             return
         if self.mode != ENTRY:
             return super().keyPressEvent(event)
-        if key == Qt.Key.Key_Backspace:
+        if key == KEY_BACKSPACE:
             self._pad("⌫")
-        elif key == Qt.Key.Key_Delete:
+        elif key == KEY_DELETE:
             self._pad("C")
         elif text and (text in ".。" or text.isdigit()):
             self._pad("." if text in ".。" else text)

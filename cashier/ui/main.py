@@ -12,8 +12,6 @@ first frame.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 import time
@@ -21,7 +19,9 @@ import time
 T0 = time.perf_counter()
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def parse_args(argv: list[str]):
+    import argparse  # only when there is something to parse: quick start-up
+
     parser = argparse.ArgumentParser(prog="cashier", description="收银台 / counter cashier")
     parser.add_argument("--demo", action="store_true", help="demo mode: embedded gateway simulator")
     parser.add_argument("--exit-after-first-frame", action="store_true",
@@ -44,7 +44,10 @@ def _has_profiles() -> bool:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=os.environ.get("CASHIER_LOG", "WARNING"))
+    if os.environ.get("CASHIER_LOG"):
+        import logging
+
+        logging.basicConfig(level=os.environ["CASHIER_LOG"])
     from cashier import i18n
     from cashier import settings as settings_mod
 

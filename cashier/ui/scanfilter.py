@@ -19,10 +19,13 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from cashier.scanner import Outcome, ScannerConfig, WedgeDetector
 
-_TERMINATORS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab}
-_NEVER = {Qt.Key.Key_Escape, Qt.Key.Key_Backspace, Qt.Key.Key_Delete, Qt.Key.Key_Backtab}
-_CHORD = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-          | Qt.KeyboardModifier.MetaModifier)
+# Qt.Key values as ints: touching the Qt.Key enum at import costs start-up time.
+KEY_ESCAPE, KEY_TAB, KEY_BACKTAB, KEY_BACKSPACE = 0x01000000, 0x01000001, 0x01000002, 0x01000003
+KEY_RETURN, KEY_ENTER, KEY_DELETE = 0x01000004, 0x01000005, 0x01000007
+KEY_F1 = 0x01000030
+_TERMINATORS = {KEY_RETURN, KEY_ENTER, KEY_TAB}
+_NEVER = {KEY_ESCAPE, KEY_BACKSPACE, KEY_DELETE, KEY_BACKTAB}
+_CHORD = None  # Ctrl|Alt|Meta, made on first use
 
 
 class _Held:
@@ -92,6 +95,10 @@ class ScannerFilter(QObject):
     def _feedable(self, event: QKeyEvent) -> bool:
         if not self.enabled or self.detector.composing or event.isAutoRepeat():
             return False
+        global _CHORD
+        if _CHORD is None:
+            _CHORD = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                      | Qt.KeyboardModifier.MetaModifier)
         if event.modifiers() & _CHORD:
             # A scanner's control prefix (Ctrl+B = STX) only inside a burst.
             text = event.text()

@@ -4,8 +4,6 @@ is opened off the GUI thread after the first frame, so the window shows at once.
 
 from __future__ import annotations
 
-import logging
-
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -17,7 +15,12 @@ from cashier.i18n import UserError, define, tr
 from cashier.ui.checkout import CheckoutPage
 from cashier.ui.workers import Workers
 
-log = logging.getLogger("cashier.ui")
+
+
+def _log():
+    import logging
+
+    return logging.getLogger("cashier.ui")
 
 define({
     "ui.title": ("收银台", "Cashier"),
@@ -110,7 +113,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.status_pending)
         bar.addWidget(self.status_note, 1)
 
-        QShortcut(QKeySequence(Qt.Key.Key_F9), self, activated=lambda: self.show_page("checkout"))
+        QShortcut(QKeySequence("F9"), self, activated=lambda: self.show_page("checkout"))
         QShortcut(QKeySequence("Ctrl+Shift+P"), self, activated=self._customer_pays)
 
     def _add_page(self, name: str, title: str, widget: QWidget, nav_layout) -> None:
@@ -196,7 +199,7 @@ class MainWindow(QMainWindow):
         self.workers.run(open_it, self._context_opened, self._context_failed)
 
     def _context_failed(self, exc: BaseException) -> None:
-        log.error("context failed: %r", exc)
+        _log().error("context failed: %r", exc)
         reason = exc.message() if isinstance(exc, UserError) else repr(exc)
         self.status_conn.setText(tr("ui.status.offline"))
         self.flash(tr("ui.start_failed", reason=reason))
@@ -342,5 +345,5 @@ class MainWindow(QMainWindow):
             try:
                 self.ctx.close()
             except Exception:
-                log.exception("closing the context failed")
+                _log().exception("closing the context failed")
             self.ctx = None

@@ -3,12 +3,16 @@ whose result or error comes back as a signal, delivered on the GUI thread."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-log = logging.getLogger("cashier.ui")
+
+
+def _log():
+    import logging
+
+    return logging.getLogger("cashier.ui")
 
 
 class _Signals(QObject):
@@ -29,7 +33,7 @@ class _Task(QRunnable):
             result = self._fn()
         except BaseException as exc:  # handed to the GUI thread, never swallowed
             if not isinstance(exc, Exception):
-                log.exception("worker task raised %s", type(exc).__name__)
+                _log().exception("worker task raised %s", type(exc).__name__)
             self._signals.failed.emit(self._token, exc)
         else:
             self._signals.done.emit(self._token, result)
@@ -77,7 +81,7 @@ class Workers(QObject):
         if on_error is not None:
             on_error(exc)
         else:
-            log.error("unhandled worker error: %r", exc)
+            _log().error("unhandled worker error: %r", exc)
 
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)
