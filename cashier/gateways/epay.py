@@ -111,7 +111,7 @@ from cashier.gateways.base import (
     UnknownOutcome,
     Wallet,
 )
-from cashier.gateways.http import parse_json
+from cashier.gateways.http import GatewayHttp, parse_json
 from cashier.gateways.signing import canonical, epay_sign, signature_equal
 from cashier.i18n import define, tr
 from cashier.money import FEN, format_yuan, parse_wire_amount
@@ -155,6 +155,7 @@ TRADE_NO_MIN = 6
 TRADE_NO_MAX = 64
 TRADE_NO_PATTERN = r"^[A-Za-z0-9._-]{6,64}$"
 _TRADE_NO_RE = re.compile(TRADE_NO_PATTERN)
+_PHP_FILE_RE = re.compile(r"/(submit|mapi|api|cashier)\.php$")
 
 # Payment codes (counter-rules.md), to pick `type` when the engine did not say.
 _AUTH_CODE_TYPES = (
@@ -239,13 +240,18 @@ class EpayGateway(Gateway):
     )
     profile_fields = ("base_url", "merchant_id", "notify_url")
     # Optional settings kept in Profile.extra, with their labels (message keys).
-    extra_fields: ClassVar[Mapping[str, str]] = {
+    profile_extra_fields: ClassVar[dict[str, str]] = {
         "clientip": "epay.label_clientip",
         "return_url": "epay.label_return_url",
     }
     default_base_url = ""  # self-hosted: every merchant has their own site
 
     def __init__(self, profile: Profile, secret: str, *, http=None, clock: Callable[[], float] | None = None) -> None:
+        base = profile.base_url.strip().rstrip("/")
+        site = _PHP_FILE_RE.sub("", base)
+        if http is None and site != base and secret:
+            # A pasted ".../submit.php" or ".../mapi.php": the site is the folder.
+            http = GatewayHttp(site, secrets=(secret,))
         super().__init__(profile, secret, http=http)
         pid = profile.merchant_id.strip()
         if not pid.isdigit():

@@ -768,3 +768,20 @@ def test_the_key_never_appears_in_logs_or_errors(demo_profile, gw, sim_client, s
         assert secret not in str(exc) and secret not in repr(exc)
         assert secret not in " ".join(str(v) for v in getattr(exc, "params", {}).values())
     assert secret not in repr(gw)
+
+
+# ------------------------------------------------------------------------ profile
+
+
+def test_pasted_php_file_in_the_base_url_is_trimmed(demo_profile):
+    gateway = gateway_with(demo_profile, base_url=demo_profile("epay")[0].base_url + "/mapi.php")
+    assert gateway.http.base_url.endswith("/epay")
+    assert gateway.query(ref("TRIMMED001")).status == PayStatus.NOT_FOUND
+    gateway.close_transport()
+
+
+def test_merchant_id_must_be_a_number(demo_profile):
+    from cashier.gateways.base import ConfigError
+
+    with pytest.raises(ConfigError):
+        gateway_with(demo_profile, merchant_id="abc")
