@@ -60,8 +60,8 @@ define({
     "ui.cancel": ("取消 (Esc)", "Cancel (Esc)"),
     "ui.stop_waiting": ("停止等待 (Esc)", "Stop waiting (Esc)"),
     "ui.waiting_title": ("请顾客在手机上确认付款", "Ask the customer to confirm on the phone"),
-    "ui.waiting_detail": ("{wallet}付款码 …{last4}　已等待 {elapsed} 秒，最多 {limit} 秒后自动撤销",
-                          "{wallet} code …{last4}, waited {elapsed} s; reversed automatically after {limit} s"),
+    "ui.waiting_detail": ("{wallet}付款码 …{last4}　已等待 {elapsed} 秒；{limit} 秒内未确认将自动撤销",
+                          "{wallet} code …{last4}, waited {elapsed} s; reversed automatically if not confirmed within {limit} s"),
     "ui.paid_title": ("收款成功", "Payment received"),
     "ui.paid_detail": ("¥{amount}　{wallet}　{time}", "¥{amount}  {wallet}  {time}"),
     "ui.order_no": ("订单号 {no}", "Order {no}"),
@@ -72,7 +72,9 @@ define({
     "ui.expired_title": ("二维码已过期", "The QR code expired"),
     "ui.expired_next": ("顾客没有付款。按 Enter 重新生成收款码。", "The customer did not pay. Press Enter for a new code."),
     "ui.cancelled_title": ("已取消收款", "Payment cancelled"),
-    "ui.cancelled_next": ("顾客未被扣款。按 Enter 重新收款，或按 Esc 清空金额。", "The customer was not charged. Enter to try again, Esc to clear."),
+    "ui.cancelled_next": ("顾客未被扣款。按 Enter 重新收款，按 Esc 返回修改金额。", "The customer was not charged. Enter to try again, Esc to change the amount."),
+    "ui.watched_next": ("按 Enter 重新收款，按 Esc 返回修改金额。如顾客稍后仍付了款，会显示在“待处理”里，可以退款。",
+                        "Enter to try again, Esc to change the amount. If the customer still pays later, it shows under 'To check' and can be refunded."),
     "ui.reversed_title": ("付款已撤销", "Payment reversed"),
     "ui.reversed_next": ("顾客未被扣款（如已扣款会原路退回）。请顾客刷新付款码后重新扫码。",
                          "The customer is not charged (any charge goes back). Ask for a fresh code and scan again."),
@@ -302,6 +304,7 @@ class CheckoutPage(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.wait_check = QPushButton(tr("ui.check"))
+        self.wait_check.setMinimumWidth(160)
         self.wait_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.wait_check.clicked.connect(self.check_current)
         self.wait_stop = QPushButton(tr("ui.stop_waiting"))
@@ -624,8 +627,8 @@ class CheckoutPage(QWidget):
                 self._show_result("failure", tr("ui.expired_title"), "", tr("ui.expired_next"))
             else:
                 self._show_result("failure", tr("ui.cancelled_title"), "", tr("ui.cancelled_next"))
-            if state == "expired":
-                self.result_next.setText(self.result_next.text() + "\n" + tr("ui.state.expired"))
+            if state == "expired":  # closed here only: still watched for a late payment
+                self.result_next.setText(tr("ui.state.expired") + "。" + tr("ui.watched_next"))
             return
         if state == "reversed":
             self._show_result("failure", tr("ui.reversed_title"), "", tr("ui.reversed_next"))
@@ -719,7 +722,7 @@ class CheckoutPage(QWidget):
         now = self.engine.now()
         if self.mode == WAITING or order.method == "micropay":
             elapsed = max(0, int(now - order.created_at))
-            limit = int((order.expires_at or now) - order.created_at)
+            limit = round((order.expires_at or now) - order.created_at)
             self.wait_detail.setText(tr("ui.waiting_detail", wallet=wallet_text(order.wallet),
                                         last4=order.auth_code_last4 or "", elapsed=elapsed, limit=limit))
             return

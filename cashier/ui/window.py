@@ -248,7 +248,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ shared bits
     def flash(self, text: str) -> None:
+        """A passing note in the status bar (cleared after a while)."""
         self.status_note.setText(text)
+        if not hasattr(self, "_flash_timer"):
+            self._flash_timer = QTimer(self)
+            self._flash_timer.setSingleShot(True)
+            self._flash_timer.timeout.connect(lambda: self.status_note.setText(""))
+        self._flash_timer.start(10000)
 
     def refresh_attention(self) -> None:
         if self.engine is None:
@@ -281,6 +287,8 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.first_run)
         self.pages.setCurrentWidget(self.first_run)
         self.status_conn.setText("")
+        for button in self.nav_buttons.values():
+            button.setEnabled(False)
 
     def _leave_first_run(self) -> None:
         page = getattr(self, "first_run", None)
@@ -288,6 +296,8 @@ class MainWindow(QMainWindow):
             self.pages.removeWidget(page)
             page.deleteLater()
             self.first_run = None
+        for button in self.nav_buttons.values():
+            button.setEnabled(True)
 
     def start_demo(self) -> None:
         self._leave_first_run()
