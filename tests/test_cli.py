@@ -164,3 +164,55 @@ def test_english_messages(demo_profile, sim_client):
     name = add_profile(demo_profile, "ltzf")
     proc = cli("--lang", "en", "pay", name, "--amount", "1.234", "--method", "wechat", check=False)
     assert "two decimals" in proc.stderr
+
+
+# Every operation each gateway supports, through the CLI, against the simulator.
+
+_code = iter(range(10**9, 2 * 10**9))
+
+
+@pytest.mark.parametrize("gateway", [g for g in ("ltzf", "epay", "fengniao", "weidoufu", "its500")
+                                     if Capability.MICROPAY in gateway_class(g).capabilities])
+def test_micropay_every_gateway(gateway, demo_profile, sim_client):
+    name = add_profile(demo_profile, gateway)
+    out = as_json(cli("--json", "micropay", name, "--amount", "2.50", "--auth-code", f"28{next(_code):016d}"))
+    assert out["status"] == "paid" and out["wallet"] == "alipay"
+
+
+@pytest.mark.parametrize("gateway", [g for g in ("ltzf", "epay", "fengniao", "weidoufu", "its500")
+                                     if Capability.REFUND in gateway_class(g).capabilities])
+def test_refund_every_gateway(gateway, demo_profile, sim_client):
+    name = add_profile(demo_profile, gateway)
+    out = as_json(cli("--json", "pay", name, "--amount", "10.00", "--method", "alipay"))
+    key = out["gateway_trade_no"] if gateway == "its500" else out["out_trade_no"]
+    if gateway == "epay":
+        key = out["out_trade_no"]
+    sim_client.pay(gateway, key)
+    paid = as_json(cli("--json", "query", name, out["out_trade_no"]))
+    assert paid["status"] == "paid", paid
+    refund = as_json(cli("--json", "refund", name, out["out_trade_no"], "--amount", "4.00"))
+    assert refund["status"] in ("processing", "succeeded"), refund
+    again = as_json(cli("--json", "refund-query", name, refund["out_refund_no"]))
+    assert again["status"] in ("processing", "succeeded", "needs_check")
+    books = sim_client.order(gateway, key)
+    assert [r["amount"] for r in books["refunds"]] == ["4.00"]
+
+
+@pytest.mark.parametrize("gateway", ["ltzf", "epay", "fengniao", "weidoufu", "its500"])
+def test_doctor_every_gateway(gateway, demo_profile, sim):
+    name = add_profile(demo_profile, gateway)
+    out = as_json(cli("--json", "doctor", name))
+    assert out["ok"] is True and out["detail"]
+
+
+def test_cancel_micropay_reverses(demo_profile, sim_client):
+    name = add_profile(demo_profile, "fengniao")
+    sim_client.micropay_behaviour("never")
+    waited = cli("--json", "micropay", name, "--amount", "3.00", "--auth-code", f"28{next(_code):016d}",
+                 "--wait", "0.5", check=False)
+    assert waited.returncode == 3  # not paid (yet)
+    out = as_json(waited)
+    assert out["status"] == "userpaying"
+    cancelled = as_json(cli("--json", "cancel", name, out["out_trade_no"]))
+    assert cancelled["status"] == "reversed"
+    assert sim_client.order("fengniao", out["out_trade_no"])["status"] == "REVOKED"
