@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="stop waiting: close a QR order, or query-then-reverse a micropay")
     cancel.add_argument("profile")
     cancel.add_argument("out_trade_no")
+    cancel.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                        help="wait up to SECONDS for the close/reverse to finish")
 
     refund = sub.add_parser("refund", help="refund an order, fully or partly")
     refund.add_argument("profile")
@@ -301,6 +303,9 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
     if args.command == "cancel":
         engine.gateway(args.profile)
         order = engine.stop_waiting(args.out_trade_no, actor="cli")
+        if args.wait > 0:  # query-then-reverse may have to wait for the gateway's rate limit
+            order = _wait(engine, order.out_trade_no, args.wait,
+                          stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING, S.CLOSING})
         out.emit(order_dict(order), _order_text(order))
         return 0
     if args.command == "refund":
