@@ -314,3 +314,44 @@ def test_recovery_resumes_unresolved(env):
     assert order.out_trade_no in resumed
     paid = env.run_until(order.out_trade_no, {S.PAID}, limit=60)
     assert paid.state == S.PAID
+
+
+def test_partial_refund_cap_enforced_before_sending(env):
+    """Weidoufu allows at most 10 partial refunds per order."""
+    order = env.engine.start_micropay(env.profile("weidoufu"), Decimal("20.00"), wechat_code(), sale_id="CAP")
+    assert order.state == S.PAID
+    for _ in range(10):
+        env.engine.refund(order.out_trade_no, Decimal("1.00"), "", actor="店长")
+        env.advance(5)
+    sent = len(env.sim_order("weidoufu", order.out_trade_no)["refunds"])
+    with pytest.raises(EngineError) as info:
+        env.engine.refund(order.out_trade_no, Decimal("1.00"), "", actor="店长")
+    assert "10" in info.value.message("zh_CN")
+    assert len(env.sim_order("weidoufu", order.out_trade_no)["refunds"]) == sent == 10
+    assert env.engine.refundable(order.out_trade_no) == Decimal("10.00")
+
+
+def test_order_numbers_fit_every_gateway(env):
+    import re
+
+    from cashier.engine.numbers import make_number
+    from cashier.gateways import GATEWAYS, gateway_class
+
+    numbers = [make_number(kind, counter, env.clock.now(), seq) for kind in "PR"
+               for counter in ("1", "01", "A9Z", "ZZZZ") for seq in (0, 1, 999_999, 1_000_000)]
+    assert len(set(numbers)) == len(numbers) - 8  # the sequence wraps at a million (0 == 1,000,000): same second only
+    for name in GATEWAYS:
+        limits = gateway_class(name).limits
+        for number in numbers:
+            assert re.fullmatch(limits.trade_no_pattern, number), (name, number)
+            assert limits.trade_no_min_length <= len(number) <= limits.trade_no_max_length
+    later = make_number("P", "01", env.clock.now() + 1, 0)
+    assert later > make_number("P", "01", env.clock.now(), 999_999)  # sortable by time
+
+
+def test_events_reach_subscribers_for_every_state_change(env):
+    order = env.engine.start_qr(env.profile("ltzf"), Decimal("1.00"), Method.WECHAT)
+    env.sim_client.pay("ltzf", order.out_trade_no)
+    env.run_until(order.out_trade_no, {S.PAID})
+    seen = [e.order.state for e in env.events if e.order and e.order.out_trade_no == order.out_trade_no]
+    assert seen[0] == S.SENDING and S.PENDING in seen and seen[-1] == S.PAID
