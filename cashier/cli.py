@@ -32,6 +32,9 @@ define({
     "cli.doctor_ok": ("连接正常：{detail}", "Connection OK: {detail}"),
     "cli.waiting": ("等待付款……", "Waiting for payment..."),
     "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
+    "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
+    "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
+    "cli.report.total": ("合计", "Total"),
     "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
 })
 
@@ -352,8 +355,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
             except ValueError:
                 raise CliError("cli.bad_date", text=args.date) from None
         report = ctx.ledger.daily_report(day)
-        data = report.to_dict()
-        out.emit(data, json.dumps(_jsonable(data), ensure_ascii=False, indent=2))
+        out.emit(report.to_dict(), _report_text(report))
         return 0
     raise CliError("error.generic")
 
@@ -395,6 +397,21 @@ def _wait_refund(engine, out_refund_no: str, seconds: float):
         refund = engine.ledger.get_refund(out_refund_no)
         time.sleep(max(0.05, min(wait if wait is not None else 1.0, 1.0, deadline - time.monotonic())))
     return engine.ledger.get_refund(out_refund_no)
+
+
+def _report_text(report) -> str:
+    lines = []
+    if report.unresolved_orders or report.unresolved_refunds:
+        lines.append(tr("cli.report.unresolved", orders=len(report.unresolved_orders),
+                        refunds=len(report.unresolved_refunds)))
+        lines += ["  " + _order_text(o) for o in report.unresolved_orders]
+        lines += ["  " + _refund_text(r) for r in report.unresolved_refunds]
+    lines.append(tr("cli.report.header", day=report.day.isoformat()))
+    for line in (*report.lines, report.totals):
+        label = f"{line.gateway} {line.wallet}".strip() or tr("cli.report.total")
+        lines.append(f"  {label:<20} {line.paid_count:>5} {format(line.paid_sum, 'f'):>12} "
+                     f"{line.refund_count:>5} {format(line.refund_sum, 'f'):>12} {format(line.net, 'f'):>12}")
+    return "\n".join(lines)
 
 
 def _order_text(order) -> str:

@@ -216,3 +216,14 @@ def test_cancel_micropay_reverses(demo_profile, sim_client):
     cancelled = as_json(cli("--json", "cancel", name, out["out_trade_no"]))
     assert cancelled["status"] == "reversed"
     assert sim_client.order("fengniao", out["out_trade_no"])["status"] == "REVOKED"
+
+
+def test_history_and_report(demo_profile, sim_client):
+    name = add_profile(demo_profile, "fengniao")
+    paid = as_json(cli("--json", "micropay", name, "--amount", "8.00", "--auth-code", f"13{next(_code):016d}"))
+    history = as_json(cli("--json", "history"))
+    assert history["orders"][0]["out_trade_no"] == paid["out_trade_no"]
+    report = as_json(cli("--json", "report"))
+    assert report["totals"]["paid_sum"] == "8.00" and report["totals"]["paid_count"] == 1
+    text = cli("report").stdout
+    assert "fengniao wechat" in text and "8.00" in text
