@@ -10,7 +10,8 @@ import httpx
 class SimClient:
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url + "/_sim", timeout=timeout)
+        # the simulator is plain http on loopback: no TLS context to load
+        self._client = httpx.Client(base_url=self.base_url + "/_sim", timeout=timeout, verify=False)
 
     def close(self) -> None:
         self._client.close()
@@ -59,6 +60,13 @@ class SimClient:
         if after:
             body["after"] = after
         return self._call("POST", f"/orders/{gateway}/{out_trade_no}/pay", body)["order"]
+
+    def pay_order(self, order, *, wallet: str | None = None) -> dict:
+        """The customer pays a ledger order (anything with gateway, out_trade_no,
+        gateway_trade_no and qr): its500 knows orders only by its own orderId, an epay
+        一码付 order exists only once the phone opened its link."""
+        key = order.gateway_trade_no if order.gateway == "its500" else order.out_trade_no
+        return self.pay(order.gateway, key, wallet=wallet, url=order.qr or None)
 
     def pay_latest(self, wallet: str | None = None) -> dict[str, Any]:
         return self._call("POST", "/orders/latest/pay", {"wallet": wallet} if wallet else {})["order"]

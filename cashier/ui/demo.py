@@ -70,7 +70,7 @@ class CustomerPanel(QFrame):
         engine = self.window.engine
 
         def pay():
-            sim.pay(order.gateway, order.out_trade_no)
+            sim.pay_order(order)
             try:  # the engine would see it at its next poll; ask now for a snappy demo
                 return engine.check(order.out_trade_no, actor="demo")
             except UserError:
