@@ -64,6 +64,9 @@ class NotificationReceiver:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without TCP_NODELAY, Nagle holds the
+    # body until the client's delayed ACK (~40 ms per request on loopback).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("notify: %s %s", self.command, urlsplit(self.path).path)
