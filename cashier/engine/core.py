@@ -139,9 +139,6 @@ class EngineSettings:
     refund_retry_interval: float = 10.0
 
 
-QR_STATES_POLLED = {S.PENDING, S.UNKNOWN, S.EXPIRED, S.NEEDS_CHECK, S.CLOSING}
-
-
 class Engine:
     def __init__(
         self,
