@@ -89,6 +89,7 @@ define({
     "reason.never_created": ("网关没有这笔订单（未创建成功）", "The gateway has no such order (it was never created)"),
     "reason.refund_unknown_no_query": ("退款结果未知，该网关不能查询退款，请在网关后台核对", "Refund outcome unknown and this gateway cannot query refunds: check its back office"),
     "reason.late_payment": ("订单关闭后顾客仍然付款了，请核对（可退款）", "The customer paid after the order was closed: check it (refundable)"),
+    "reason.double_payment": ("这笔收款已由订单 {other} 付过，顾客重复付款：请退还其中一笔", "This sale was already paid by {other}: the customer paid twice, refund one"),
     "reason.recovered": ("程序重启后继续处理", "Resumed after a restart"),
     "method.merged": ("一码付", "one-code QR"),
     "method.wechat": ("微信", "WeChat"),
@@ -519,6 +520,13 @@ class Engine:
         reason = order.reason
         if order.state in (S.EXPIRED, S.NEEDS_CHECK, S.CLOSING) or order.state == S.REVERSING:
             reason = _t("reason.late_payment")
+        twin = next((o for o in self.ledger.orders_for_sale(order.sale_id)
+                     if o.out_trade_no != order.out_trade_no and o.state == S.PAID), None)
+        if twin is not None:
+            # The same sale was paid twice (a late payment of an abandoned QR): the
+            # money is taken, so it is recorded, and a person must refund one of them.
+            return self._update(order, state=S.NEEDS_CHECK, action=action,
+                                reason=_t("reason.double_payment", other=twin.out_trade_no), **fields)
         return self._update(order, state=S.PAID, action=action, reason=reason, **fields)
 
     def _step_qr(self, order: OrderRecord, gw: Gateway, *, reserved: bool = False) -> OrderRecord:

@@ -355,3 +355,22 @@ def test_events_reach_subscribers_for_every_state_change(env):
     env.run_until(order.out_trade_no, {S.PAID})
     seen = [e.order.state for e in env.events if e.order and e.order.out_trade_no == order.out_trade_no]
     assert seen[0] == S.SENDING and S.PENDING in seen and seen[-1] == S.PAID
+
+
+def test_late_payment_of_an_abandoned_qr_for_a_paid_sale_is_flagged(env):
+    """The clerk cancelled a QR (LTZF cannot close it), showed a second one for the
+    same sale, the customer paid that, and later the first too: both are recorded,
+    and the second payment is handed to a person to refund."""
+    profile = env.profile("ltzf")
+    first = env.engine.start_qr(profile, Decimal("5.00"), Method.WECHAT, sale_id="DOUBLE")
+    assert env.engine.stop_waiting(first.out_trade_no).state == S.EXPIRED
+    second = env.engine.start_qr(profile, Decimal("5.00"), Method.ALIPAY, sale_id="DOUBLE")
+    env.sim_client.pay("ltzf", second.out_trade_no)
+    env.run_until(second.out_trade_no, {S.PAID})
+    env.sim_client.pay("ltzf", first.out_trade_no)
+    late = env.run_until(first.out_trade_no, {S.NEEDS_CHECK, S.PAID}, limit=120)
+    assert late.state == S.NEEDS_CHECK and late.paid_amount == Decimal("5.00")
+    assert second.out_trade_no in late.reason
+    assert late in env.engine.needs_attention()
+    report = env.engine.ledger.daily_report(__import__("datetime").date.fromtimestamp(env.clock.now()))
+    assert report.totals.paid_sum == Decimal("10.00")  # every fen taken is counted
