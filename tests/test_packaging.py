@@ -61,9 +61,9 @@ def test_one_version():
 def test_bundled_resources_and_icons_exist():
     from cashier.ui.app import RESOURCES
 
-    # the spec ships ROOT/resources as <bundle>/resources: where cashier.ui.app looks for
-    # it, three folders up from cashier/ui/app.py (in the frozen app, <_internal>/resources)
-    assert RESOURCES == ROOT / "resources"
-    for rel in ("resources/cashier.qss", "resources/cashier.png",
+    # the style sheet is package data (pip install ships it; the spec collects it as
+    # cashier/resources); resources/cashier.png is the source of the installer icons
+    assert RESOURCES == ROOT / "cashier" / "resources"
+    for rel in ("cashier/resources/cashier.qss", "resources/cashier.png",
                 "packaging/icons/cashier.ico", "packaging/icons/cashier.icns"):
         assert (ROOT / rel).is_file(), rel
