@@ -278,6 +278,9 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
     from cashier.money import parse_amount
 
     engine = ctx.engine
+    name = getattr(args, "profile", None)
+    if name in ctx.problems:  # e.g. the key is missing from the keyring: say that, not "no profile"
+        raise CliError("engine.gateway_error", message=ctx.problems[name])
     if args.command == "pay":
         gw = engine.gateway(args.profile)
         amount = parse_amount(args.amount, minimum=gw.limits.min_amount, maximum=gw.limits.max_amount)

@@ -32,10 +32,11 @@ class SecretMissing(UserError):
 
 def _keyring():
     import keyring
-    from keyring.backends import fail
+    from keyring.backends import fail, null
 
     backend = keyring.get_keyring()
-    if isinstance(backend, fail.Keyring):
+    # The null backend "stores" by forgetting: as unusable as none at all.
+    if isinstance(backend, (fail.Keyring, null.Keyring)):
         raise KeyringUnavailable(reason=type(backend).__module__)
     # A chainer with nothing behind it is a failure too.
     if getattr(backend, "backends", None) == []:

@@ -227,3 +227,20 @@ def test_history_and_report(demo_profile, sim_client):
     assert report["totals"]["paid_sum"] == "8.00" and report["totals"]["paid_count"] == 1
     text = cli("report").stdout
     assert "fengniao wechat" in text and "8.00" in text
+
+
+def test_null_keyring_is_no_keyring(demo_profile, isolated_home):
+    profile, secret = demo_profile("ltzf")
+    proc = cli("profile", "add", "x", "--gateway", "ltzf", "--base-url", profile.base_url, "--merchant-id", "1",
+               "--key-stdin", stdin=secret + "\n", env={"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"},
+               check=False)
+    assert proc.returncode == 1 and "钥匙串" in proc.stderr
+    assert not list(isolated_home.rglob("profiles.json"))
+
+
+def test_missing_key_is_named(demo_profile, tmp_path):
+    name = add_profile(demo_profile, "ltzf")
+    (tmp_path / "keyring.json").write_text("{}")  # the key vanished from the keyring
+    proc = cli("pay", name, "--amount", "1.00", "--method", "wechat", check=False)
+    assert proc.returncode == 1
+    assert "钥匙串" in proc.stderr and "没有名为" not in proc.stderr
