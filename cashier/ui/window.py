@@ -38,6 +38,7 @@ define({
     "ui.status.offline": ("● 网关无法连接", "● Gateway unreachable"),
     "ui.status.demo": ("演示模式", "Demo mode"),
     "ui.status.pending": ("未完成订单：{n}", "Unresolved orders: {n}"),
+    "ui.profile_problem": ("商户配置不可用：{text}（请在“设置”里重新输入密钥）", "Profile unusable: {text} (enter its key again in Settings)"),
     "ui.start_failed": ("启动失败：{reason}", "Start-up failed: {reason}"),
 })
 
@@ -230,6 +231,12 @@ class MainWindow(QMainWindow):
             self.customer = CustomerPanel(self)
             self.customer_holder.addWidget(self.customer)
             self.status_conn.setText(tr("ui.status.demo"))
+        problems = getattr(ctx, "problems", None) or {}
+        if problems:  # e.g. a profile whose key is no longer in the keyring: say so, and stay
+            text = tr("ui.profile_problem", text="；".join(f"{n}：{why}" for n, why in problems.items()))
+            self.status_note.setText(text)
+            if not self.engine.profiles():
+                self.checkout._say(text)
         self.refresh_attention()
         for page in self._lazy_pages.values():
             if page is not None and hasattr(page, "context_changed"):
