@@ -43,6 +43,9 @@ class CliError(UserError):
     pass
 
 
+READ_ONLY = {"history", "report"}
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
@@ -214,10 +217,13 @@ def _run(args: argparse.Namespace, out: Output) -> int:
 
     ctx = open_context(start=False)
     try:
-        resumed = ctx.engine.recover()
-        if resumed:
-            out.note(tr("cli.resumed", count=len(resumed)))
-            ctx.engine.run_due()
+        # Resume what an earlier run left (an interrupted pay --wait is picked up here),
+        # unless a running window schedules these books, or the command only reads.
+        if args.command not in READ_ONLY and not ctx.scheduled_elsewhere:
+            resumed = ctx.engine.recover()
+            if resumed:
+                out.note(tr("cli.resumed", count=len(resumed)))
+                ctx.engine.run_due()
         return _command(args, out, ctx)
     finally:
         ctx.close()

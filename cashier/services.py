@@ -30,6 +30,9 @@ class Context:
     # Profiles that could not be used, with the reason (e.g. no key in the keyring).
     problems: dict[str, str] = field(default_factory=dict)
     receiver: object | None = None
+    lock: object | None = None  # InstanceLock held while this context schedules
+    # Another process (a running window) holds the scheduler lock for these books.
+    scheduled_elsewhere: bool = False
 
     def close(self) -> None:
         self.engine.stop()
@@ -42,6 +45,8 @@ class Context:
             self.sim_client.close()
         if self.sim is not None:
             self.sim.stop()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def demo_ledger_path() -> Path:
@@ -51,7 +56,9 @@ def demo_ledger_path() -> Path:
 
 def open_context(*, demo: bool = False, ledger_path: Path | None = None, clock=None,
                  engine_settings: EngineSettings | None = None, start: bool = True,
-                 sim_port: int = 0) -> Context:
+                 sim_port: int = 0, exclusive: bool = False) -> Context:
+    """exclusive: take the scheduler lock of these books or raise AlreadyRunning (the
+    window); otherwise note whether someone else holds it (cashier-cli)."""
     settings = engine_settings or engine_settings_from_user_settings()
     gateways: dict[str, Gateway] = {}
     problems: dict[str, str] = {}
@@ -85,12 +92,26 @@ def open_context(*, demo: bool = False, ledger_path: Path | None = None, clock=N
             next(iter(gateways), None))
         path = ledger_path or paths.database_path()
     from cashier.engine.clock import clock_from_env
+    from cashier.engine.instance import AlreadyRunning, InstanceLock
 
+    lock = InstanceLock(path)
+    scheduled_elsewhere = False
+    if exclusive:
+        if not lock.acquire():
+            if sim is not None:
+                sim.stop()
+                sim_client.close()
+            for gw in gateways.values():
+                gw.close_transport()
+            raise AlreadyRunning()
+    else:
+        scheduled_elsewhere = lock.held_elsewhere()
+        lock = None
     clock = clock or clock_from_env()
     ledger = Ledger(path, clock=clock.now)  # one clock for the ledger's stamps and the engine
     engine = Engine(ledger, gateways, settings=settings, clock=clock)
     ctx = Context(engine=engine, ledger=ledger, profiles=profiles, active_profile=active, demo=demo, sim=sim,
-                  sim_client=sim_client, problems=problems)
+                  sim_client=sim_client, problems=problems, lock=lock, scheduled_elsewhere=scheduled_elsewhere)
     if start:
         engine.start()
         if not demo:

@@ -244,3 +244,20 @@ def test_missing_key_is_named(demo_profile, tmp_path):
     proc = cli("pay", name, "--amount", "1.00", "--method", "wechat", check=False)
     assert proc.returncode == 1
     assert "钥匙串" in proc.stderr and "没有名为" not in proc.stderr
+
+
+def test_cli_leaves_recovery_to_a_running_window(demo_profile, sim_client, isolated_home):
+    from cashier.engine.instance import InstanceLock
+    from cashier.services import open_context
+
+    name = add_profile(demo_profile, "ltzf")
+    order = as_json(cli("--json", "pay", name, "--amount", "1.00", "--method", "wechat"))
+    ctx = open_context(start=False, exclusive=True)  # "the window" on the same books
+    try:
+        proc = cli("--json", "history")
+        assert "继续处理" not in proc.stderr
+        proc = cli("--json", "query", name, order["out_trade_no"])
+        assert "继续处理" not in proc.stderr  # the window schedules; the CLI only queries its order
+    finally:
+        ctx.close()
+    assert not InstanceLock(isolated_home / "data" / "ledger.sqlite3").held_elsewhere()

@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
                 return opener()
             from cashier.services import open_context
 
-            return open_context(demo=demo, start=False)
+            return open_context(demo=demo, start=False, exclusive=True)
 
         self.workers.run(open_it, self._context_opened, self._context_failed)
 
@@ -351,7 +351,7 @@ class MainWindow(QMainWindow):
             old.close()
             from cashier.services import open_context
 
-            return open_context(demo=False, start=False)
+            return open_context(demo=False, start=False, exclusive=True)
 
         self.workers.run(reopen, self._context_opened, self._context_failed)
 

@@ -234,9 +234,10 @@ def test_interrupted_pay_wait_resumes_on_next_start(counter):
     order = counter.latest_order()
     counter.client.pay("ltzf", order["out_trade_no"])
     counter.advance(6)
-    nxt = counter.run("history")
-    assert nxt.returncode == 0
+    nxt = counter.run("--json", "query", "ltzf", order["out_trade_no"])
+    assert nxt.returncode == 0, nxt.stderr
     assert "继续处理" in nxt.stderr
+    assert json.loads(nxt.stdout)["status"] == "paid"
     assert counter.state_of(order["out_trade_no"]) == "paid"
     counter.assert_books_agree()
 
