@@ -79,31 +79,41 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         receiver: NotificationReceiver = self.server.receiver  # type: ignore[attr-defined]
-        split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        ctype = (self.headers.get("Content-Type") or "").lower()
-        form: dict[str, str] = {}
-        if "application/x-www-form-urlencoded" in ctype:
-            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        request = read_incoming(self)
         reply = HttpReply(404, "FAIL")
         prefix = receiver.path + "/"
-        if split.path.startswith(prefix):
-            gateway_name = split.path[len(prefix):].strip("/")
-            request = IncomingRequest(method=self.command, path=split.path,
-                                      query=dict(parse_qsl(split.query, keep_blank_values=True)), form=form,
-                                      body=body, headers={k: v for k, v in self.headers.items()})
+        if request.path.startswith(prefix):
+            gateway_name = request.path[len(prefix):].strip("/")
             try:
                 reply = receiver.handle(gateway_name, request)
             except Exception:
                 log.exception("notification handling failed")
                 reply = HttpReply(500, "FAIL")
-        data = reply.body.encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_reply(self, reply)
 
 
-__all__ = ["NotificationReceiver"]
+def read_incoming(handler: BaseHTTPRequestHandler) -> IncomingRequest:
+    """The request a BaseHTTPRequestHandler is serving, as the gateways' verifiers want
+    it: query, form fields (for form posts) and the raw body (for JSON posts)."""
+    split = urlsplit(handler.path)
+    length = int(handler.headers.get("Content-Length") or 0)
+    body = handler.rfile.read(length) if length else b""
+    ctype = (handler.headers.get("Content-Type") or "").lower()
+    form: dict[str, str] = {}
+    if "application/x-www-form-urlencoded" in ctype:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return IncomingRequest(method=handler.command, path=split.path,
+                           query=dict(parse_qsl(split.query, keep_blank_values=True)), form=form,
+                           body=body, headers={k: v for k, v in handler.headers.items()})
+
+
+def send_reply(handler: BaseHTTPRequestHandler, reply: HttpReply) -> None:
+    data = reply.body.encode("utf-8")
+    handler.send_response(reply.status)
+    handler.send_header("Content-Type", reply.content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+__all__ = ["NotificationReceiver", "read_incoming", "send_reply"]

@@ -6,15 +6,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
-import threading
 from datetime import datetime, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
+from tests.gateways.endpoint import NotifyEndpoint
 from cashier.gateways import build_gateway
 from cashier.gateways.base import (
     BadResponse,
@@ -591,46 +590,7 @@ def test_connection_refused_is_not_sent(demo_profile):
 # ----------------------------------------------------------------- notifications
 
 
-class _Receiver:
-    """A tiny notify_url: records each request and answers what the gateway says."""
-
-    def __init__(self, gateway: EpayGateway) -> None:
-        self.gateway = gateway
-        self.requests: list[IncomingRequest] = []
-        self.notes: list = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_GET(self):
-                split = urlsplit(self.path)
-                request = IncomingRequest("GET", split.path, dict(parse_qsl(split.query, keep_blank_values=True)),
-                                          {}, b"", dict(self.headers.items()))
-                receiver.requests.append(request)
-                try:
-                    receiver.notes.append(receiver.gateway.verify_notification(request))
-                    reply = receiver.gateway.notification_reply(True)
-                except NotificationError as exc:
-                    receiver.notes.append(exc)
-                    reply = receiver.gateway.notification_reply(False)
-                body = reply.body.encode("utf-8")
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+_Receiver = NotifyEndpoint
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ import hashlib
 import json
 import logging
 import socket
-import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from tests.gateways.endpoint import NotifyEndpoint
 from cashier.gateways import build_gateway, gateway_class
 from cashier.gateways.base import (
     BadResponse,
@@ -553,47 +552,7 @@ def test_simulator_wants_amounts_as_numbers(sim):
 # --------------------------------------------------------------------- notifications
 
 
-class _Receiver:
-    """A merchant's notify URL on 127.0.0.1: verifies with the gateway and answers."""
-
-    def __init__(self, gateway: FengniaoGateway) -> None:
-        self.gateway = gateway
-        self.results: list[object] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = IncomingRequest(method="POST", path=self.path, query={},
-                                          form=dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)),
-                                          body=body, headers=dict(self.headers.items()))
-                try:
-                    receiver.results.append(receiver.gateway.verify_notification(request))
-                    reply = receiver.gateway.notification_reply(True)
-                except NotificationError as exc:
-                    receiver.results.append(exc)
-                    reply = receiver.gateway.notification_reply(False)
-                data = reply.body.encode("utf-8")
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+_Receiver = NotifyEndpoint
 
 
 def test_notification_verified_and_replayed(gw, sim_client):

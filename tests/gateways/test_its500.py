@@ -7,15 +7,14 @@ import itertools
 import json
 import logging
 import socket
-import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 from PIL import Image
 
+from tests.gateways.endpoint import NotifyEndpoint
 from cashier.gateways import build_gateway
 from cashier.gateways.base import (
     BadResponse,
@@ -421,41 +420,7 @@ def test_connection_refused_is_not_sent(build):
 # ---------------------------------------------------------------- notifications
 
 
-class _Receiver:
-    """A tiny merchant endpoint: parses what arrives and replies as its500 expects."""
-
-    def __init__(self, gateway):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = IncomingRequest("POST", self.path, {}, {}, body, dict(self.headers.items()))
-                try:
-                    gateway.verify_notification(request)
-                    ok = True
-                except NotificationError:
-                    ok = False
-                received.append(request)
-                reply = gateway.notification_reply(ok)
-                data = reply.body.encode("utf-8")
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/its500/notify"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+_Receiver = NotifyEndpoint
 
 
 @pytest.fixture
