@@ -16,8 +16,9 @@ Errors are typed by what they mean for money:
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import ClassVar, Mapping
 
@@ -36,6 +37,9 @@ define({
     "gw.server_error": ("支付网关内部错误（HTTP {status}），结果未知", "Gateway server error (HTTP {status}); outcome unknown"),
     "gw.insecure_url": ("网关地址必须使用 https（本机地址除外）：{url}", "The gateway address must use https (except loopback): {url}"),
     "gw.bad_url": ("网关地址无效：{url}", "Invalid gateway address: {url}"),
+    "gw.bad_amount": ("金额无效：{value}", "Invalid amount: {value}"),
+    "gw.amount_range": ("金额必须在 {minimum} 与 {maximum} 元之间", "The amount must be between ¥{minimum} and ¥{maximum}"),
+    "gw.bad_trade_no": ("单号 {value} 不符合该网关的格式（{pattern}）", "Number {value} does not fit this gateway's format ({pattern})"),
     "gw.notify_bad_signature": ("通知签名无效", "Notification signature is invalid"),
     "gw.notify_malformed": ("通知内容无效：{reason}", "Notification is malformed: {reason}"),
     "gw.notify_unknown_order": ("通知的订单不是本店的：{out_trade_no}", "Notification for an order that is not ours: {out_trade_no}"),
@@ -229,6 +233,25 @@ class GatewayLimits:
     trade_no_max_length: int = 32
 
 
+# ------------------------------------------------------------------- wire helpers
+
+# Every gateway stamps times in China's local time, without a zone.
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+def parse_china_time(text: object) -> datetime | None:
+    """"2022-11-22 11:55:42" or "20221122115542" (China time) -> aware UTC datetime.
+    None when absent, zero ("0000-00-00 ...") or not a time."""
+    if not isinstance(text, str) or not text.strip() or text.strip().startswith("0000"):
+        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S"):
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=CHINA_TZ).astimezone(timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
 # -------------------------------------------------------------------------- errors
 
 
@@ -389,6 +412,23 @@ class Gateway:
     @classmethod
     def qr_methods(cls) -> tuple[Method, ...]:
         return tuple(m for m, c in QR_CAPABILITY.items() if c in cls.capabilities)
+
+    def _wire_amount(self, amount: Decimal) -> Decimal:
+        """A positive Decimal of whole fen within this gateway's limits, or InvalidParameter
+        (nothing is sent)."""
+        if (not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0
+                or amount != amount.quantize(Decimal("0.01"))):
+            raise InvalidParameter("gw.bad_amount", value=str(amount)[:20])
+        if not self.limits.min_amount <= amount <= self.limits.max_amount:
+            raise InvalidParameter("gw.amount_range", minimum=format(self.limits.min_amount, "f"),
+                                   maximum=format(self.limits.max_amount, "f"))
+        return amount.quantize(Decimal("0.01"))
+
+    def _check_trade_no(self, value: str) -> str:
+        """An out_trade_no / out_refund_no this gateway accepts, or InvalidParameter."""
+        if not isinstance(value, str) or not re.fullmatch(self.limits.trade_no_pattern, value):
+            raise InvalidParameter("gw.bad_trade_no", value=str(value)[:40], pattern=self.limits.trade_no_pattern)
+        return value
 
     def _require(self, capability: Capability) -> None:
         if capability not in self.capabilities:

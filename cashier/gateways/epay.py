@@ -110,19 +110,15 @@ from cashier.gateways.base import (
     Rejected,
     UnknownOutcome,
     Wallet,
+    parse_china_time,
 )
 from cashier.gateways.http import GatewayHttp, parse_json
 from cashier.gateways.signing import canonical, epay_sign, signature_equal
 from cashier.i18n import define, tr
-from cashier.money import FEN, format_yuan, parse_wire_amount
+from cashier.money import format_yuan, parse_wire_amount
 
 define({
     "epay.bad_pid": ("易支付商户ID必须是数字：{value}", "The epay merchant ID must be a number: {value}"),
-    "epay.bad_trade_no": ("单号只能包含数字、字母、.、_ 和 -，长度 {min}~{max}：{value}",
-                          "A number may hold only digits, letters, '.', '_' and '-', {min} to {max} long: {value}"),
-    "epay.bad_amount": ("金额无效：{value}", "Invalid amount: {value}"),
-    "epay.amount_range": ("金额必须在 {minimum} 与 {maximum} 元之间",
-                          "The amount must be between ¥{minimum} and ¥{maximum}"),
     "epay.method_unsupported": ("易支付不支持此付款方式：{method}", "epay does not support this payment method: {method}"),
     "epay.bad_auth_code": ("无法识别的付款码", "Not a payment code this gateway can charge"),
     "epay.outcome_unknown": ("易支付返回：{reason}（结果未知，正在查询）",
@@ -140,7 +136,6 @@ define({
                               "Page after a merged-QR payment (optional, default: the notify URL)"),
 })
 
-BEIJING = timezone(timedelta(hours=8))
 
 TYPE_OF_METHOD: dict[Method, str] = {Method.WECHAT: "wxpay", Method.ALIPAY: "alipay", Method.QQ: "qqpay"}
 WALLET_OF_TYPE: dict[str, Wallet] = {
@@ -154,7 +149,6 @@ TYPE_OF_WALLET: dict[Wallet, str] = {w: t for t, w in WALLET_OF_TYPE.items()}
 TRADE_NO_MIN = 6
 TRADE_NO_MAX = 64
 TRADE_NO_PATTERN = r"^[A-Za-z0-9._-]{6,64}$"
-_TRADE_NO_RE = re.compile(TRADE_NO_PATTERN)
 _PHP_FILE_RE = re.compile(r"/(submit|mapi|api|cashier)\.php$")
 
 # Payment codes (counter-rules.md), to pick `type` when the engine did not say.
@@ -190,18 +184,6 @@ def _text(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value).strip()
-
-
-def _parse_beijing(text: Any) -> datetime | None:
-    """epay times are the site's local time, "2016-08-06 22:55:52" (China: UTC+8)."""
-    value = _text(text)
-    if not value or value.startswith("0000"):
-        return None
-    try:
-        local = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return local.replace(tzinfo=BEIJING).astimezone(timezone.utc)
 
 
 class EpayGateway(Gateway):
@@ -277,20 +259,6 @@ class EpayGateway(Gateway):
     def signing_string(fields: Mapping[str, object]) -> str:
         """What is hashed, without the key (for tests and support)."""
         return canonical(fields)
-
-    def _check_trade_no(self, value: str) -> str:
-        if not isinstance(value, str) or not _TRADE_NO_RE.match(value):
-            raise InvalidParameter("epay.bad_trade_no", min=TRADE_NO_MIN, max=TRADE_NO_MAX, value=value,
-                                   reason=str(value))
-        return value
-
-    def _check_amount(self, amount: Decimal) -> str:
-        if not isinstance(amount, Decimal) or not amount.is_finite() or amount != amount.quantize(FEN) or amount <= 0:
-            raise InvalidParameter("epay.bad_amount", value=amount, reason=str(amount))
-        if not (self.limits.min_amount <= amount <= self.limits.max_amount):
-            raise InvalidParameter("epay.amount_range", minimum=format_yuan(self.limits.min_amount),
-                                   maximum=format_yuan(self.limits.max_amount), reason=str(amount))
-        return format_yuan(amount)
 
     def _expires_at(self, expire_seconds: float) -> datetime:
         seconds = float(expire_seconds) if expire_seconds else self.limits.default_qr_expiry
@@ -400,7 +368,7 @@ class EpayGateway(Gateway):
     def create_qr(self, out_trade_no: str, amount: Decimal, method: Method, subject: str,
                   expire_seconds: float) -> QrOrder:
         self._check_trade_no(out_trade_no)
-        money = self._check_amount(amount)
+        money = format_yuan(self._wire_amount(amount))
         if method == Method.MERGED:
             return self._merged_qr(out_trade_no, amount, money, subject, expire_seconds)
         type_ = TYPE_OF_METHOD.get(method)
@@ -446,7 +414,7 @@ class EpayGateway(Gateway):
     def micropay(self, out_trade_no: str, amount: Decimal, auth_code: str, wallet: Wallet,
                  subject: str) -> PaymentState:
         self._check_trade_no(out_trade_no)
-        money = self._check_amount(amount)
+        money = format_yuan(self._wire_amount(amount))
         code_text = (auth_code or "").strip()
         if not code_text.isdigit():
             raise InvalidParameter("epay.bad_auth_code", reason="auth_code")
@@ -479,7 +447,7 @@ class EpayGateway(Gateway):
             except ValueError:
                 raise BadResponse(reason="money is not an amount") from None
             return PaymentState(PayStatus.PAID, out_trade_no, paid_amount=paid_amount,
-                                paid_at=_parse_beijing(answer.get("endtime")) or self._now(),
+                                paid_at=parse_china_time(_text(answer.get("endtime"))) or self._now(),
                                 gateway_trade_no=trade_no, wallet=paid_wallet)
         if status in (None, 0):
             return PaymentState(PayStatus.PENDING, out_trade_no, gateway_trade_no=trade_no, wallet=paid_wallet,
@@ -513,7 +481,7 @@ class EpayGateway(Gateway):
                 raise BadResponse(reason="money is not an amount") from None
         trade_no = _text(answer.get("trade_no")) or order.gateway_trade_no
         wallet = WALLET_OF_TYPE.get(_text(answer.get("type")), order.wallet)
-        paid_at = _parse_beijing(answer.get("endtime"))
+        paid_at = parse_china_time(_text(answer.get("endtime")))
         if status == 0:
             return PaymentState(PayStatus.PENDING, no, gateway_trade_no=trade_no, wallet=wallet)
         if status == 1:
@@ -532,7 +500,7 @@ class EpayGateway(Gateway):
     def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
         """Synchronous and NOT idempotent (epay has no out_refund_no): `out_refund_no`
         is ours only. Never retry one whose outcome is unknown; query the order."""
-        money = self._check_amount(amount)
+        money = format_yuan(self._wire_amount(amount))
         data = {"pid": self._pid, "key": self._secret, "out_trade_no": order.out_trade_no, "money": money}
         if order.gateway_trade_no:
             data["trade_no"] = order.gateway_trade_no  # the site prefers it when both are given

@@ -64,10 +64,11 @@ from cashier.gateways.base import (
     ReverseResult,
     UnknownOutcome,
     Wallet,
+    parse_china_time,
 )
 from cashier.gateways.signing import canonical, md5_hex, signature_equal
 from cashier.i18n import define, tr
-from cashier.money import AmountError, check_amount, format_yuan, parse_wire_amount
+from cashier.money import format_yuan, parse_wire_amount
 
 log = logging.getLogger("cashier.gateways.fengniao")
 
@@ -116,7 +117,6 @@ REFUND_STATUSES = {
     "REFUND_FAILED": RefundStatus.FAILED,
 }
 
-CHINA = timezone(timedelta(hours=8))
 SUBJECT_MAX = 64  # order_name
 
 
@@ -139,18 +139,6 @@ def encode_content(value: Any) -> str:
 def sign_fields(fields: Mapping[str, object], secret: str) -> str:
     """The seed's signature: sorted non-empty fields but sign/sign_type, '&key=SECRET', MD5, lowercase."""
     return md5_hex(canonical(fields) + "&key=" + secret)
-
-
-def parse_time(text: object) -> datetime | None:
-    """'2009-12-25 09:10:10' or '20091225091010', China time, as UTC."""
-    if not isinstance(text, str) or not text.strip() or text.startswith("0000"):
-        return None
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S"):
-        try:
-            return datetime.strptime(text.strip(), fmt).replace(tzinfo=CHINA).astimezone(timezone.utc)
-        except ValueError:
-            continue
-    return None
 
 
 def _amount(fields: Mapping[str, Any], key: str) -> Decimal | None:
@@ -252,19 +240,6 @@ class FengniaoGateway(Gateway):
         raise UnknownOutcome("fengniao.unknown_code", gateway_code=code, code=code, reason=message)
 
     # -- checks before sending -----------------------------------------------------
-    def _check_amount(self, amount: Decimal) -> Decimal:
-        try:
-            amount = check_amount(amount)
-        except AmountError as exc:
-            raise InvalidParameter(reason=exc.message()) from None
-        if not self.limits.min_amount <= amount <= self.limits.max_amount:
-            raise InvalidParameter(reason=f"amount {format_yuan(amount)}")
-        return amount
-
-    def _check_number(self, number: str, what: str) -> None:
-        if not re.match(self.limits.trade_no_pattern, number or ""):
-            raise InvalidParameter(reason=f"{what} {number!r}")
-
     def _remember_trade_no(self, out_trade_no: str, trade_no: str) -> None:
         if trade_no:
             with self._memo_lock:
@@ -283,8 +258,8 @@ class FengniaoGateway(Gateway):
                   expire_seconds: float) -> QrOrder:
         if method not in QR_METHODS:
             raise NotSupported(operation=f"create_qr:{method.value}")
-        self._check_number(out_trade_no, "out_trade_no")
-        amount = self._check_amount(amount)
+        self._check_trade_no(out_trade_no)
+        amount = self._wire_amount(amount)
         subject = subject[:SUBJECT_MAX]
         common = {"out_trade_no": out_trade_no, "order_name": subject, "total_amount": amount}
         if method is Method.WECHAT:
@@ -317,8 +292,8 @@ class FengniaoGateway(Gateway):
                  subject: str) -> PaymentState:
         if wallet not in MICROPAY_METHODS:
             raise NotSupported(operation=f"micropay:{wallet.value}")
-        self._check_number(out_trade_no, "out_trade_no")
-        amount = self._check_amount(amount)
+        self._check_trade_no(out_trade_no)
+        amount = self._wire_amount(amount)
         if not auth_code or not auth_code.isdigit():
             raise InvalidParameter(reason="auth_code")
         subject = subject[:SUBJECT_MAX]
@@ -333,7 +308,7 @@ class FengniaoGateway(Gateway):
         trade_no = _text(fields, "trade_no")
         self._remember_trade_no(out_trade_no, trade_no)
         status = _text(fields, "trade_status")
-        paid_at = parse_time(fields.get("pay_time"))
+        paid_at = parse_china_time(fields.get("pay_time"))
         reason = _text(fields, "trade_state_desc") or message or status or None
         base = dict(out_trade_no=out_trade_no, gateway_trade_no=trade_no or None, wallet=wallet)
         if status in PAID_STATUSES or (not status and paid_at is not None):
@@ -357,7 +332,7 @@ class FengniaoGateway(Gateway):
             raise BadResponse(reason="trade.query: no trade_status")
         trade_no = _text(fields, "trade_no")
         self._remember_trade_no(order.out_trade_no, trade_no)
-        paid_at = parse_time(fields.get("pay_time"))
+        paid_at = parse_china_time(fields.get("pay_time"))
         wallet = order.wallet
         if wallet is Wallet.UNKNOWN:
             wallet = Wallet.ALIPAY if status in ALIPAY_STATUSES else Wallet.WECHAT
@@ -397,8 +372,8 @@ class FengniaoGateway(Gateway):
 
     # -- refunds ----------------------------------------------------------------------------
     def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
-        self._check_number(out_refund_no, "out_refund_no")
-        amount = self._check_amount(amount)
+        self._check_trade_no(out_refund_no)
+        amount = self._wire_amount(amount)
         with self._memo_lock:
             self._refund_amounts[out_refund_no] = amount
         return self._send_refund(order, out_refund_no, amount)
@@ -410,7 +385,7 @@ class FengniaoGateway(Gateway):
                 amount = self._refund_amounts.get(out_refund_no)
         if amount is None:
             raise NotSupported("fengniao.refund_amount_unknown", operation="refund_query")
-        return self._send_refund(order, out_refund_no, self._check_amount(amount))
+        return self._send_refund(order, out_refund_no, self._wire_amount(amount))
 
     def _send_refund(self, order: OrderRef, out_refund_no: str, amount: Decimal) -> RefundState:
         # refund_fee is always sent: without it the gateway refunds the whole order.
@@ -460,7 +435,7 @@ class FengniaoGateway(Gateway):
             amount=amount,
             gateway_trade_no=fields.get("trade_no") or None,
             wallet=wallet,
-            paid_at=parse_time(fields.get("pay_time")),
+            paid_at=parse_china_time(fields.get("pay_time")),
         )
 
     # notification_reply: the base class's "SUCCESS" is what this gateway waits for

@@ -78,16 +78,13 @@ from cashier.gateways.base import (
     RefundStatus,
     Rejected,
     Wallet,
+    parse_china_time,
 )
 from cashier.gateways.signing import canonical, signature_equal, wx_v2_sign
 from cashier.i18n import define, tr
-from cashier.money import FEN, format_yuan, parse_wire_amount
+from cashier.money import format_yuan, parse_wire_amount
 
 define({
-    "ltzf.bad_trade_no": ("单号只能包含数字、字母、_ 和 -，长度 {min}~{max}：{value}",
-                          "A number may hold only digits, letters, _ and -, {min} to {max} long: {value}"),
-    "ltzf.bad_amount": ("金额无效：{value}", "Invalid amount: {value}"),
-    "ltzf.amount_range": ("金额必须在 {minimum} 与 {maximum} 元之间", "The amount must be between ¥{minimum} and ¥{maximum}"),
     "ltzf.refund_too_much": ("退款金额 {amount} 超过订单金额 {total}", "The refund {amount} exceeds the order's {total}"),
     "ltzf.refund_too_old": ("交易时间超过一年的订单无法退款", "An order paid more than a year ago cannot be refunded"),
     "ltzf.merged_wallet_unknown": ("一码付订单尚不知道由哪个钱包支付，请先查询订单",
@@ -100,7 +97,6 @@ define({
     "ltzf.label_alipay_mch_id": ("支付宝商户号（可选，与微信不同时填写）", "Alipay merchant no. (optional, if not WeChat's)"),
 })
 
-BEIJING = timezone(timedelta(hours=8))
 
 # The fields each endpoint signs (its required ones). Everything else is sent unsigned.
 _CREATE_SIGNED = ("mch_id", "out_trade_no", "total_fee", "body", "timestamp", "notify_url")
@@ -137,17 +133,6 @@ def _sign(fields: Mapping[str, object], key: str, path: str) -> str:
 def sign_string(fields: Mapping[str, object], path: str) -> str:
     """The string that is signed for `path` (without "&key=..."): for tests and support."""
     return canonical(fields, SIGNED_FIELDS[path])
-
-
-def parse_time(text: object) -> datetime | None:
-    """'2022-11-22 11:55:42' (Beijing time) -> aware UTC datetime; None when absent or odd."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return local.replace(tzinfo=BEIJING).astimezone(timezone.utc)
 
 
 def time_expire_for(expire_seconds: Real, path: str) -> tuple[str, int]:
@@ -254,22 +239,6 @@ class LtzfGateway(Gateway):
             raise InvalidParameter(reason=msg, gateway_code="1")
         raise Rejected(reason=msg or "code=1", gateway_code="1")
 
-    def _check_no(self, value: str) -> str:
-        lim = self.limits
-        if not isinstance(value, str) or not re.match(lim.trade_no_pattern, value):
-            raise InvalidParameter("ltzf.bad_trade_no", value=str(value)[:40], min=lim.trade_no_min_length,
-                                   max=lim.trade_no_max_length)
-        return value
-
-    def _check_amount(self, amount: Decimal) -> str:
-        if not isinstance(amount, Decimal) or not amount.is_finite() or amount != amount.quantize(FEN):
-            raise InvalidParameter("ltzf.bad_amount", value=str(amount)[:20])
-        lim = self.limits
-        if not lim.min_amount <= amount <= lim.max_amount:
-            raise InvalidParameter("ltzf.amount_range", minimum=format_yuan(lim.min_amount),
-                                   maximum=format_yuan(lim.max_amount))
-        return format_yuan(amount)
-
     def _order_path(self, order: OrderRef) -> tuple[str, str]:
         """(path family for query/refund, merchant number) of an existing order."""
         if order.method == Method.MERGED:
@@ -309,8 +278,8 @@ class LtzfGateway(Gateway):
                                operation="create_qr")
         self._require({"wxpay": Capability.WECHAT_QR, "alipay": Capability.ALIPAY_QR,
                        "merge": Capability.MERGED_QR}[family])
-        self._check_no(out_trade_no)
-        total_fee = self._check_amount(amount)
+        self._check_trade_no(out_trade_no)
+        total_fee = format_yuan(self._wire_amount(amount))
         time_expire, minutes = time_expire_for(expire_seconds, family)
         now = self._clock()
         body = (subject or "").strip()[:64] or "收款"
@@ -401,7 +370,7 @@ class LtzfGateway(Gateway):
             return PaymentState(
                 PayStatus.PAID, order.out_trade_no,
                 paid_amount=self._amount(data.get("total_fee"), "total_fee"),
-                paid_at=parse_time(data.get("success_time")),
+                paid_at=parse_china_time(data.get("success_time")),
                 gateway_trade_no=trade_no, wallet=wallet,
             )
         if status in (0, "0"):
@@ -415,8 +384,8 @@ class LtzfGateway(Gateway):
     # ------------------------------------------------------------------ refund
     def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
         path, mch_id = self._order_path(order)
-        self._check_no(out_refund_no)
-        refund_fee = self._check_amount(amount)
+        self._check_trade_no(out_refund_no)
+        refund_fee = format_yuan(self._wire_amount(amount))
         if amount > order.amount:
             raise InvalidParameter("ltzf.refund_too_much", amount=format_yuan(amount), total=format_yuan(order.amount))
         if order.created_at is not None:
@@ -446,7 +415,7 @@ class LtzfGateway(Gateway):
         status = _refund_status(data.get("refund_status"), default=RefundStatus.PROCESSING)
         return RefundState(status, out_refund_no, amount=amount,
                            gateway_refund_no=str(data["order_no"]) if data.get("order_no") else None,
-                           finished_at=parse_time(data.get("success_time")))
+                           finished_at=parse_china_time(data.get("success_time")))
 
     def refund_query(self, order: OrderRef, out_refund_no: str, amount: Decimal | None = None) -> RefundState:
         path, mch_id = self._order_path(order)
@@ -472,7 +441,7 @@ class LtzfGateway(Gateway):
         return RefundState(status, out_refund_no, amount=amount,
                            gateway_refund_no=str(data["order_no"]) if data.get("order_no") else None,
                            reason=str(data.get("user_received_account") or "") or None,
-                           finished_at=parse_time(data.get("success_time")))
+                           finished_at=parse_china_time(data.get("success_time")))
 
     # ------------------------------------------------------------ notifications
     def verify_notification(self, request: IncomingRequest) -> Notification:
@@ -500,7 +469,7 @@ class LtzfGateway(Gateway):
             gateway_trade_no=fields.get("order_no") or None,
             out_refund_no=fields.get("out_refund_no") or None,
             wallet=wallet,
-            paid_at=parse_time(fields.get("success_time")),
+            paid_at=parse_china_time(fields.get("success_time")),
         )
 
     def notification_reply(self, ok: bool) -> HttpReply:

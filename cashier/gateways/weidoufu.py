@@ -72,6 +72,7 @@ from cashier.gateways.base import (
     Rejected,
     UnknownOutcome,
     Wallet,
+    parse_china_time,
 )
 from cashier.gateways.http import parse_json
 from cashier.gateways.signing import canonical, md5_hex, signature_equal
@@ -82,13 +83,10 @@ define({
     "gw.weidoufu_unclear": ("微豆付返回“{reason}”，结果未知，正在查询",
                             "Weidoufu answered \u201c{reason}\u201d; outcome unknown, querying"),
     "gw.weidoufu_check_ok": ("微豆付连接正常，密钥已通过验证", "Weidoufu is reachable and accepted the keys"),
-    "gw.weidoufu_bad_order_no": ("微豆付的商户订单号只能是 18 到 32 位字母或数字：{no}",
-                                 "Weidoufu order numbers must be 18 to 32 letters or digits: {no}"),
 })
 
 DEFAULT_BASE_URL = "https://open.weidoufu.com"
 ORDER_NO_RE = re.compile(r"^[A-Za-z0-9]{18,32}$")
-BEIJING = timezone(timedelta(hours=8))
 
 PAY_TYPE = {Wallet.WECHAT: 1, Wallet.ALIPAY: 2, Wallet.UNIONPAY: 3}
 WALLET_OF_PAY_TYPE = {1: Wallet.WECHAT, 2: Wallet.ALIPAY, 3: Wallet.UNIONPAY}
@@ -132,15 +130,6 @@ def wallet_of_code(auth_code: str) -> Wallet:
         if pattern.match(auth_code):
             return wallet
     return Wallet.UNKNOWN
-
-
-def parse_beijing_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).astimezone(timezone.utc)
-    except ValueError:
-        return None
 
 
 def _has(message: str, words: tuple[str, ...]) -> bool:
@@ -219,11 +208,6 @@ class WeidoufuGateway(Gateway):
         return body
 
     @staticmethod
-    def _check_no(no: str) -> None:
-        if not ORDER_NO_RE.match(no or ""):
-            raise InvalidParameter("gw.weidoufu_bad_order_no", no=no)
-
-    @staticmethod
     def _answer(data: Any) -> tuple[bool, str, dict[str, Any]]:
         """(ok, message, data) from a Weidoufu answer; BadResponse if it is not one."""
         code = data.get("code")
@@ -259,7 +243,7 @@ class WeidoufuGateway(Gateway):
         pay_type = QR_PAY_TYPE.get(method)
         if pay_type is None:
             raise NotSupported(operation=method.value)
-        self._check_no(out_trade_no)
+        self._check_trade_no(out_trade_no)
         body = self._signed({
             "body": (subject or "商品")[:32],
             "out_order_no": out_trade_no,
@@ -287,7 +271,7 @@ class WeidoufuGateway(Gateway):
 
     def micropay(self, out_trade_no: str, amount: Decimal, auth_code: str, wallet: Wallet,
                  subject: str) -> PaymentState:
-        self._check_no(out_trade_no)
+        self._check_trade_no(out_trade_no)
         if wallet not in PAY_TYPE:
             wallet = wallet_of_code(auth_code)
         if wallet not in PAY_TYPE:
@@ -352,7 +336,7 @@ class WeidoufuGateway(Gateway):
             return PaymentState(
                 PayStatus.PAID, out_trade_no,
                 paid_amount=from_fen(_fen(data.get("total_fee"), "total_fee")),
-                paid_at=parse_beijing_time(data.get("pay_time")),
+                paid_at=parse_china_time(data.get("pay_time")),
                 gateway_trade_no=trade_no, wallet=wallet,
             )
         if status == 1:
@@ -366,7 +350,7 @@ class WeidoufuGateway(Gateway):
                             reason=f"status={data.get('status')!r}")
 
     def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
-        self._check_no(out_refund_no)
+        self._check_trade_no(out_refund_no)
         fee = to_fen(amount)
         body = self._signed({
             "out_order_no": order.out_trade_no,
@@ -410,7 +394,7 @@ class WeidoufuGateway(Gateway):
             amount=amount,
             gateway_trade_no=str(trade_no) if trade_no else None,
             wallet=WALLET_OF_PAY_TYPE.get(_int_or_none(fields.get("pay_type")) or 0, Wallet.UNKNOWN),
-            paid_at=parse_beijing_time(fields.get("pay_time")),
+            paid_at=parse_china_time(fields.get("pay_time")),
         )
 
     @staticmethod

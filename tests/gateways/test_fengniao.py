@@ -39,7 +39,7 @@ from cashier.gateways.base import (
     Wallet,
     check_notification_against,
 )
-from cashier.gateways.fengniao import FengniaoGateway, encode_content, parse_time
+from cashier.gateways.fengniao import FengniaoGateway, encode_content
 from cashier.gateways.http import GatewayHttp
 
 GW = "fengniao"
@@ -98,12 +98,6 @@ def test_content_encoding_keeps_decimal_exact():
         '{"a":0.10,"b":"\\u652f\\u4ed8","c":[1,null,true]}'
     with pytest.raises(TypeError):
         encode_content({"total_amount": 0.1})
-
-
-def test_pay_time_formats():
-    assert parse_time("2009-12-25 09:10:10") == datetime(2009, 12, 25, 1, 10, 10, tzinfo=timezone.utc)
-    assert parse_time("20091225091010") == datetime(2009, 12, 25, 1, 10, 10, tzinfo=timezone.utc)
-    assert parse_time("") is None and parse_time("0000-00-00 00:00:00") is None and parse_time(None) is None
 
 
 # ----------------------------------------------------------------------------- QR

@@ -36,7 +36,7 @@ from cashier.gateways.base import (
     check_notification_against,
 )
 from cashier.gateways.http import GatewayHttp
-from cashier.gateways.ltzf import LtzfGateway, parse_time, sign_string, time_expire_for
+from cashier.gateways.ltzf import LtzfGateway, sign_string, time_expire_for
 
 SECRET = "demo-ltzf-secret-0000000000000001"
 MCH = "1230000109"
@@ -146,11 +146,6 @@ def test_unsupported_operations(gw):
 ])
 def test_time_expire(seconds, path, text, minutes):
     assert time_expire_for(seconds, path) == (text, minutes)
-
-
-def test_parse_time_is_beijing():
-    assert parse_time("2022-11-22 11:55:42") == datetime(2022, 11, 22, 3, 55, 42, tzinfo=timezone.utc)
-    assert parse_time("") is None and parse_time("22/11/2022") is None
 
 
 # -------------------------------------------------------------------- create QR
