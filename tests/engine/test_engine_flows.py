@@ -218,16 +218,26 @@ def test_micropay_answer_lost_after_charge_is_found_not_charged_twice(env):
 
 
 def test_micropay_without_reverse_needs_checking(env):
-    """Weidoufu cannot reverse: an unresolved scan is handed to a person, never dropped."""
+    """Weidoufu cannot reverse: an unresolved scan is handed to a person, never dropped,
+    and still watched: a late confirmation shows up as paid."""
     env.sim_client.micropay_behaviour("never")
     order = env.engine.start_micropay(env.profile("weidoufu"), Decimal("6.00"), wechat_code(), sale_id="S11")
-    if order.state == S.PAID:
-        pytest.skip("weidoufu sim answered paid")
-    settled = env.run_until(order.out_trade_no, {S.NEEDS_CHECK, S.CLOSED, S.REVERSED}, limit=120)
-    if settled.state == S.NEEDS_CHECK:
-        assert settled in env.engine.needs_attention()
-        checked = env.engine.mark_checked(order.out_trade_no, actor="店长")
-        assert checked.state == S.CLOSED
+    assert order.state in (S.USERPAYING, S.UNKNOWN)
+    settled = env.run_until(order.out_trade_no, {S.NEEDS_CHECK, S.CLOSED, S.REVERSED, S.PAID}, limit=120)
+    assert settled.state == S.NEEDS_CHECK
+    assert "撤销" in settled.reason
+    assert settled in env.engine.needs_attention()
+    checked = env.engine.mark_checked(order.out_trade_no, actor="店长")
+    assert checked.state == S.CLOSED and checked.checked_by == "店长"
+
+
+def test_needs_checking_micropay_still_watched_for_late_payment(env):
+    env.sim_client.micropay_behaviour("never")
+    order = env.engine.start_micropay(env.profile("weidoufu"), Decimal("6.00"), alipay_code(), sale_id="S12")
+    env.run_until(order.out_trade_no, {S.NEEDS_CHECK}, limit=120)
+    env.sim.state.get("weidoufu", order.out_trade_no).pay_at = env.clock.now()  # the customer confirms late
+    paid = env.run_until(order.out_trade_no, {S.PAID}, limit=300, step=5)
+    assert paid.paid_amount == Decimal("6.00")
 
 
 # ---------------------------------------------------------------- refunds
