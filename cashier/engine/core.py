@@ -673,13 +673,6 @@ class Engine:
     def _begin_reverse(self, order: OrderRecord, gw: Gateway) -> OrderRecord:
         now = self.now()
         if not gw.supports(Capability.REVERSE):
-            if gw.supports(Capability.CLOSE):
-                try:
-                    if gw.close(self._ref(order)):
-                        return self._update(order, state=S.CLOSED, action="closed", reason=_t("reason.cancelled"),
-                                            next_check_at=None)
-                except GatewayError:
-                    pass
             return self._update(order, state=S.NEEDS_CHECK, action="cannot_reverse", reason=_t("reason.cannot_reverse"),
                                 watch_until=now + self.settings.late_payment_watch_seconds,
                                 next_check_at=now + self.settings.needs_check_poll_seconds)
