@@ -18,6 +18,28 @@ def _home() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def write_json_atomically(path: Path, data: object) -> None:
+    """Write JSON so that a crash or a full disk leaves the old file whole: a temp file
+    in the same folder, fsync, then an atomic rename."""
+    import json
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
