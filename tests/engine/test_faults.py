@@ -123,3 +123,27 @@ def test_its500_unsigned_notification_is_confirmed_by_query(env, receiver):
     env.sim_client.notify("its500", order.gateway_trade_no, url=receiver.url_for("its500"))
     paid = env.run_until(order.out_trade_no, {S.PAID}, limit=60)
     assert paid.paid_amount == order.amount_to_pay
+
+
+def test_full_disk_sends_nothing(env):
+    """The ledger cannot write: the clerk gets a clear message and no request leaves,
+    so nobody can be charged for an order the books do not hold."""
+    from cashier.ledger import Ledger, LedgerFull
+
+    pages = env.engine.ledger.settings()["page_count"]
+    env.restart()
+    env.engine.ledger.close()
+    full = Ledger(env.ledger_path, clock=env.clock.now, max_page_count=pages + 2)
+    filled = 0
+    for size in (400, 40, 0):  # fill what is left, down to the last byte, as a full disk would be
+        with pytest.raises(LedgerFull):
+            for _ in range(100_000):
+                full.create_order(out_trade_no=f"FILL{filled:08d}", sale_id="fill", counter_id="01", profile="x",
+                                  gateway="ltzf", method="wechat", wallet="wechat", amount=Decimal("1.00"),
+                                  subject="x" * size)
+                filled += 1
+    env.engine = type(env.engine)(full, env.engine._gateways, clock=env.clock)
+    with pytest.raises(LedgerFull) as info:
+        env.engine.start_qr(env.profile("ltzf"), Decimal("8.00"), Method.WECHAT)
+    assert "磁盘" in info.value.message("zh_CN")
+    assert env.sim_client.orders("ltzf") == []
