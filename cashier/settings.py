@@ -27,6 +27,7 @@ define({
     "settings.bad_scanner": ("扫码枪设置无效：{reason}", "Invalid scanner setting: {reason}"),
     "settings.bad_port": ("通知端口必须在 1024 到 65535 之间", "The notification port must be 1024 to 65535"),
     "settings.bad_path": ("通知路径必须以 / 开头，只含字母、数字和 - _ . /", "The notification path must start with / and hold only letters, digits and - _ . /"),
+    "settings.bad_kiosk": ("全屏设置只能是开或关", "Full screen is either on or off"),
     "settings.bad_profile": ("当前商户配置名称无效", "Invalid active profile name"),
     "settings.bad_pin": ("店长密码为 4 到 8 位数字", "The manager PIN is 4 to 8 digits"),
     "settings.pin_not_set": ("还没有设置店长密码：退款前请店长先在“设置”里设置", "No manager PIN is set yet: a manager must set one in Settings before refunds"),
@@ -104,6 +105,8 @@ class Settings:
     notify_enabled: bool = False
     notify_port: int = 8765
     notify_path: str = "/notify"
+    kiosk: bool = False  # full screen, no window frame
+    micropay_profile: str | None = None  # where a payment code goes when the active profile takes none
     # Peripherals (cashier.peripherals): receipt printer, cash drawer, voice, customer display.
     shop_name: str = ""
     printer_url: str = ""
@@ -179,6 +182,11 @@ def validate(s: Settings) -> None:
     if s.manager_pin is not None and not isinstance(s.manager_pin, PinHash):
         raise UserError("settings.bad_pin")
     if s.active_profile is not None and (not isinstance(s.active_profile, str) or not 1 <= len(s.active_profile) <= 40):
+        raise UserError("settings.bad_profile")
+    if type(s.kiosk) is not bool:
+        raise UserError("settings.bad_kiosk")
+    if s.micropay_profile is not None and (not isinstance(s.micropay_profile, str)
+                                           or not 1 <= len(s.micropay_profile) <= 40):
         raise UserError("settings.bad_profile")
     if type(s.notify_enabled) is not bool:
         raise UserError("settings.bad_port")
