@@ -387,7 +387,7 @@ class GatewayHttp:
         try:
             data = self.parse_json(text)
         except ValueError as exc:
-            raise BadResponse(reason=f"not JSON ({exc}): " + self.excerpt(text)[:40]) from None
+            raise BadResponse(reason=f"not JSON ({str(exc)[:40]}): " + self.excerpt(text)) from None
         if not isinstance(data, dict):
             raise BadResponse(reason="JSON is not an object")
         return data
