@@ -56,6 +56,8 @@ def parse_amount(
     value = Decimal(body)
     if value == 0:
         raise AmountError("amount.zero")
+    if value > maximum:  # before quantize: 40 digits do not fit Decimal's precision
+        raise AmountError("amount.too_large", maximum=format_yuan(maximum))
     if value != value.quantize(FEN, rounding=ROUND_HALF_UP):
         raise AmountError("amount.too_precise")
     value = value.quantize(FEN)

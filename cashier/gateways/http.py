@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cashier import redaction
 from cashier.gateways.base import (
     BadResponse,
     ConfigError,
@@ -112,6 +113,7 @@ class GatewayHttp:
     ) -> None:
         self.base_url = check_base_url(base_url)
         self._secrets = tuple(s for s in secrets if s)
+        redaction.register(*self._secrets)  # the log file hides them too
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
                                     verify=shared_tls_context() if self.base_url.startswith("https:") else False,
                                     headers={"User-Agent": "cashier/0.1"})
@@ -120,9 +122,7 @@ class GatewayHttp:
         self._client.close()
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redaction.redact(text, self._secrets)
 
     def url(self, path: str) -> str:
         if path.startswith("http://") or path.startswith("https://"):
