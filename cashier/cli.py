@@ -39,6 +39,7 @@ define({
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
     "cli.report.total": ("合计", "Total"),
     "cli.bad_limit": ("条数应为 1 到 {maximum} 之间的整数：{text}", "The limit must be a whole number from 1 to {maximum}: {text}"),
+    "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
     "cli.interrupted": ("已中断", "Interrupted"),
     "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
 })
@@ -202,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+
+    bundle = sub.add_parser("support-bundle",
+                            help="zip logs, settings, profiles (never keys) and ledger facts for support")
+    bundle.add_argument("--out", default=None, metavar="FILE", help="the zip to write (default: in this folder)")
     return parser
 
 
@@ -242,6 +247,14 @@ def _fail(out: Output, message: str) -> None:
 def _run(args: argparse.Namespace, out: Output) -> int:
     if args.command == "profile":
         return _profile(args, out)
+    if args.command == "support-bundle":  # works when the ledger cannot be opened: that is when it helps
+        from pathlib import Path
+
+        from cashier.support import default_name, make_bundle
+
+        made = make_bundle(Path(args.out) if args.out else Path.cwd() / default_name())
+        out.emit(made, tr("cli.bundle_written", path=made["path"], integrity=made["ledger"].get("integrity", "-")))
+        return 0
     from cashier.services import open_context
 
     ctx = open_context(start=False)
