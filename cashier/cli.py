@@ -49,7 +49,7 @@ class CliError(UserError):
     pass
 
 
-READ_ONLY = {"history", "report"}
+READ_ONLY = {"history", "report", "print"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -207,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     bundle = sub.add_parser("support-bundle",
                             help="zip logs, settings, profiles (never keys) and ledger facts for support")
     bundle.add_argument("--out", default=None, metavar="FILE", help="the zip to write (default: in this folder)")
+
+    from cashier import cli_devices
+
+    cli_devices.add_parsers(sub)
     return parser
 
 
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         i18n.set_language(args.lang)
     out = Output(args.json)
     logs.setup("cashier-cli")
-    command = " ".join(filter(None, (args.command, getattr(args, "profile_command", None))))
+    command = " ".join(filter(None, (args.command, *(getattr(args, f"{args.command}_command", None),))))
     # Never the arguments: they may hold a payment code.
     log.info("cashier-cli %s: start (%s)", command,
              " ".join(f"{k}={v}" for k, v in logs.environment_summary().items()))
@@ -255,6 +259,10 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         made = make_bundle(Path(args.out) if args.out else Path.cwd() / default_name())
         out.emit(made, tr("cli.bundle_written", path=made["path"], integrity=made["ledger"].get("integrity", "-")))
         return 0
+    from cashier import cli_devices
+
+    if args.command in cli_devices.COMMANDS and getattr(args, "print_command", None) not in cli_devices.NEEDS_LEDGER:
+        return cli_devices.run(args, out)
     from cashier.services import open_context
 
     ctx = open_context(start=False)
@@ -266,6 +274,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
             if resumed:
                 out.note(tr("cli.resumed", count=len(resumed)))
                 ctx.engine.run_due()
+        if args.command in cli_devices.COMMANDS:
+            return cli_devices.run(args, out, ctx)
         return _command(args, out, ctx)
     finally:
         ctx.close()

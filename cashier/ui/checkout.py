@@ -200,13 +200,11 @@ class CheckoutPage(QWidget):
         self.caption = _label("amountCaption", tr("ui.amount_caption"), align=Qt.AlignmentFlag.AlignLeft)
         self.amount_label = _label("amount", self.amount.display(),
                                    align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.amount_label.setMinimumHeight(130)
         self.message = _label("message", "", wrap=True, align=Qt.AlignmentFlag.AlignLeft)
-        self.message.setMinimumHeight(60)
         left.addWidget(self.caption)
         left.addWidget(self.amount_label)
         left.addWidget(self.message)
-        self.method_row = QHBoxLayout()
+        self.method_row = QGridLayout()
         self.method_buttons: dict[str, QPushButton] = {}
         for method in METHODS:
             button = QPushButton(f"{METHOD_KEYS[method]}  {tr('ui.method.' + method)}")
@@ -217,7 +215,8 @@ class CheckoutPage(QWidget):
             button.clicked.connect(lambda _=False, m=method: self.pay(m))
             button.hide()
             self.method_buttons[method] = button
-            self.method_row.addWidget(button)
+            index = METHODS.index(method)
+            self.method_row.addWidget(button, index // 2, index % 2)
         left.addLayout(self.method_row)
         self.hint = _label("hint", tr("ui.not_ready"), wrap=True, align=Qt.AlignmentFlag.AlignLeft)
         left.addWidget(self.hint)
@@ -244,8 +243,8 @@ class CheckoutPage(QWidget):
         self.keypad["C"] = clear
         self.enter_button = QPushButton("Enter ⏎")
         self.enter_button.setObjectName("primary")
+        self.enter_button.setProperty("enter", True)
         self.enter_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.enter_button.setMinimumHeight(72)
         self.enter_button.clicked.connect(self.enter)
         pad.addWidget(self.enter_button, 4, 1, 1, 2)
         holder = QFrame()
@@ -261,7 +260,6 @@ class CheckoutPage(QWidget):
         page.setObjectName("card")
         layout = QHBoxLayout(page)
         self.qr = QrWidget()
-        self.qr.setMinimumSize(360, 360)
         layout.addWidget(self.qr, 3)
         side = QVBoxLayout()
         self.qr_caption = _label("amountCaption", tr("ui.pay_amount"))
@@ -304,7 +302,6 @@ class CheckoutPage(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.wait_check = QPushButton(tr("ui.check"))
-        self.wait_check.setMinimumWidth(160)
         self.wait_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.wait_check.clicked.connect(self.check_current)
         self.wait_stop = QPushButton(tr("ui.stop_waiting"))

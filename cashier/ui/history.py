@@ -16,6 +16,7 @@ from cashier.gateways.base import Capability
 from cashier.i18n import UserError, define, tr
 from cashier.money import AmountError, format_yuan, parse_amount
 from cashier.ui.attention import method_text
+from cashier.ui.widgets import fit_dialog
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),
@@ -65,6 +66,7 @@ class SetPinDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(tr("ui.refund.title"))
         layout = QVBoxLayout(self)
+        fit_dialog(self, layout)
         text = QLabel(tr("ui.refund.no_pin"))
         text.setWordWrap(True)
         layout.addWidget(text)
@@ -107,8 +109,8 @@ class RefundDialog(QDialog):
         self.refundable = refundable
         self.result_refund = None
         self.setWindowTitle(tr("ui.refund.title"))
-        self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
+        fit_dialog(self, layout)
         info = QLabel(f"{order.out_trade_no}　¥{format_yuan(order.paid_amount or order.amount_to_pay)}")
         layout.addWidget(info)
         form = QFormLayout()

@@ -5,12 +5,14 @@ delete, test connection; keys typed into password fields, stored in the keyring)
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView,
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout,
+    QHeaderView,
     QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget,
     QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import UserError, define, tr
+from cashier.ui.widgets import fit_dialog, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -36,6 +38,7 @@ define({
     "ui.set.notify": ("接收网关通知（需要公网转发，默认关闭）", "Receive gateway notifications (needs a relay; off by default)"),
     "ui.set.notify_port": ("通知端口", "Notification port"),
     "ui.set.notify_path": ("通知路径", "Notification path"),
+    "ui.set.kiosk": ("全屏显示（收银机模式，无窗口边框）", "Full screen (kiosk: no window frame)"),
     "ui.set.save": ("保存", "Save"),
     "ui.set.saved": ("设置已保存", "Settings saved"),
     "ui.set.restart_lang": ("语言将在重新启动后生效", "The language applies after a restart"),
@@ -94,9 +97,10 @@ class ProfileDialog(QDialog):
 
         self.editing = profile
         self.setWindowTitle(tr("ui.pf.title"))
-        self.setMinimumWidth(760)
         layout = QVBoxLayout(self)
+        fit_dialog(self, layout)
         self.form = QFormLayout()
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.name = QLineEdit(profile.name if profile else "")
         self.name.setReadOnly(profile is not None)
         self.gateway = QComboBox()
@@ -122,7 +126,9 @@ class ProfileDialog(QDialog):
         self.form.addRow(tr("ui.pf.secret"), self.secret)
         self.extra_edits: dict[str, QLineEdit] = {}
         self.extra_rows: list[QWidget] = []
-        layout.addLayout(self.form)
+        holder = QWidget()
+        holder.setLayout(self.form)
+        layout.addWidget(scrolling(holder), 1)
         self.note = QLabel("")
         self.note.setObjectName("hint")
         self.note.setWordWrap(True)
@@ -217,7 +223,12 @@ class SettingsPage(QWidget):
     # ------------------------------------------------------------------ general
     def _build_general(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(0, 0, 0, 0)
+        inner = QWidget()
+        form = QFormLayout(inner)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        outer.addWidget(scrolling(inner), 1)
         self.language = QComboBox()
         for value, text in (("auto", tr("ui.set.lang.auto")), ("zh_CN", "中文"), ("en", "English")):
             self.language.addItem(text, value)
@@ -239,6 +250,7 @@ class SettingsPage(QWidget):
         pin_button.clicked.connect(self.change_pin)
         pin_row.addWidget(self.pin_state, 1)
         pin_row.addWidget(pin_button)
+        self.kiosk = QCheckBox(tr("ui.set.kiosk"))
         self.notify_enabled = QCheckBox(tr("ui.set.notify"))
         self.notify_port = QSpinBox()
         self.notify_port.setRange(1024, 65535)
@@ -250,13 +262,18 @@ class SettingsPage(QWidget):
         form.addRow(tr("ui.set.min_length"), self.min_length)
         form.addRow(tr("ui.set.suffix"), self.suffix)
         form.addRow(tr("ui.set.pin"), pin_row)
+        form.addRow(self.kiosk)
         form.addRow(self.notify_enabled)
         form.addRow(tr("ui.set.notify_port"), self.notify_port)
         form.addRow(tr("ui.set.notify_path"), self.notify_path)
         save = QPushButton(tr("ui.set.save"))
         save.setObjectName("primary")
         save.clicked.connect(self.save)
-        form.addRow(save)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(save)
+        outer.addLayout(row)
+        self.save_button = save
         return page
 
     def load(self) -> None:
@@ -272,6 +289,7 @@ class SettingsPage(QWidget):
         self.min_length.setValue(s.scanner_min_length)
         self.suffix.setCurrentIndex(max(0, self.suffix.findData(s.scanner_suffix)))
         self.pin_state.setText(tr("ui.set.pin_set") if s.has_pin else tr("ui.set.pin_unset"))
+        self.kiosk.setChecked(s.kiosk)
         self.notify_enabled.setChecked(s.notify_enabled)
         self.notify_port.setValue(s.notify_port)
         self.notify_path.setText(s.notify_path)
@@ -286,6 +304,7 @@ class SettingsPage(QWidget):
                                   qr_expiry_seconds=self.qr_expiry.value(), scanner_max_gap_ms=self.gap.value(),
                                   scanner_min_length=self.min_length.value(),
                                   scanner_suffix=self.suffix.currentData(),
+                                  kiosk=self.kiosk.isChecked(),
                                   notify_enabled=self.notify_enabled.isChecked(),
                                   notify_port=self.notify_port.value(), notify_path=self.notify_path.text().strip())
             store.save(new)
@@ -349,7 +368,7 @@ class SettingsPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
-        row = QHBoxLayout()
+        row = QGridLayout()
         self.use_button = QPushButton(tr("ui.set.use"))
         self.use_button.setObjectName("primary")
         self.use_button.clicked.connect(self.use_selected)
@@ -364,10 +383,9 @@ class SettingsPage(QWidget):
         self.test_button.clicked.connect(self.test_selected)
         self.reload_button = QPushButton(tr("ui.set.reload"))
         self.reload_button.clicked.connect(self.window_reload)
-        for b in (self.use_button, self.add_button, self.edit_button, self.delete_button, self.test_button,
-                  self.reload_button):
-            row.addWidget(b)
-        row.addStretch(1)
+        for i, b in enumerate((self.use_button, self.add_button, self.edit_button, self.delete_button,
+                               self.test_button, self.reload_button)):
+            row.addWidget(b, i // 3, i % 3)
         layout.addLayout(row)
         self.test_result = QLabel("")
         self.test_result.setWordWrap(True)

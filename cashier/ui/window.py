@@ -4,7 +4,7 @@ is opened off the GUI thread after the first frame, so the window shows at once.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QStackedWidget,
@@ -60,8 +60,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self.workers = Workers(self)
         self.setWindowTitle(tr("ui.title_demo") if demo else tr("ui.title"))
-        self.resize(1280, 800)
-        self.setMinimumSize(1024, 700)
+        self.setMinimumSize(640, 480)
 
         from cashier.ui.scanfilter import ScannerFilter
 
@@ -77,8 +76,7 @@ class MainWindow(QMainWindow):
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         nav = QFrame()
-        nav.setObjectName("card")
-        nav.setFixedWidth(220)
+        nav.setObjectName("nav")
         nav_layout = QVBoxLayout(nav)
         self.nav_group = QButtonGroup(self)
         self.nav_group.setExclusive(True)
@@ -128,6 +126,28 @@ class MainWindow(QMainWindow):
         self.nav_buttons[name] = button
         self.pages.addWidget(widget)
         widget.setProperty("page", name)
+
+    # ------------------------------------------------------------------ screen
+    def fit_to(self, area: QRect) -> None:
+        """Size to `area` (a screen's available geometry, logical pixels) and scale
+        text and targets to it."""
+        from cashier.ui.app import apply_scale, scale_for
+
+        apply_scale(scale_for(area.width(), area.height()))
+        self.setGeometry(area)
+
+    def show_on_screen(self) -> None:
+        """Show maximised on the screen's available area; full screen when the
+        kiosk setting is on. The geometry is set first, so the window fits even
+        where no window manager maximises it."""
+        screen = self.screen() or QApplication.primaryScreen()
+        kiosk = bool(getattr(self.settings, "kiosk", False))
+        area = screen.geometry() if kiosk else screen.availableGeometry()
+        self.fit_to(area)
+        if kiosk:
+            self.showFullScreen()
+        else:
+            self.showMaximized()
 
     def page(self, name: str) -> QWidget:
         for i in range(self.pages.count()):
@@ -325,7 +345,10 @@ class MainWindow(QMainWindow):
             panel.pay_shown()
 
     def apply_settings(self, settings) -> None:
+        kiosk_changed = bool(getattr(self.settings, "kiosk", False)) != bool(settings.kiosk)
         self.settings = settings
+        if kiosk_changed and self.isVisible():
+            self.show_on_screen()
         self.scanner.set_config(settings.scanner_config())
         if self.engine is not None:
             self.engine.settings.qr_expiry_seconds = float(settings.qr_expiry_seconds)
