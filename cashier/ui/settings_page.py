@@ -38,6 +38,8 @@ define({
     "ui.set.notify_port": ("通知端口", "Notification port"),
     "ui.set.notify_path": ("通知路径", "Notification path"),
     "ui.set.kiosk": ("全屏显示（收银机模式，无窗口边框）", "Full screen (kiosk: no window frame)"),
+    "ui.set.micropay_profile": ("付款码由哪个商户配置收款（当前配置不能收时）", "Payment codes go to (when the profile in use takes none)"),
+    "ui.set.micropay_none": ("不转交", "Nobody else"),
     "ui.set.save": ("保存", "Save"),
     "ui.set.saved": ("设置已保存", "Settings saved"),
     "ui.set.restart_lang": ("语言将在重新启动后生效", "The language applies after a restart"),
@@ -249,6 +251,7 @@ class SettingsPage(QWidget):
         pin_button.clicked.connect(self.change_pin)
         pin_row.addWidget(self.pin_state, 1)
         pin_row.addWidget(pin_button)
+        self.micropay_profile = QComboBox()
         self.kiosk = QCheckBox(tr("ui.set.kiosk"))
         self.notify_enabled = QCheckBox(tr("ui.set.notify"))
         self.notify_port = QSpinBox()
@@ -261,6 +264,7 @@ class SettingsPage(QWidget):
         form.addRow(tr("ui.set.min_length"), self.min_length)
         form.addRow(tr("ui.set.suffix"), self.suffix)
         form.addRow(tr("ui.set.pin"), pin_row)
+        form.addRow(tr("ui.set.micropay_profile"), self.micropay_profile)
         form.addRow(self.kiosk)
         form.addRow(self.notify_enabled)
         form.addRow(tr("ui.set.notify_port"), self.notify_port)
@@ -289,6 +293,13 @@ class SettingsPage(QWidget):
         self.suffix.setCurrentIndex(max(0, self.suffix.findData(s.scanner_suffix)))
         self.pin_state.setText(tr("ui.set.pin_set") if s.has_pin else tr("ui.set.pin_unset"))
         self.kiosk.setChecked(s.kiosk)
+        self.micropay_profile.clear()
+        self.micropay_profile.addItem(tr("ui.set.micropay_none"), None)
+        for name in self.window.micropay_profiles():
+            self.micropay_profile.addItem(name, name)
+        if s.micropay_profile and self.micropay_profile.findData(s.micropay_profile) < 0:
+            self.micropay_profile.addItem(s.micropay_profile, s.micropay_profile)
+        self.micropay_profile.setCurrentIndex(max(0, self.micropay_profile.findData(s.micropay_profile)))
         self.notify_enabled.setChecked(s.notify_enabled)
         self.notify_port.setValue(s.notify_port)
         self.notify_path.setText(s.notify_path)
@@ -304,6 +315,7 @@ class SettingsPage(QWidget):
                                   scanner_min_length=self.min_length.value(),
                                   scanner_suffix=self.suffix.currentData(),
                                   kiosk=self.kiosk.isChecked(),
+                                  micropay_profile=self.micropay_profile.currentData(),
                                   notify_enabled=self.notify_enabled.isChecked(),
                                   notify_port=self.notify_port.value(), notify_path=self.notify_path.text().strip())
             store.save(new)
