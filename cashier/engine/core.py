@@ -316,6 +316,7 @@ class Engine:
                              detail=_err(exc))
                 raise
             except UnknownOutcome as exc:
+                failpoint("after_unknown_answer")
                 return self._update(order, state=S.UNKNOWN, action="micropay_unknown", reason=exc.message(),
                                     next_check_at=self.now() + self.settings.micropay_query_interval,
                                     detail=_err(exc))
