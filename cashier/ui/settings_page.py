@@ -33,7 +33,6 @@ define({
     "ui.set.pin_set": ("已设置", "set"),
     "ui.set.pin_unset": ("未设置", "not set"),
     "ui.set.pin_change": ("设置/修改…", "Set/change…"),
-    "ui.set.pin_current": ("当前店长密码", "Current manager PIN"),
     "ui.set.pin_saved": ("店长密码已保存", "Manager PIN saved"),
     "ui.set.notify": ("接收网关通知（需要公网转发，默认关闭）", "Receive gateway notifications (needs a relay; off by default)"),
     "ui.set.notify_port": ("通知端口", "Notification port"),
@@ -333,34 +332,16 @@ class SettingsPage(QWidget):
         return True
 
     def change_pin(self) -> None:
-        from cashier.settings import SettingsStore
-        from cashier.ui.history import SetPinDialog
-
-        settings = SettingsStore().load_or_default()[0]
-        dialog = SetPinDialog(self)
-        if settings.has_pin:
-            current = QLineEdit()
-            current.setEchoMode(QLineEdit.EchoMode.Password)
-            dialog.layout().itemAt(1).layout().insertRow(0, tr("ui.set.pin_current"), current)
-
-            def save() -> None:
-                if dialog.pin1.text() != dialog.pin2.text():
-                    dialog.error.setText(tr("ui.refund.pin_mismatch"))
-                    return
-                try:
-                    SettingsStore().set_pin(dialog.pin1.text(), current=current.text())
-                except UserError as exc:
-                    dialog.error.setText(exc.message())
-                    return
-                dialog.accept()
-
-            dialog.save = save  # type: ignore[method-assign]
-            buttons = dialog.findChild(QDialogButtonBox)
-            buttons.accepted.disconnect()
-            buttons.accepted.connect(save)
+        """Set the manager PIN, or change it: the dialog asks for the current one."""
+        dialog = self.pin_dialog()
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.message.setText(tr("ui.set.pin_saved"))
             self.load()
+
+    def pin_dialog(self):
+        from cashier.ui.pin import PinDialog
+
+        return PinDialog(self)
 
     # ------------------------------------------------------------------ profiles
     def _build_profiles(self) -> QWidget:

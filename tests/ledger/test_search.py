@@ -165,3 +165,24 @@ def test_migration_from_v2_adds_the_search_indexes(db_path):
         assert ledger.schema_version == schema.SCHEMA_VERSION >= 3
         paid_order(ledger, "X1", amount=D("3.00"))
         assert _numbers(ledger.search_orders(OrderQuery(amount=D("3.00")))) == ["X1"]
+
+
+def test_not_paid_and_unfinished_pages_across_states(ledger, clock):
+    kinds = ["closed", "failed", "reversed", "pending", "paid", "needs_check"]
+    for k in range(30):
+        state = kinds[k % len(kinds)]
+        order = new_order(ledger, f"N{k:03d}", amount=D("1.00"))
+        if state == "needs_check":
+            ledger.update_order(order.out_trade_no, state="pending", expect="sending")
+        if state != "sending":
+            ledger.update_order(order.out_trade_no, state=state)
+        clock.advance(1 if k % 4 else 0)
+    for status, wanted in (("not_paid", {"closed", "failed", "reversed"}), ("unresolved", {"pending", "needs_check"})):
+        expected = [f"N{k:03d}" for k in range(29, -1, -1) if kinds[k % len(kinds)] in wanted]
+        query = OrderQuery(status=status)
+        pages, page = [], ledger.search_orders(query, limit=4)
+        while page:
+            pages.extend(page)
+            page = ledger.search_orders(query, limit=4, before=page[-1])
+        assert _numbers(pages) == expected, status
+        assert _numbers(ledger.search_orders(OrderQuery(status=status, amount=D("1.00")), limit=100)) == expected
