@@ -247,7 +247,17 @@ class HistoryPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_select)
-        split.addWidget(self.table)
+        listing = QWidget()
+        ll = QVBoxLayout(listing)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.table, 1)
+        more_row = QHBoxLayout()
+        self.more = QPushButton(tr("ui.hist.more"))
+        self.more.clicked.connect(self.load_more)
+        more_row.addWidget(self.more)
+        more_row.addStretch(1)
+        ll.addLayout(more_row)
+        split.addWidget(listing)
         detail = QWidget()
         dl = QVBoxLayout(detail)
         self.detail = QLabel(tr("ui.hist.pick"))
@@ -263,8 +273,6 @@ class HistoryPage(QWidget):
         self.refund_table.horizontalHeader().setStretchLastSection(True)
         dl.addWidget(self.refund_table)
         buttons = QHBoxLayout()
-        self.more = QPushButton(tr("ui.hist.more"))
-        self.more.clicked.connect(self.load_more)
         self.check_button = QPushButton(tr("ui.check"))
         self.check_button.clicked.connect(self.check_order)
         self.refund_check = QPushButton(tr("ui.hist.refund_check"))
@@ -274,7 +282,7 @@ class HistoryPage(QWidget):
         self.refund_button = QPushButton(tr("ui.hist.refund"))
         self.refund_button.setObjectName("danger")
         self.refund_button.clicked.connect(self.refund)
-        for b in (self.more, self.check_button, self.refund_check, self.mark_button, self.refund_button):
+        for b in (self.check_button, self.refund_check, self.mark_button, self.refund_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.message = QLabel("")
@@ -285,17 +293,26 @@ class HistoryPage(QWidget):
         split.addWidget(detail)
         split.setSizes([420, 320])
         layout.addWidget(split, 1)
-        # Keyboard: Ctrl+F back to the search line; Down from it into the list.
+        # Keyboard: Ctrl+F back to the search line; Down from it into the list; each
+        # action's key is on its button (this page only).
         QShortcut(QKeySequence.StandardKey.Find, self, activated=self.focus_search,
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         QShortcut(QKeySequence(Qt.Key.Key_Down), self.search, activated=self.focus_list,
                   context=Qt.ShortcutContext.WidgetShortcut)
+        for button, key in ((self.check_button, "F5"), (self.refund_check, "F6"), (self.mark_button, "F7"),
+                            (self.refund_button, "F8"), (self.more, "Ctrl+PgDown")):
+            button.setText(f"{button.text()}  {QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)}")
+            QShortcut(QKeySequence(key), self, activated=button.animateClick,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._update_buttons()
 
     @property
     def orders(self):
         """The listed orders (OrderRecord), newest first."""
         return [e.order for e in self.entries]
+
+    def first_focus(self) -> QWidget:
+        return self.search
 
     # ------------------------------------------------------------------ loading
     def activate(self) -> None:
