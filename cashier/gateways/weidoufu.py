@@ -118,7 +118,7 @@ PAY_TYPE = {Wallet.WECHAT: 1, Wallet.ALIPAY: 2, Wallet.UNIONPAY: 3}
 WALLET_OF_PAY_TYPE = {1: Wallet.WECHAT, 2: Wallet.ALIPAY, 3: Wallet.UNIONPAY}
 QR_PAY_TYPE = {Method.WECHAT: 1, Method.ALIPAY: 2}
 
-# Payment-code prefixes (shared/counter-rules.md), used when the caller did not say.
+# Payment-code prefixes (docs/counter.md), used when the caller did not say.
 _CODE_WALLETS = (
     (re.compile(r"^1[0-5]\d{16}$"), Wallet.WECHAT),
     (re.compile(r"^(2[5-9]|30)\d{14,22}$"), Wallet.ALIPAY),
