@@ -78,21 +78,20 @@ _REPORT_PAID_STATES = (states.PAID, states.NEEDS_CHECK)
 # stay textually identical to the partial index orders_paid_amount (schema v3).
 _SHOWN_AMOUNT_SQL = "coalesce(paid_amount_fen, amount_to_pay_fen)"
 _SHOWN_AMOUNT_DIFFERS_SQL = f"{_SHOWN_AMOUNT_SQL} <> amount_fen"
-_REFUND_OPEN_STATES = tuple(sorted(states.UNRESOLVED_REFUND_STATES))
-_SUCCEEDED_SUM_SQL = ("(SELECT sum(r.amount_fen) FROM refunds AS r"
-                      " WHERE r.out_trade_no = orders.out_trade_no AND r.state = 'succeeded')")
+# orders.refunded_fen is kept by triggers (schema v4); "refunded_fen > 0" must stay
+# textually in every refund-state clause for the partial index orders_refunded.
+_REFUNDED_SQL = "refunded_fen > 0"
 _STATUS_SQL = {
     "paid": ("state = 'paid'", ()),
     "not_paid": ("state IN ('closed', 'reversed', 'failed')", ()),
     "unresolved": (_ORDER_UNRESOLVED_SQL, ()),
-    "refunded": ("out_trade_no IN (SELECT out_trade_no FROM refunds WHERE state = 'succeeded')", ()),
-    "partly_refunded": ("state = 'paid' AND out_trade_no IN (SELECT out_trade_no FROM refunds"
-                        f" WHERE state = 'succeeded') AND {_SUCCEEDED_SUM_SQL} < paid_amount_fen", ()),
-    "fully_refunded": ("out_trade_no IN (SELECT out_trade_no FROM refunds WHERE state = 'succeeded')"
-                       f" AND {_SUCCEEDED_SUM_SQL} >= paid_amount_fen", ()),
-    "refund_open": ("out_trade_no IN (SELECT out_trade_no FROM refunds"
-                    f" WHERE state IN ({', '.join('?' for _ in _REFUND_OPEN_STATES)}))", _REFUND_OPEN_STATES),
+    "refunded": (_REFUNDED_SQL, ()),
+    "partly_refunded": (f"{_REFUNDED_SQL} AND state = 'paid' AND refunded_fen < paid_amount_fen", ()),
+    "fully_refunded": (f"{_REFUNDED_SQL} AND refunded_fen >= paid_amount_fen", ()),
+    "refund_open": ("out_trade_no IN (SELECT out_trade_no FROM refunds INDEXED BY refunds_unresolved"
+                    f" WHERE {_REFUND_UNRESOLVED_SQL})", ()),
 }
+_REFUND_STATUSES = ("refunded", "partly_refunded", "fully_refunded")
 assert set(_STATUS_SQL) == set(SEARCH_STATUSES)
 assert {"closed", "reversed", "failed"} == states.FINAL_ORDER_STATES - {states.PAID}
 
@@ -800,6 +799,8 @@ class Ledger:
         elif status == "unresolved":  # few: their partial index, then a small sort
             branches = [("orders_unresolved", [_ORDER_UNRESOLVED_SQL], [])]
             status = None
+        elif status in _REFUND_STATUSES:  # the refunded orders' own index, newest first
+            branches = [("orders_refunded", [], [])]
         else:
             branches = [(None, [], [])]
         if status is not None:
