@@ -747,7 +747,8 @@ class Engine:
             self._check_refund_rules(order, gw)
             out_refund_no = self._new_number("R")
             refund = self.ledger.create_refund(out_refund_no=out_refund_no, out_trade_no=out_trade_no,
-                                               amount=amount, reason=reason, actor=actor)
+                                               amount=amount, reason=reason, actor=actor,
+                                               counter_id=self.settings.counter_id)
             self._emit(EngineEvent("refund", refund=refund))
             failpoint("after_refund_written")
             return self._send_refund(refund, order, gw)
@@ -895,6 +896,66 @@ class Engine:
                                  paid_at=note.paid_at, gateway_trade_no=note.gateway_trade_no, wallet=note.wallet)
             self._mark_paid(order, state, action="notified_paid")
             return True
+
+    # ------------------------------------------------------------------ reconciliation (对账)
+    def reconcile_query(self, order: OrderRecord) -> PaymentState | float:
+        """Ask the gateway about any order, final ones too, within the same rate limit
+        as the scheduler's queries, WITHOUT applying the answer (reconciliation only
+        compares). Returns seconds to wait when the slot is not free yet."""
+        return self._query(order, self.gateway(order.profile))
+
+    def reconcile_list(self, profile: str, page: int, limit: int = 50):
+        """A page of the gateway's order list (Capability.LIST_ORDERS), within the
+        gateway's query spacing; or seconds to wait."""
+        gw = self.gateway(profile)
+        key = (profile, "list_orders")
+        wait = self._gate.reserve(key, gw.limits.query_interval, self.now())
+        if wait > 0:
+            return wait
+        try:
+            return gw.list_orders(page, limit)
+        except RateLimited:
+            self._gate.push_back(key, self.now() + gw.limits.query_interval)
+            return gw.limits.query_interval
+
+    def record_reconciled_payment(self, out_trade_no: str, *, paid_amount: Decimal, actor: str, reason: str,
+                                  paid_at: float | None = None, gateway_trade_no: str | None = None,
+                                  detail: dict | None = None) -> OrderRecord:
+        """A manager records what reconciliation found at the gateway: the order is paid
+        with `paid_amount` (an order we had as closed/expired, or a paid one whose amount
+        differs). Compare-and-set on the state read under the order's lock."""
+        with self._order_lock(out_trade_no):
+            order = self._get(out_trade_no)
+            fields = dict(paid_amount=paid_amount, paid_at=paid_at or order.paid_at or self.now(),
+                          gateway_trade_no=gateway_trade_no or order.gateway_trade_no, next_check_at=None,
+                          checked_by=actor, reason=reason)
+            return self._update(order, state=S.PAID, actor=actor, action="reconciled", detail=detail, **fields)
+
+    def adopt_gateway_order(self, profile: str, listed, *, actor: str, reason: str, detail: dict | None = None
+                            ) -> OrderRecord:
+        """A manager records an order only the gateway knew (paid there): it enters the
+        ledger as paid, marked as found by reconciliation."""
+        gw = self.gateway(profile)
+        wallet = Wallet(getattr(listed.wallet, "value", listed.wallet) or "unknown")
+        order = self.ledger.create_order(
+            out_trade_no=listed.out_trade_no, sale_id=listed.out_trade_no, counter_id=self.settings.counter_id,
+            profile=profile, gateway=gw.name, method=Method.MERGED.value if wallet == Wallet.UNKNOWN else
+            {Wallet.WECHAT: "wechat", Wallet.ALIPAY: "alipay", Wallet.QQ: "qq"}.get(wallet, "merged"),
+            wallet=wallet.value, amount=listed.amount, actor=actor, detail={"found_by": "reconciliation"})
+        paid_at = listed.paid_at.timestamp() if listed.paid_at else self.now()
+        return self._update(order, state=S.PAID, actor=actor, action="reconciled", detail=detail,
+                            paid_amount=listed.amount, paid_at=paid_at, gateway_trade_no=listed.gateway_trade_no,
+                            checked_by=actor, reason=reason)
+
+    def record_reconciled_refund(self, out_trade_no: str, amount: Decimal, *, actor: str, reason: str,
+                                 detail: dict | None = None) -> RefundRecord:
+        """A manager records a refund done at the gateway's back office (never sent by us)."""
+        with self._order_lock(out_trade_no):
+            refund = self.ledger.create_refund(out_refund_no=self._new_number("R"), out_trade_no=out_trade_no,
+                                               amount=amount, reason=reason, actor=actor,
+                                               counter_id=self.settings.counter_id, detail=detail)
+            return self._update_refund(refund, state=S.REFUND_SUCCEEDED, actor=actor, action="reconciled",
+                                       detail=detail)
 
 
 def _is_not_found(exc: GatewayError) -> bool:

@@ -95,6 +95,7 @@ from cashier.gateways.base import (
     HttpReply,
     IncomingRequest,
     InvalidParameter,
+    ListedOrder,
     Method,
     Notification,
     NotificationError,
@@ -202,6 +203,7 @@ class EpayGateway(Gateway):
         Capability.REFUND,
         Capability.NOTIFY_VERIFY,
         Capability.CHECK_CONNECTION,
+        Capability.LIST_ORDERS,
     })
     unverified = frozenset({Capability.MICROPAY})
     # NB: epay refunds are NOT idempotent (no out_refund_no, no refund query): never
@@ -559,6 +561,44 @@ class EpayGateway(Gateway):
     def notification_reply(self, ok: bool) -> HttpReply:
         # The site retries until the body contains "success".
         return HttpReply(200, "success") if ok else HttpReply(400, "fail")
+
+    # ------------------------------------------------------------- order list
+    LIST_LIMIT_MAX = 50
+
+    def list_orders(self, page: int, limit: int = 50) -> list[ListedOrder]:
+        """`api.php?act=orders` (pid, key, limit ≤ 50, page from 1): the merchant's orders,
+        newest first. Some sites page by `offset` instead: both are sent."""
+        limit = max(1, min(self.LIST_LIMIT_MAX, int(limit)))
+        page = max(1, int(page))
+        answer = self._call("GET", "api.php", params={"act": "orders", "pid": self._pid, "key": self._secret,
+                                                      "limit": limit, "page": page, "offset": limit * (page - 1)})
+        code = _int_or_none(answer.get("code"))
+        if code is None:
+            raise BadResponse(reason="no code in the answer")
+        if code != 1:
+            self._fail(code, _text(answer.get("msg")), operation="list_orders")
+        data = answer.get("data") or []
+        if not isinstance(data, list):
+            raise BadResponse(reason="data is not a list")
+        listed = []
+        for item in data:
+            if not isinstance(item, dict) or not _text(item.get("out_trade_no")):
+                raise BadResponse(reason="an order without out_trade_no")
+            money: Decimal | None = None
+            if item.get("money") not in (None, ""):
+                try:
+                    money = parse_wire_amount(item.get("money"))
+                except ValueError:
+                    raise BadResponse(reason="money is not an amount") from None
+            status = _int_or_none(item.get("status"))
+            pay = {0: PayStatus.PENDING, 1: PayStatus.PAID, 2: PayStatus.REFUNDED, 3: PayStatus.PAID}.get(
+                status, PayStatus.UNKNOWN)
+            listed.append(ListedOrder(
+                out_trade_no=_text(item.get("out_trade_no")), gateway_trade_no=_text(item.get("trade_no")) or None,
+                amount=money, status=pay, created_at=parse_china_time(_text(item.get("addtime"))),
+                paid_at=parse_china_time(_text(item.get("endtime"))),
+                wallet=WALLET_OF_TYPE.get(_text(item.get("type")), Wallet.UNKNOWN)))
+        return listed
 
     # ---------------------------------------------------------------- check
     def check_connection(self) -> str:

@@ -43,6 +43,8 @@ class OrderRecord:
     next_check_at: float | None
     check_count: int
     checked_by: str | None
+    shift_id: int | None = None  # the shift it was taken in (carried on if unresolved at a close)
+    clerk: str | None = None
 
     @property
     def page_key(self) -> tuple[float, str]:
@@ -66,6 +68,8 @@ class RefundRecord:
     finished_at: float | None
     next_check_at: float | None
     check_count: int
+    shift_id: int | None = None
+    clerk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,11 @@ class Report:
     unresolved_refunds: tuple[RefundRecord, ...]
     lines: tuple[ReportLine, ...]
     totals: ReportLine = field(default_factory=lambda: ReportLine("", ""))
+    # Cash put into / taken out of drawers that day (备用金 / 取款; cash sales and cash
+    # refunds are the "cash" line of `lines`), and the day's reconciliation runs.
+    cash_in: Decimal = Decimal("0.00")
+    cash_out: Decimal = Decimal("0.00")
+    reconciliation: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         def record(rec: OrderRecord | RefundRecord) -> dict[str, Any]:
@@ -237,4 +246,7 @@ class Report:
             "end": self.end,
             "lines": [line.to_dict() for line in self.lines],
             "totals": self.totals.to_dict(),
+            "cash_in": format_yuan(self.cash_in),
+            "cash_out": format_yuan(self.cash_out),
+            "reconciliation": list(self.reconciliation),
         }

@@ -568,7 +568,8 @@ class EpaySim(GatewaySim):
             return error
         limit = _intval(q.get("limit")) or 10
         limit = max(1, min(50, limit))
-        offset = max(0, _intval(q.get("offset")))
+        page = _intval(q.get("page"))  # the documented form; older sites take offset
+        offset = (page - 1) * limit if page >= 1 else max(0, _intval(q.get("offset")))
         orders = sorted(self._merchant_orders(merchant.merchant_id), key=lambda o: o.trade_no, reverse=True)
         if "status" in q:
             wanted = _intval(q.get("status"))
