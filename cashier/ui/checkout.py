@@ -672,12 +672,10 @@ class CheckoutPage(QWidget):
         url = order.qr_image_url
         self.qr_status.setText(tr("ui.loading_image"))
 
-        def fetch() -> bytes:
-            import httpx
+        engine, out_trade_no = self.engine, order.out_trade_no
 
-            response = httpx.get(url, timeout=10.0, follow_redirects=True)
-            response.raise_for_status()
-            return response.content
+        def fetch() -> bytes:  # a worker thread: the gateway's HTTP layer, deadline and size cap
+            return engine.qr_image(out_trade_no)
 
         def done(data: bytes) -> None:
             if self.current is not None and self.current.qr_image_url == url:
