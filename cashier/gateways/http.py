@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from cashier import redaction
+from cashier.redaction import REDACT_MIN_RUN, redact_runs  # noqa: F401 (the gateways' name for it)
 from cashier.gateways.base import (
     BadResponse,
     ConfigError,
@@ -71,8 +73,6 @@ MAX_ANSWER_BYTES = 1 << 20
 MAX_IMAGE_BYTES = 2 << 20
 # Gateway answers nest three or four levels; anything deeper is not an answer.
 MAX_JSON_DEPTH = 32
-# A key is redacted wherever any run of this many of its characters appears.
-REDACT_MIN_RUN = 8
 
 
 def is_loopback_host(host: str) -> bool:
@@ -148,43 +148,6 @@ def parse_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         return json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=strip_keys)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
-
-
-def redact_runs(text: str, secrets: Iterable[str], *, run: int = REDACT_MIN_RUN) -> str:
-    """`text` with every secret replaced by "***", and also every piece of one: any
-    `run` or more consecutive characters of a secret (case-insensitive), so that an
-    answer echoing part of a key, or cut in the middle of one, shows none of it.
-    A secret shorter than `run` is replaced where it appears whole."""
-    if not text:
-        return text
-    low = text.lower()
-    hidden = bytearray(len(text))
-    for secret in secrets:
-        if not secret:
-            continue
-        key = secret.lower()
-        if len(key) < run:
-            start = low.find(key)
-            while start >= 0:
-                hidden[start:start + len(key)] = b"\x01" * len(key)
-                start = low.find(key, start + 1)
-            continue
-        windows = {key[i:i + run] for i in range(len(key) - run + 1)}
-        for i in range(len(low) - run + 1):
-            if low[i:i + run] in windows:
-                hidden[i:i + run] = b"\x01" * run
-    if not any(hidden):
-        return text
-    out, i = [], 0
-    while i < len(text):
-        if hidden[i]:
-            while i < len(text) and hidden[i]:
-                i += 1
-            out.append("***")
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
 
 
 # ------------------------------------------------------------------ the deadline
@@ -284,6 +247,7 @@ class GatewayHttp:
     ) -> None:
         self.base_url = check_base_url(base_url)
         self._secrets = tuple(s for s in secrets if s)
+        redaction.register(*self._secrets)  # the log file hides them too
         self.deadline = deadline
         self.max_bytes = max_bytes
         self.max_depth = max_depth

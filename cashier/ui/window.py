@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         from cashier.ui.scanfilter import ScannerFilter
 
         self.scanner = ScannerFilter(self.settings.scanner_config(), clock=scanner_clock, parent=self)
+        self.scanner.scope = self._scan_scope
         self._build()
         self.scanner.scanned.connect(self._on_scan)
         QApplication.instance().installEventFilter(self.scanner)
@@ -297,14 +298,45 @@ class MainWindow(QMainWindow):
         self.status_pending.setText(tr("ui.status.pending", n=n))
         self.nav_buttons["attention"].setText(tr("ui.nav.attention_n", n=n) if n else tr("ui.nav.attention"))
 
-    def _on_scan(self, scan) -> None:
+    def _scan_scope(self, obj) -> bool:
+        """Keys may be a scan only on the checkout, with no dialog open."""
+        if QApplication.activeModalWidget() is not None or QApplication.activePopupWidget() is not None:
+            return False
         if self.pages.currentWidget() is not self.checkout:
-            if scan.is_payment_code:
-                self.show_page("checkout")
-            else:
-                self.flash(UserError("scanner.not_payment_code", code=scan.code).message())
-                return
+            return False
+        w = obj
+        while w is not None:
+            if w is self.checkout:
+                return True
+            w = w.parentWidget()
+        return obj is self
+
+    def _on_scan(self, scan) -> None:
         self.checkout.on_scan(scan)
+
+    def micropay_profile(self) -> str | None:
+        """Where a payment code goes when the active profile takes none: the one
+        chosen in settings, else (demo mode) the first demo profile that can."""
+        if self.engine is None:
+            return None
+        able = self.micropay_profiles()
+        chosen = getattr(self.settings, "micropay_profile", None)
+        if chosen in able:
+            return chosen
+        if self.ctx is not None and self.ctx.demo and able:
+            from cashier.gateways.base import Capability
+
+            # the demo shows every flow: prefer one that can also reverse a charge
+            return next((n for n in able if self.engine.gateway(n).supports(Capability.REVERSE)), able[0])
+        return None
+
+    def micropay_profiles(self) -> list[str]:
+        """The usable profiles that take payment codes (付款码)."""
+        if self.engine is None:
+            return []
+        from cashier.gateways.base import Capability
+
+        return [name for name in self.engine.profiles() if self.engine.gateway(name).supports(Capability.MICROPAY)]
 
     def show_first_run(self) -> None:
         from cashier.ui.firstrun import FirstRunPage
@@ -354,6 +386,8 @@ class MainWindow(QMainWindow):
             self.engine.settings.qr_expiry_seconds = float(settings.qr_expiry_seconds)
             if settings.active_profile in self.engine.profiles():
                 self.set_profile(settings.active_profile)
+            else:
+                self.set_profile(self.checkout.profile)  # the payment-code route may have changed
 
     def closeEvent(self, event) -> None:  # noqa: N802
         QApplication.instance().removeEventFilter(self.scanner)
