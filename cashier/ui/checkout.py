@@ -105,6 +105,13 @@ def format_yuan(value) -> str:
     return fmt(value)
 
 
+def is_held(order) -> bool:
+    """Paid, but the payment site froze the money (epay status 3)."""
+    from cashier.engine.core import is_held as held
+
+    return held(order)
+
+
 def wallet_text(wallet: str) -> str:
     return tr("ui.method." + wallet) if wallet in ("wechat", "alipay", "qq") else {
         "unionpay": "云闪付", "merged": tr("ui.method.merged")}.get(wallet, "")
@@ -606,11 +613,15 @@ class CheckoutPage(QWidget):
         self.ensure_pages()
         state = order.state
         if state == "paid":
+            held = is_held(order)  # paid, but the site froze the money: the warning stays up
             self._show_result("success", tr("ui.paid_title"),
                               tr("ui.paid_detail", amount=format_yuan(order.paid_amount or order.amount_to_pay),
                                  wallet=wallet_text(order.wallet),
                                  time=datetime.datetime.fromtimestamp(order.paid_at or order.updated_at)
-                                 .strftime("%H:%M:%S")), "")
+                                 .strftime("%H:%M:%S")), "⚠ " + order.reason if held else "")
+            if held:
+                self._tick.stop()
+                return
             self._success_left = SUCCESS_SECONDS
             self.result_next.setText(tr("ui.back_in", s=self._success_left))
             self._tick.start()

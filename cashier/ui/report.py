@@ -16,6 +16,8 @@ from cashier.money import format_yuan
 from cashier.ui.checkout import wallet_text
 
 define({
+    "ui.rep.held": ("其中 {count} 笔已付款但资金被支付站点冻结，请与站点核实",
+                    "{count} paid but held (frozen) by the payment site: check with the site"),
     "ui.rep.title": ("日报", "Daily report"),
     "ui.rep.day": ("日期", "Day"),
     "ui.rep.today": ("今天", "Today"),
@@ -96,6 +98,9 @@ class ReportPage(QWidget):
         else:
             self.unresolved.setText(tr("ui.rep.all_clear"))
             self.unresolved.setStyleSheet("color: #07a35a;")
+        if report.held_orders:  # paid, but the site froze the money: someone checks with the site
+            self.unresolved.setText(self.unresolved.text() + "  " + tr("ui.rep.held", count=len(report.held_orders)))
+            self.unresolved.setStyleSheet("color: #d83931;")
         lines = list(report.lines)
         self.table.setRowCount(len(lines) + (1 if lines else 0))
         titles = self._gateway_titles()
