@@ -113,7 +113,7 @@ from cashier.gateways.base import (
     Wallet,
     parse_china_time,
 )
-from cashier.gateways.http import GatewayHttp, parse_json
+from cashier.gateways.http import GatewayHttp
 from cashier.gateways.signing import canonical, epay_sign, signature_equal
 from cashier.i18n import define, tr
 from cashier.money import format_yuan, parse_wire_amount
@@ -367,19 +367,19 @@ class EpayGateway(Gateway):
             raise BadResponse(reason="not UTF-8") from None
         data: Any = None
         try:
-            data = parse_json(text)
+            data = self.http.parse_json(text)
         except ValueError:
             start, end = text.find("{"), text.rfind("}")
             if 0 < start < end:  # "<br /><b>Notice</b>: ... {json}"
                 try:
-                    data = parse_json(text[start:end + 1])
+                    data = self.http.parse_json(text[start:end + 1])
                 except ValueError:
                     data = None
         if data is None:
             message = page_message(text)
             if message:
                 self._page(message, operation=operation)
-            raise BadResponse(reason="not JSON: " + self.http.redact(text[:80])) from None
+            raise BadResponse(reason="not JSON: " + self.http.excerpt(text)) from None
         if not isinstance(data, dict):
             raise BadResponse(reason="JSON is not an object")
         return data

@@ -31,14 +31,15 @@ define({
     "ui.set.suffix.none": ("无（停顿结束）", "None (pause ends it)"),
     "ui.set.pin": ("店长密码", "Manager PIN"),
     "ui.set.pin_set": ("已设置", "set"),
-    "ui.set.pin_unset": ("未设置（退款前必须设置）", "not set (needed before refunds)"),
+    "ui.set.pin_unset": ("未设置", "not set"),
     "ui.set.pin_change": ("设置/修改…", "Set/change…"),
-    "ui.set.pin_current": ("当前店长密码", "Current manager PIN"),
     "ui.set.pin_saved": ("店长密码已保存", "Manager PIN saved"),
     "ui.set.notify": ("接收网关通知（需要公网转发，默认关闭）", "Receive gateway notifications (needs a relay; off by default)"),
     "ui.set.notify_port": ("通知端口", "Notification port"),
     "ui.set.notify_path": ("通知路径", "Notification path"),
     "ui.set.kiosk": ("全屏显示（收银机模式，无窗口边框）", "Full screen (kiosk: no window frame)"),
+    "ui.set.micropay_profile": ("付款码转交给", "Payment codes go to"),
+    "ui.set.micropay_none": ("不转交", "Nobody else"),
     "ui.set.save": ("保存", "Save"),
     "ui.set.saved": ("设置已保存", "Settings saved"),
     "ui.set.restart_lang": ("语言将在重新启动后生效", "The language applies after a restart"),
@@ -250,6 +251,7 @@ class SettingsPage(QWidget):
         pin_button.clicked.connect(self.change_pin)
         pin_row.addWidget(self.pin_state, 1)
         pin_row.addWidget(pin_button)
+        self.micropay_profile = QComboBox()
         self.kiosk = QCheckBox(tr("ui.set.kiosk"))
         self.notify_enabled = QCheckBox(tr("ui.set.notify"))
         self.notify_port = QSpinBox()
@@ -262,6 +264,7 @@ class SettingsPage(QWidget):
         form.addRow(tr("ui.set.min_length"), self.min_length)
         form.addRow(tr("ui.set.suffix"), self.suffix)
         form.addRow(tr("ui.set.pin"), pin_row)
+        form.addRow(tr("ui.set.micropay_profile"), self.micropay_profile)
         form.addRow(self.kiosk)
         form.addRow(self.notify_enabled)
         form.addRow(tr("ui.set.notify_port"), self.notify_port)
@@ -290,6 +293,13 @@ class SettingsPage(QWidget):
         self.suffix.setCurrentIndex(max(0, self.suffix.findData(s.scanner_suffix)))
         self.pin_state.setText(tr("ui.set.pin_set") if s.has_pin else tr("ui.set.pin_unset"))
         self.kiosk.setChecked(s.kiosk)
+        self.micropay_profile.clear()
+        self.micropay_profile.addItem(tr("ui.set.micropay_none"), None)
+        for name in self.window.micropay_profiles():
+            self.micropay_profile.addItem(name, name)
+        if s.micropay_profile and self.micropay_profile.findData(s.micropay_profile) < 0:
+            self.micropay_profile.addItem(s.micropay_profile, s.micropay_profile)
+        self.micropay_profile.setCurrentIndex(max(0, self.micropay_profile.findData(s.micropay_profile)))
         self.notify_enabled.setChecked(s.notify_enabled)
         self.notify_port.setValue(s.notify_port)
         self.notify_path.setText(s.notify_path)
@@ -305,6 +315,7 @@ class SettingsPage(QWidget):
                                   scanner_min_length=self.min_length.value(),
                                   scanner_suffix=self.suffix.currentData(),
                                   kiosk=self.kiosk.isChecked(),
+                                  micropay_profile=self.micropay_profile.currentData(),
                                   notify_enabled=self.notify_enabled.isChecked(),
                                   notify_port=self.notify_port.value(), notify_path=self.notify_path.text().strip())
             store.save(new)
@@ -321,34 +332,16 @@ class SettingsPage(QWidget):
         return True
 
     def change_pin(self) -> None:
-        from cashier.settings import SettingsStore
-        from cashier.ui.history import SetPinDialog
-
-        settings = SettingsStore().load_or_default()[0]
-        dialog = SetPinDialog(self)
-        if settings.has_pin:
-            current = QLineEdit()
-            current.setEchoMode(QLineEdit.EchoMode.Password)
-            dialog.layout().itemAt(1).layout().insertRow(0, tr("ui.set.pin_current"), current)
-
-            def save() -> None:
-                if dialog.pin1.text() != dialog.pin2.text():
-                    dialog.error.setText(tr("ui.refund.pin_mismatch"))
-                    return
-                try:
-                    SettingsStore().set_pin(dialog.pin1.text(), current=current.text())
-                except UserError as exc:
-                    dialog.error.setText(exc.message())
-                    return
-                dialog.accept()
-
-            dialog.save = save  # type: ignore[method-assign]
-            buttons = dialog.findChild(QDialogButtonBox)
-            buttons.accepted.disconnect()
-            buttons.accepted.connect(save)
+        """Set the manager PIN, or change it: the dialog asks for the current one."""
+        dialog = self.pin_dialog()
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.message.setText(tr("ui.set.pin_saved"))
             self.load()
+
+    def pin_dialog(self):
+        from cashier.ui.pin import PinDialog
+
+        return PinDialog(self)
 
     # ------------------------------------------------------------------ profiles
     def _build_profiles(self) -> QWidget:
@@ -441,10 +434,11 @@ class SettingsPage(QWidget):
         profile, is_demo = self.selected_profile()
         if profile is None:
             return
-        engine = self.window.engine
-        if engine is not None and profile.name in engine.profiles():
-            self.window.set_profile(profile.name)
-        if not is_demo:
+        counter = self.window.counter
+        if counter is not None and profile.name in counter.profiles():
+            self.window.use_profile(profile.name)
+            return
+        if not is_demo:  # not loaded (e.g. added since): remembered for the next reload
             from cashier.profiles import ProfileStore
 
             try:
@@ -495,20 +489,15 @@ class SettingsPage(QWidget):
         profile, is_demo = self.selected_profile()
         if profile is None:
             return
-        engine = self.window.engine
+        counter = self.window.counter
         self.test_result.setText(tr("ui.set.testing"))
 
         def test() -> str:
-            if engine is not None and profile.name in engine.profiles():
-                return engine.gateway(profile.name).check_connection()
-            from cashier import secrets
-            from cashier.gateways import build_gateway
+            if counter is not None:
+                return counter.check_connection(profile)
+            from cashier.counter import check_profile_connection
 
-            gw = build_gateway(profile, secrets.get_secret(profile.name))
-            try:
-                return gw.check_connection()
-            finally:
-                gw.close_transport()
+            return check_profile_connection(profile)
 
         self.window.workers.run(
             test, lambda detail: self.test_result.setText(tr("ui.set.test_ok", detail=detail)),
