@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 # Ledgers up to this size are fully read by PRAGMA quick_check at every open.
-QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
+QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024
 
 # Must stay textually identical to the WHERE clause of the partial indexes
 # orders_unresolved / refunds_unresolved (schema v2), or SQLite will not use them.
@@ -301,10 +301,10 @@ class Ledger:
 
     def _check(self, conn: sqlite3.Connection) -> None:
         """Refuse a damaged file at open: every page is read by PRAGMA quick_check on a
-        ledger up to QUICK_CHECK_MAX_BYTES (about 35,000 orders with their events; ~60 ms
-        on two cores). A bigger one only gets the cheap check that the file is whole
-        pages; the window runs `check_integrity()` on a worker after opening it, and the
-        support bundle reads it all too."""
+        ledger up to QUICK_CHECK_MAX_BYTES (about 15,000 orders with their events; ~25 ms
+        on an idle 2-core machine, see bench/ledger_bench.py). A bigger one only gets the
+        cheap check that the file is whole pages; the window runs `check_integrity()` on
+        a worker after opening it, and the support bundle reads it all too."""
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         size = self.path.stat().st_size
         if size % page_size:
