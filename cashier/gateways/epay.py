@@ -87,6 +87,7 @@ import httpx
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     ConfigError,
@@ -192,6 +193,9 @@ class EpayGateway(Gateway):
     name: ClassVar[str] = "epay"
     title_zh: ClassVar[str] = "易支付（彩虹易支付）"
     title_en: ClassVar[str] = "epay 易支付 (self-hosted)"
+    # The family passes its upstream channel's link through: WeChat (weixin://, a
+    # personal code's wxp://), Alipay (https://qr.alipay.com, alipays://), QQ (https).
+    qr_schemes = frozenset({"https", "weixin", "wxp", "alipays"})
     capabilities = frozenset({
         Capability.MERGED_QR,
         Capability.WECHAT_QR,
@@ -441,10 +445,7 @@ class EpayGateway(Gateway):
         status = _int_or_none(answer.get("status"))
         if status == 1:
             paid = answer.get("money")
-            try:
-                paid_amount = parse_wire_amount(paid) if paid not in (None, "") else amount
-            except ValueError:
-                raise BadResponse(reason="money is not an amount") from None
+            paid_amount = answer_amount(paid, "money") if paid not in (None, "") else amount
             return PaymentState(PayStatus.PAID, out_trade_no, paid_amount=paid_amount,
                                 paid_at=parse_china_time(_text(answer.get("endtime"))) or self._now(),
                                 gateway_trade_no=trade_no, wallet=paid_wallet)
@@ -480,10 +481,7 @@ class EpayGateway(Gateway):
             raise BadResponse(reason="no status in the answer")
         money: Decimal | None = None
         if answer.get("money") not in (None, ""):
-            try:
-                money = parse_wire_amount(answer.get("money"))
-            except ValueError:
-                raise BadResponse(reason="money is not an amount") from None
+            money = answer_amount(answer.get("money"), "money")
         trade_no = _text(answer.get("trade_no")) or order.gateway_trade_no
         wallet = WALLET_OF_TYPE.get(_text(answer.get("type")), order.wallet)
         paid_at = parse_china_time(_text(answer.get("endtime")))
