@@ -145,27 +145,25 @@ class Counter:
 
     def qr_image(self, order) -> bytes:
         """The QR image of an order whose gateway gave only an image (its500's
-        personal code): through the gateway's HTTP layer (deadline, size cap)."""
-        return self.engine.gateway(order.profile).http.get_image(order.qr_image_url)
+        personal code): through the gateway's HTTP layer (deadline, size cap, the
+        picture address forms the gateway uses). Blocking: call it off the GUI thread."""
+        return self.engine.qr_image(order.out_trade_no)
 
     def order(self, out_trade_no: str):
         return self.engine.ledger.get_order(out_trade_no)
 
     # -- history and refunds -------------------------------------------------------
-    def history(self, limit: int, before=None):
-        if before is None:
-            return self.engine.ledger.history(limit=limit)
-        return self.engine.ledger.history(limit=limit, before=before)
+    def search_history(self, query=None, *, limit: int = 50, before=None):
+        return self.engine.search_history(query, limit=limit, before=before)
 
-    def order_detail(self, out_trade_no: str):
-        """(order, its refunds, what is still refundable) or (None, [], 0)."""
-        from cashier.ledger.states import PAID
+    def history_entry(self, out_trade_no: str):
+        return self.engine.history_entry(out_trade_no)
 
-        order = self.engine.ledger.get_order(out_trade_no)
-        if order is None:
-            return None, [], Decimal("0.00")
-        refundable = self.engine.refundable(out_trade_no) if order.state == PAID else Decimal("0.00")
-        return order, self.engine.ledger.refunds_for(out_trade_no), refundable
+    def refunds_for(self, out_trade_no: str):
+        return self.engine.refunds_for(out_trade_no)
+
+    def can_refund(self, profile: str) -> bool:
+        return profile in self.profiles() and self.info(profile).refund
 
     def refund(self, out_trade_no: str, amount: Decimal, reason: str, actor: str):
         return self.engine.refund(out_trade_no, amount, reason, actor=actor)

@@ -1,6 +1,6 @@
 """epay 易支付 (彩虹易支付 family): self-hosted PHP gateways, V1 MD5 protocol.
 
-Protocol (shared/gateways.md "epay", seed 001, and the public PHP sources of the family):
+Protocol (docs/gateways/epay.md: the provider's document and the public PHP sources of the family):
   * The base URL is the merchant's own epay site (https://pay.example.com): every
     site is a separate installation, so nothing is fixed but the file names.
   * Sign (V1): all parameters except `sign`, `sign_type` and empty values, sorted by
@@ -88,6 +88,7 @@ import httpx
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     ConfigError,
@@ -268,6 +269,9 @@ class EpayGateway(Gateway):
     name: ClassVar[str] = "epay"
     title_zh: ClassVar[str] = "易支付（彩虹易支付）"
     title_en: ClassVar[str] = "epay 易支付 (self-hosted)"
+    # The family passes its upstream channel's link through: WeChat (weixin://, a
+    # personal code's wxp://), Alipay (https://qr.alipay.com, alipays://), QQ (https).
+    qr_schemes = frozenset({"https", "weixin", "wxp", "alipays"})
     capabilities = frozenset({
         Capability.MERGED_QR,
         Capability.WECHAT_QR,
@@ -540,10 +544,7 @@ class EpayGateway(Gateway):
         status = _int_or_none(answer.get("status"))
         if status == 1:
             paid = answer.get("money")
-            try:
-                paid_amount = parse_wire_amount(paid) if paid not in (None, "") else amount
-            except ValueError:
-                raise BadResponse(reason="money is not an amount") from None
+            paid_amount = answer_amount(paid, "money") if paid not in (None, "") else amount
             return PaymentState(PayStatus.PAID, out_trade_no, paid_amount=paid_amount,
                                 paid_at=parse_china_time(_text(answer.get("endtime"))) or self._now(),
                                 gateway_trade_no=trade_no, wallet=paid_wallet)
@@ -579,10 +580,7 @@ class EpayGateway(Gateway):
             raise BadResponse(reason="no status in the answer")
         money: Decimal | None = None
         if answer.get("money") not in (None, ""):
-            try:
-                money = parse_wire_amount(answer.get("money"))
-            except ValueError:
-                raise BadResponse(reason="money is not an amount") from None
+            money = answer_amount(answer.get("money"), "money")
         trade_no = _text(answer.get("trade_no")) or order.gateway_trade_no
         wallet = WALLET_OF_TYPE.get(_text(answer.get("type")), order.wallet)
         paid_at = parse_china_time(_text(answer.get("endtime")))
