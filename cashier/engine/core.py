@@ -58,6 +58,7 @@ from cashier.gateways.base import (
 )
 from cashier.i18n import UserError, define
 from cashier.ledger import Ledger, OrderRecord, RefundRecord
+from cashier.ledger.db import HELD_ACTION
 from cashier.ledger import states as S
 from cashier.money import AmountError, check_amount, format_yuan
 from cashier.scanner import classify_payment_code
@@ -92,6 +93,8 @@ define({
     "reason.refund_unknown_no_query": ("退款结果未知，该网关不能查询退款，请在网关后台核对", "Refund outcome unknown and this gateway cannot query refunds: check its back office"),
     "reason.late_payment": ("订单关闭后顾客仍然付款了，请核对（可退款）", "The customer paid after the order was closed: check it (refundable)"),
     "reason.double_payment": ("这笔收款已由订单 {other} 付过，顾客重复付款：请退还其中一笔", "This sale was already paid by {other}: the customer paid twice, refund one"),
+    "reason.held": ("已付款，但支付站点冻结了这笔钱（资金暂扣），请与站点核实",
+                    "Paid, but the payment site has frozen this money (held): check with the site"),
     "reason.recovered": ("程序重启后继续处理", "Resumed after a restart"),
     "method.merged": ("一码付", "one-code QR"),
     "method.wechat": ("微信", "WeChat"),
@@ -556,6 +559,9 @@ class Engine:
             # money is taken, so it is recorded, and a person must refund one of them.
             return self._update(order, state=S.NEEDS_CHECK, action=action,
                                 reason=_t("reason.double_payment", other=twin.out_trade_no), **fields)
+        if state.held:
+            # Paid, but the site holds the money (epay status 3): paid, with a warning.
+            return self._update(order, state=S.PAID, action=HELD_ACTION, reason=_t("reason.held"), **fields)
         return self._update(order, state=S.PAID, action=action, reason=reason, **fields)
 
     def _step_qr(self, order: OrderRecord, gw: Gateway, *, reserved: bool = False) -> OrderRecord:
@@ -917,6 +923,12 @@ class Engine:
                                  paid_at=note.paid_at, gateway_trade_no=note.gateway_trade_no, wallet=note.wallet)
             self._mark_paid(order, state, action="notified_paid")
             return True
+
+
+def is_held(order: OrderRecord) -> bool:
+    """Paid, but the payment site holds (froze) the money: shown with a warning."""
+    return order.state == S.PAID and bool(order.reason) and order.reason in (
+        _t("reason.held", lang="zh_CN"), _t("reason.held", lang="en"))
 
 
 def _is_not_found(exc: GatewayError) -> bool:

@@ -167,6 +167,8 @@ class PaymentState:
     reason: str | None = None  # the gateway's words for a failure or an odd state
     # micropay only: the customer must confirm on the phone (USERPAYING)
     user_paying: bool = False
+    # paid, but the site holds the money (epay status 3, frozen): `reason` says so
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -628,6 +630,12 @@ class Gateway:
     def check_connection(self) -> str:
         """Reach the gateway and check the credentials. Returns a short description."""
         raise NotSupported(operation="check_connection")
+
+    def probe(self) -> dict[str, str]:
+        """Find out, charging nothing, what this merchant's site can do. Returns what to
+        remember in the profile's `extra` ({} when there is nothing to learn or the
+        answer was not conclusive); the gateway applies it to itself at once."""
+        return {}
 
 
 Gateway.fetch_qr_image = _guarded("fetch_qr_image", Gateway.fetch_qr_image)  # type: ignore[method-assign]

@@ -73,6 +73,7 @@ assert set(re.findall(r"'(\w+)'", _REFUND_UNRESOLVED_SQL)) == states.FINAL_REFUN
 
 # Orders counted as money taken in the day's report (see Report).
 _REPORT_PAID_STATES = (states.PAID, states.NEEDS_CHECK)
+HELD_ACTION = "paid_held"  # the engine's event for "paid, but the site holds the money"
 
 # History search (search_orders). The shown-amount expression and its condition must
 # stay textually identical to the partial index orders_paid_amount (schema v3).
@@ -1068,6 +1069,13 @@ class Ledger:
                 " GROUP BY o.gateway, o.wallet",
                 (start, end),
             ).fetchall()
+            held = conn.execute(
+                f"{_ORDER_SELECT} INDEXED BY orders_paid_at"
+                " WHERE paid_at IS NOT NULL AND paid_at >= ? AND paid_at < ? AND state = ? AND EXISTS"
+                " (SELECT 1 FROM events WHERE entity_id = orders.out_trade_no AND entity = 'order' AND action = ?)"
+                " ORDER BY paid_at, out_trade_no",
+                (start, end, states.PAID, HELD_ACTION),
+            ).fetchall()
             unresolved_orders = self.unresolved_orders()
             unresolved_refunds = self.unresolved_refunds()
         lines: dict[tuple[str, str], ReportLine] = {}
@@ -1086,7 +1094,8 @@ class Ledger:
             refund_count=sum(line.refund_count for line in ordered),
             refund_sum=sum((line.refund_sum for line in ordered), Decimal("0.00")),
         )
-        return Report(day, start, end, tuple(unresolved_orders), tuple(unresolved_refunds), ordered, totals)
+        return Report(day, start, end, tuple(unresolved_orders), tuple(unresolved_refunds), ordered, totals,
+                      held_orders=tuple(_order(r) for r in held))
 
     # ------------------------------------------------------------- maintenance
 
