@@ -1,7 +1,7 @@
 """The order lifecycle: create, poll, micropay query-then-reverse, close, refunds,
 start-up recovery. Pure Python; the GUI and the CLI are two faces of this.
 
-The rules it follows are in shared/counter-rules.md. The one that shapes everything:
+The rules it follows are in docs/counter.md. The one that shapes everything:
 every state change is written to the ledger *before* the request that depends on
 it leaves, and every answer is written as soon as it arrives. So a crash at any
 moment leaves an order in a state that says what to do next, and `recover()` (run

@@ -1,6 +1,6 @@
 """epay 易支付 (彩虹易支付 family): self-hosted PHP gateways, V1 MD5 protocol.
 
-Protocol (shared/gateways.md "epay", seed 001, and the public PHP sources of the family):
+Protocol (docs/gateways/epay.md: the provider's document and the public PHP sources of the family):
   * The base URL is the merchant's own epay site (https://pay.example.com): every
     site is a separate installation, so nothing is fixed but the file names.
   * Sign (V1): all parameters except `sign`, `sign_type` and empty values, sorted by

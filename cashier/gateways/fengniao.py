@@ -1,4 +1,4 @@
-"""Fengniao-style open gateway (seed 002): one URL, `method` picks the operation.
+"""Fengniao-style open gateway (docs/gateways/fengniao.md): one URL, `method` picks the operation.
 
 Every request is a form POST of `app_id`, `method`, `version=1.0`, `content` (the
 business parameters as one JSON string), `sign_type=MD5` and `sign`. The signature

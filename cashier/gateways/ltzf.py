@@ -1,7 +1,7 @@
 """LTZF 蓝兔支付 (https://api.ltzf.cn): WeChat / Alipay native QR, 一码付 merged QR,
 order query, refund, refund query and the payment / refund notifications.
 
-Protocol (shared/gateways.md "LTZF", seed 000):
+Protocol (docs/gateways/ltzf.md, from LTZF's own document):
   * POST application/x-www-form-urlencoded, JSON answer {code: 0|1, msg, data, request_id},
     answers carry no signature.
   * Sign = uppercase MD5 of the canonical string of the endpoint's REQUIRED fields

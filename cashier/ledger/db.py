@@ -449,6 +449,8 @@ class Ledger:
         at: float,
     ) -> None:
         _check_detail(detail)
+        if old_state != new_state:  # the log's trail of outcomes (details stay in the ledger)
+            log.info("%s %s: %s -> %s (%s, %s)", entity, entity_id, old_state, new_state, action, actor)
         conn.execute(
             "INSERT INTO events (at, entity, entity_id, action, actor, old_state, new_state, detail, changes)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,6 +1,6 @@
 """Simulated epay 易支付 site (彩虹易支付 family, V1 MD5), below /epay/.
 
-Speaks what the public PHP sources of the family speak (seed 001 + shared/gateways.md):
+Speaks what the public PHP sources of the family speak (docs/gateways/epay.md):
   * `mapi.php` (GET or POST, signed over every received parameter but sign, sign_type
     and empty ones): code 1 + trade_no + exactly one of payurl / qrcode / urlscheme;
     validation errors are code -1 with the site's words ("签名校验失败，请返回重试！",

@@ -91,12 +91,12 @@ class ReportPage(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        engine = self.window.engine
-        if engine is None:
+        counter = self.window.counter
+        if counter is None:
             return
         q = self.day.date()
         day = datetime.date(q.year(), q.month(), q.day())
-        self.window.workers.run(lambda: engine.ledger.daily_report(day), self._show,
+        self.window.workers.run(lambda: counter.daily_report(day), self._show,
                                 lambda exc: self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc)))
 
     def _show(self, report) -> None:
