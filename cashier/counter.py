@@ -152,20 +152,19 @@ class Counter:
         return self.engine.ledger.get_order(out_trade_no)
 
     # -- history and refunds -------------------------------------------------------
-    def history(self, limit: int, before=None):
-        if before is None:
-            return self.engine.ledger.history(limit=limit)
-        return self.engine.ledger.history(limit=limit, before=before)
+    def search_history(self, query=None, *, limit: int = 50, before=None):
+        """A page of the history (cashier.ledger.records.OrderQuery), newest first, as
+        HistoryEntry (order + refunded sums); `before`: the last entry of the page before."""
+        return self.engine.search_history(query, limit=limit, before=before)
 
-    def order_detail(self, out_trade_no: str):
-        """(order, its refunds, what is still refundable) or (None, [], 0)."""
-        from cashier.ledger.states import PAID
+    def history_entry(self, out_trade_no: str):
+        """(HistoryEntry, its refunds) for one order, or (None, [])."""
+        entry = self.engine.history_entry(out_trade_no)
+        return (entry, self.engine.refunds_for(out_trade_no)) if entry is not None else (None, [])
 
-        order = self.engine.ledger.get_order(out_trade_no)
-        if order is None:
-            return None, [], Decimal("0.00")
-        refundable = self.engine.refundable(out_trade_no) if order.state == PAID else Decimal("0.00")
-        return order, self.engine.ledger.refunds_for(out_trade_no), refundable
+    def can_refund(self, profile: str) -> bool:
+        """Whether the profile's gateway refunds through its API (local)."""
+        return profile in self.profiles() and self.info(profile).refund
 
     def refund(self, out_trade_no: str, amount: Decimal, reason: str, actor: str):
         return self.engine.refund(out_trade_no, amount, reason, actor=actor)
