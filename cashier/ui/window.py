@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from cashier.i18n import UserError, define, tr
+from cashier.i18n import define, tr
 from cashier.ui.checkout import CheckoutPage
 from cashier.ui.workers import Workers
 
@@ -236,20 +236,31 @@ class MainWindow(QMainWindow):
         self.workers.run(open_it, self._context_opened, self._context_failed)
 
     def _context_failed(self, exc: BaseException) -> None:
+        from cashier import logs
+
         _log().error("context failed: %r", exc)
-        reason = exc.message() if isinstance(exc, UserError) else repr(exc)
+        reason = logs.one_line(logs.describe(exc))  # a UserError's message, a file problem named, or a bug logged
         self.status_conn.setText(tr("ui.status.offline"))
         self.flash(tr("ui.start_failed", reason=reason))
         self.checkout._say(tr("ui.start_failed", reason=reason))
 
     def _context_opened(self, ctx) -> None:
         self.set_context(ctx)
+        if ctx.ledger.integrity == "not checked":  # too big to read whole at open: now, on a worker
+            self.workers.run(ctx.ledger.check_integrity, None, self._ledger_damaged)
         engine = ctx.engine
         if getattr(engine, "_thread", None) is None and not getattr(ctx, "manual", False):
             # start() runs recovery (network): on a worker, never here.
             self.workers.run(engine.start, lambda _: self._set_online(True), lambda exc: self._set_online(False))
         else:
             self._set_online(True)
+
+    def _ledger_damaged(self, exc: BaseException) -> None:
+        from cashier import logs
+
+        line = logs.one_line(logs.describe(exc))
+        self.flash(line)
+        self.checkout._say(line)
 
     def set_context(self, ctx) -> None:
         from cashier.ui.bridge import EngineBridge

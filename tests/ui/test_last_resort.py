@@ -71,3 +71,33 @@ def test_a_user_error_escaping_a_slot_says_its_own_message(counter, last_resort,
     button.click()
     qtbot.waitUntil(lambda: bool(last_resort.shown), timeout=5000)
     assert last_resort.shown[-1].startswith("磁盘已满")
+
+
+def test_window_names_a_damaged_ledger_too_big_to_check_at_open(counter, qtbot, tmp_path, monkeypatch):
+    """A ledger above the size read whole at open is checked on a worker once the window
+    has it: damage found then is named in the window."""
+    from decimal import Decimal
+
+    from cashier.ledger import Ledger, db
+    from cashier.services import open_context
+
+    path = tmp_path / "big.sqlite3"
+    with Ledger(path) as ledger:
+        for i in range(30):
+            order = ledger.create_order(out_trade_no=f"B{i:04d}", sale_id="S", counter_id="01", profile="p",
+                                        gateway="ltzf", method="wechat", wallet="wechat", amount=Decimal("1.00"),
+                                        subject="x" * 200)
+            ledger.update_order(order.out_trade_no, state="pending", expect="sending")
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.seek(size - 4096)
+        fh.write(bytes((i * 37 + 11) % 256 for i in range(4096)))
+    monkeypatch.setattr(db, "QUICK_CHECK_MAX_BYTES", 0)
+    ctx = open_context(demo=True, start=False, ledger_path=path, clock=counter.clock)
+    try:
+        counter.window._context_opened(ctx)
+        qtbot.waitUntil(lambda: "损坏" in counter.window.status_note.text(), timeout=10000)
+        assert str(path) in counter.window.status_note.text()
+    finally:
+        counter.window.workers.wait(20000)
+        ctx.close()
