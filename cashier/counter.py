@@ -153,17 +153,15 @@ class Counter:
 
     # -- history and refunds -------------------------------------------------------
     def search_history(self, query=None, *, limit: int = 50, before=None):
-        """A page of the history (cashier.ledger.records.OrderQuery), newest first, as
-        HistoryEntry (order + refunded sums); `before`: the last entry of the page before."""
         return self.engine.search_history(query, limit=limit, before=before)
 
     def history_entry(self, out_trade_no: str):
-        """(HistoryEntry, its refunds) for one order, or (None, [])."""
-        entry = self.engine.history_entry(out_trade_no)
-        return (entry, self.engine.refunds_for(out_trade_no)) if entry is not None else (None, [])
+        return self.engine.history_entry(out_trade_no)
+
+    def refunds_for(self, out_trade_no: str):
+        return self.engine.refunds_for(out_trade_no)
 
     def can_refund(self, profile: str) -> bool:
-        """Whether the profile's gateway refunds through its API (local)."""
         return profile in self.profiles() and self.info(profile).refund
 
     def refund(self, out_trade_no: str, amount: Decimal, reason: str, actor: str):

@@ -3,8 +3,8 @@ line a clerk types, e.g. "12.34 15:00", plus two pickers), newest first in pages
 order's refund state in the list; refunds approved by the manager's PIN and followed
 until final (engine events); 查单 and 已核对 where they apply.
 
-The page talks to the counter service (cashier.counter.Counter), never to the ledger
-or a gateway."""
+The page talks to the counter service (search_history, history_entry, refunds_for, refund,
+check, mark_checked), never to the ledger."""
 
 from __future__ import annotations
 
@@ -472,7 +472,8 @@ class HistoryPage(QWidget):
             self._update_buttons()
             return
         no = order.out_trade_no
-        self.window.workers.run(lambda: counter.history_entry(no), self._show_detail, self._failed)
+        self.window.workers.run(lambda: (counter.history_entry(no), counter.refunds_for(no)), self._show_detail,
+                                self._failed)
 
     def _show_detail(self, result) -> None:
         entry, refunds = result
@@ -569,7 +570,7 @@ class HistoryPage(QWidget):
         counter = self.window.counter
         if counter is not None and any(o.out_trade_no == refund.out_trade_no for o in self.orders):
             no = refund.out_trade_no
-            self.window.workers.run(lambda: counter.history_entry(no)[0],
+            self.window.workers.run(lambda: counter.history_entry(no),
                                     lambda entry: entry is not None and self._replace(entry), self._failed)
 
     def on_order(self, order) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 from cashier.i18n import UserError, define, tr
 from cashier.money import format_yuan
 from cashier.ui.checkout import wallet_text
+from cashier.ui.widgets import keyed
 
 define({
     "ui.rep.title": ("日报", "Daily report"),
@@ -59,6 +60,7 @@ class ReportPage(QWidget):
         top.addWidget(self.day)
         today = QPushButton(tr("ui.rep.today"))
         today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        keyed(today, tr("ui.rep.today"), "Ctrl+T")
         top.addWidget(today)
         layout.addLayout(top)
         self.unresolved = QLabel("")
@@ -70,6 +72,8 @@ class ReportPage(QWidget):
         self.orders_link.clicked.connect(lambda: self.window.show_page("attention"))
         self.refunds_link = QPushButton(tr("ui.rep.refunds"))
         self.refunds_link.clicked.connect(self.show_refunds)
+        keyed(self.orders_link, tr("ui.rep.open_orders"), "F7")
+        keyed(self.refunds_link, tr("ui.rep.refunds"), "F8")
         links.addWidget(self.orders_link)
         links.addWidget(self.refunds_link)
         links.addStretch(1)
@@ -83,6 +87,9 @@ class ReportPage(QWidget):
         self.empty = QLabel(tr("ui.rep.empty"))
         self.empty.setObjectName("hint")
         layout.addWidget(self.empty)
+
+    def first_focus(self):
+        return self.day
 
     def activate(self) -> None:
         self.reload()

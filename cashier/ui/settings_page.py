@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from cashier.i18n import UserError, define, tr
-from cashier.ui.widgets import fit_dialog, scrolling
+from cashier.ui.widgets import fit_dialog, keyed, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -250,6 +250,7 @@ class SettingsPage(QWidget):
         pin_button = QPushButton(tr("ui.set.pin_change"))
         pin_button.clicked.connect(self.change_pin)
         pin_row.addWidget(self.pin_state, 1)
+        keyed(pin_button, tr("ui.set.pin_change"), "Ctrl+P")
         pin_row.addWidget(pin_button)
         self.micropay_profile = QComboBox()
         self.kiosk = QCheckBox(tr("ui.set.kiosk"))
@@ -277,6 +278,7 @@ class SettingsPage(QWidget):
         row.addWidget(save)
         outer.addLayout(row)
         self.save_button = save
+        keyed(save, tr("ui.set.save"), "Ctrl+S")
         return page
 
     def load(self) -> None:
@@ -376,6 +378,10 @@ class SettingsPage(QWidget):
         self.test_button.clicked.connect(self.test_selected)
         self.reload_button = QPushButton(tr("ui.set.reload"))
         self.reload_button.clicked.connect(self.window_reload)
+        for b, text, key in ((self.use_button, "ui.set.use", "Ctrl+U"), (self.add_button, "ui.set.add", "Ctrl+N"),
+                             (self.edit_button, "ui.set.edit", "Ctrl+E"), (self.delete_button, "ui.set.delete", "Ctrl+Del"),
+                             (self.test_button, "ui.set.test", "Ctrl+T"), (self.reload_button, "ui.set.reload", "Ctrl+R")):
+            keyed(b, tr(text), key)
         for i, b in enumerate((self.use_button, self.add_button, self.edit_button, self.delete_button,
                                self.test_button, self.reload_button)):
             row.addWidget(b, i // 3, i % 3)
@@ -384,6 +390,9 @@ class SettingsPage(QWidget):
         self.test_result.setWordWrap(True)
         layout.addWidget(self.test_result)
         return page
+
+    def first_focus(self):
+        return self.tabs.tabBar()
 
     def activate(self) -> None:
         self.load()

@@ -205,6 +205,20 @@ class CheckoutPage(QWidget):
         else:
             super().keyPressEvent(event)
 
+    def focusInEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._mark_focus(True)
+        super().focusInEvent(event)
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._mark_focus(False)
+        super().focusOutEvent(event)
+
+    def _mark_focus(self, on: bool) -> None:
+        """The amount box shows that typing goes to it."""
+        self.amount_label.setProperty("focused", on)
+        self.amount_label.style().unpolish(self.amount_label)
+        self.amount_label.style().polish(self.amount_label)
+
     def focusNextPrevChild(self, _next: bool) -> bool:  # noqa: N802 (Qt name)
         return False  # Tab stays on the checkout: every action here has its own key
 
