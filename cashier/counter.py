@@ -145,8 +145,9 @@ class Counter:
 
     def qr_image(self, order) -> bytes:
         """The QR image of an order whose gateway gave only an image (its500's
-        personal code): through the gateway's HTTP layer (deadline, size cap)."""
-        return self.engine.gateway(order.profile).http.get_image(order.qr_image_url)
+        personal code): through the gateway's HTTP layer (deadline, size cap, the
+        picture address forms the gateway uses). Blocking: call it off the GUI thread."""
+        return self.engine.qr_image(order.out_trade_no)
 
     def order(self, out_trade_no: str):
         return self.engine.ledger.get_order(out_trade_no)

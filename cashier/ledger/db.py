@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 # Ledgers up to this size are fully read by PRAGMA quick_check at every open.
-QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
+QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024
 
 # Must stay textually identical to the WHERE clause of the partial indexes
 # orders_unresolved / refunds_unresolved (schema v2), or SQLite will not use them.
@@ -73,6 +73,7 @@ assert set(re.findall(r"'(\w+)'", _REFUND_UNRESOLVED_SQL)) == states.FINAL_REFUN
 
 # Orders counted as money taken in the day's report (see Report).
 _REPORT_PAID_STATES = (states.PAID, states.NEEDS_CHECK)
+HELD_ACTION = "paid_held"  # the engine's event for "paid, but the site holds the money"
 
 # History search (search_orders). The shown-amount expression and its condition must
 # stay textually identical to the partial index orders_paid_amount (schema v3).
@@ -301,10 +302,10 @@ class Ledger:
 
     def _check(self, conn: sqlite3.Connection) -> None:
         """Refuse a damaged file at open: every page is read by PRAGMA quick_check on a
-        ledger up to QUICK_CHECK_MAX_BYTES (about 35,000 orders with their events; ~60 ms
-        on two cores). A bigger one only gets the cheap check that the file is whole
-        pages; the window runs `check_integrity()` on a worker after opening it, and the
-        support bundle reads it all too."""
+        ledger up to QUICK_CHECK_MAX_BYTES (about 15,000 orders with their events; ~25 ms
+        on an idle 2-core machine, see bench/ledger_bench.py). A bigger one only gets the
+        cheap check that the file is whole pages; the window runs `check_integrity()` on
+        a worker after opening it, and the support bundle reads it all too."""
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         size = self.path.stat().st_size
         if size % page_size:
@@ -1063,6 +1064,13 @@ class Ledger:
                 " GROUP BY o.gateway, o.wallet",
                 (start, end),
             ).fetchall()
+            held = conn.execute(
+                f"{_ORDER_SELECT} INDEXED BY orders_paid_at"
+                " WHERE paid_at IS NOT NULL AND paid_at >= ? AND paid_at < ? AND state = ? AND EXISTS"
+                " (SELECT 1 FROM events WHERE entity_id = orders.out_trade_no AND entity = 'order' AND action = ?)"
+                " ORDER BY paid_at, out_trade_no",
+                (start, end, states.PAID, HELD_ACTION),
+            ).fetchall()
             unresolved_orders = self.unresolved_orders()
             unresolved_refunds = self.unresolved_refunds()
         lines: dict[tuple[str, str], ReportLine] = {}
@@ -1081,7 +1089,8 @@ class Ledger:
             refund_count=sum(line.refund_count for line in ordered),
             refund_sum=sum((line.refund_sum for line in ordered), Decimal("0.00")),
         )
-        return Report(day, start, end, tuple(unresolved_orders), tuple(unresolved_refunds), ordered, totals)
+        return Report(day, start, end, tuple(unresolved_orders), tuple(unresolved_refunds), ordered, totals,
+                      held_orders=tuple(_order(r) for r in held))
 
     # ------------------------------------------------------------- maintenance
 
