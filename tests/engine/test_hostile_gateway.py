@@ -271,3 +271,24 @@ def test_pay_wait_against_a_hostile_site_ends_needs_check_without_a_traceback(si
 
 def test_a_bad_amount_is_an_unknown_outcome_for_a_person():
     assert issubclass(BadAmount, BadResponse) and issubclass(BadAmount, UnknownOutcome)
+
+
+# ------------------------------------------------------------------ the notification receiver
+
+
+@pytest.mark.parametrize("length", ["99999999999", "-5", "abc", "１２"])
+def test_the_notification_receiver_refuses_a_body_it_should_not_read(engine, length, caplog):
+    import socket
+
+    from cashier.engine.notify import NotificationReceiver
+
+    receiver = NotificationReceiver(engine, port=0, path="/notify").start()
+    try:
+        with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sock:
+            sock.sendall(f"POST /notify/epay HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+                         f"Content-Type: application/json\r\n\r\n{{".encode())
+            reply = sock.recv(4096)
+    finally:
+        receiver.stop()
+    assert reply.startswith(b"HTTP/1.1 400"), reply
+    assert not [r for r in caplog.records if r.exc_info]
