@@ -247,6 +247,7 @@ class Ledger:
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.RLock()
+        self._transitions: list[tuple] = []  # logged once their transaction commits
         self._conn: sqlite3.Connection | None = None
         self.busy_timeout_ms = int(busy_timeout_ms)
         self.integrity = "not checked"
@@ -407,6 +408,8 @@ class Ledger:
             try:
                 yield conn
                 conn.execute("COMMIT")
+                for line in self._transitions:  # the log's trail of outcomes (details stay here)
+                    log.info("%s %s: %s -> %s (%s, %s)", *line)
             except BaseException as exc:
                 if conn.in_transaction:
                     try:
@@ -416,6 +419,8 @@ class Ledger:
                 if isinstance(exc, sqlite3.Error):
                     raise self._translate(exc) from exc
                 raise
+            finally:
+                self._transitions.clear()
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -451,8 +456,8 @@ class Ledger:
         at: float,
     ) -> None:
         _check_detail(detail)
-        if old_state != new_state:  # the log's trail of outcomes (details stay in the ledger)
-            log.info("%s %s: %s -> %s (%s, %s)", entity, entity_id, old_state, new_state, action, actor)
+        if old_state != new_state:
+            self._transitions.append((entity, entity_id, old_state, new_state, action, actor))
         conn.execute(
             "INSERT INTO events (at, entity, entity_id, action, actor, old_state, new_state, detail, changes)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
