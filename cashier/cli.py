@@ -37,6 +37,9 @@ define({
     "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
     "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
+    "cli.paid_held": ("paid（资金被冻结）", "paid (held)"),
+    "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",
+                        "Paid but held (frozen) by the payment site: {count} (counted as taken; check with the site)"),
     "cli.report.total": ("合计", "Total"),
     "cli.report.cash_moves": ("备用金存入 {cash_in}，取款 {cash_out}", "Cash put in {cash_in}, taken out {cash_out}"),
     "cli.report.recon": ("对账 {profile}：查询 {checked} 笔，差异 {count} 处，未处理 {open} 处",
@@ -67,6 +70,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def is_held(order) -> bool:
+    from cashier.engine.core import is_held as held
+
+    return held(order)
+
+
 def _ts(value: float | None) -> str | None:
     return datetime.fromtimestamp(value).isoformat(timespec="seconds") if value else None
 
@@ -86,6 +95,7 @@ def order_dict(order) -> dict[str, Any]:
         "qr_image_url": order.qr_image_url,
         "gateway_trade_no": order.gateway_trade_no,
         "reason": order.reason,
+        "held": is_held(order),  # paid, but the site froze the money (reason says so)
         "created_at": _ts(order.created_at),
         "expires_at": _ts(order.expires_at),
         "paid_at": _ts(order.paid_at),
@@ -201,8 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="settle every unresolved order and refund")
     resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
 
-    hist = sub.add_parser("history", help="newest orders")
+    hist = sub.add_parser("history", help="newest orders, or those a search finds")
     hist.add_argument("--limit", type=_limit, default=20, help=f"1 to {MAX_HISTORY} orders")
+    hist.add_argument("--search", default="", metavar="TEXT",
+                      help="as typed at the counter: an amount (12.34), a time (15:00, 14:00-16:00), a day "
+                           "(昨天, 12-01), a wallet (微信) or an order number")
+    from cashier.ledger.records import SEARCH_STATUSES
+
+    hist.add_argument("--state", choices=SEARCH_STATUSES, default=None, help="only orders in this state")
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
@@ -438,8 +454,11 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         out.emit(refund_dict(refund), _refund_text(refund))
         return 0
     if args.command == "doctor":
-        detail = engine.gateway(args.profile).check_connection()
-        out.emit({"profile": args.profile, "ok": True, "detail": detail}, tr("cli.doctor_ok", detail=detail))
+        from cashier.counter import doctor
+
+        detail, found = doctor(engine.gateway(args.profile), args.profile)  # charges nothing
+        out.emit({"profile": args.profile, "ok": True, "detail": detail, "found": found},
+                 tr("cli.doctor_ok", detail=detail) + "".join(f"\n{k}: {v}" for k, v in found.items()))
         return 0
     if args.command == "resume":
         deadline = time.monotonic() + args.wait
@@ -453,8 +472,15 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
                  "\n".join(_order_text(o) for o in left) or "OK")
         return 0 if not left else 3
     if args.command == "history":
-        orders = ctx.ledger.history(limit=args.limit)
-        out.emit({"orders": [order_dict(o) for o in orders]}, "\n".join(_order_text(o) for o in orders))
+        from cashier.history_search import parse_search
+
+        parsed = parse_search(args.search, now=ctx.engine.now(), status=args.state)
+        entries = ctx.engine.search_history(parsed.query, limit=args.limit)
+        out.emit({"search": parsed.description,
+                  "orders": [order_dict(e.order) | {"refunded": e.refunded, "refund_state": e.refund_state}
+                             for e in entries]},
+                 "\n".join(_order_text(e.order) + (f"  refunded {e.refunded:f}" if e.refunded else "")
+                           for e in entries))
         return 0
     if args.command in BOOKS_COMMANDS:
         from cashier import cli_books
@@ -526,6 +552,9 @@ def _report_text(report) -> str:
                         refunds=len(report.unresolved_refunds)))
         lines += ["  " + _order_text(o) for o in report.unresolved_orders]
         lines += ["  " + _refund_text(r) for r in report.unresolved_refunds]
+    if report.held_orders:
+        lines.append(tr("cli.report.held", count=len(report.held_orders)))
+        lines += ["  " + _order_text(o) for o in report.held_orders]
     lines.append(tr("cli.report.header", day=report.day.isoformat()))
     for line in (*report.lines, report.totals):
         label = f"{line.gateway} {line.wallet}".strip() or tr("cli.report.total")
@@ -540,7 +569,8 @@ def _report_text(report) -> str:
 
 
 def _order_text(order) -> str:
-    parts = [order.out_trade_no, order.state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
+    state = tr("cli.paid_held") if is_held(order) else order.state
+    parts = [order.out_trade_no, state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
     if order.qr:
         parts.append(order.qr)
     if order.reason:

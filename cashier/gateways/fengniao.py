@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     Gateway,
@@ -145,10 +146,7 @@ def _amount(fields: Mapping[str, Any], key: str) -> Decimal | None:
     value = fields.get(key)
     if value is None or value == "":
         return None
-    try:
-        return parse_wire_amount(value)
-    except ValueError:
-        raise BadResponse(reason=f"{key} is not an amount") from None
+    return answer_amount(value, key)
 
 
 def _text(fields: Mapping[str, Any], key: str) -> str:

@@ -58,6 +58,7 @@ from typing import Any, Callable, ClassVar, Mapping, NoReturn
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     Gateway,
@@ -263,10 +264,7 @@ class LtzfGateway(Gateway):
 
     @staticmethod
     def _amount(value: object, what: str) -> Decimal:
-        try:
-            return parse_wire_amount(value)
-        except (ValueError, TypeError):
-            raise BadResponse(reason=f"{what}={str(value)[:20]}") from None
+        return answer_amount(value, what)
 
     # --------------------------------------------------------------- create QR
     def create_qr(self, out_trade_no: str, amount: Decimal, method: Method, subject: str,

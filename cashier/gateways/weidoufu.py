@@ -71,6 +71,7 @@ from typing import Any, Mapping
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_fen,
     BadSignature,
     Capability,
     DefiniteError,
@@ -229,20 +230,9 @@ def _has(message: str, words: tuple[str, ...]) -> bool:
 
 
 def _fen(value: object, what: str) -> int:
-    """An integer fen amount from an answer (int, or a digit string)."""
-    if isinstance(value, bool):
-        raise BadResponse(reason=f"{what} is not fen")
-    if isinstance(value, int):
-        fen = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        fen = int(value.strip())
-    elif isinstance(value, Decimal) and value == value.to_integral_value():
-        fen = int(value)
-    else:
-        raise BadResponse(reason=f"{what} is not fen")
-    if fen < 0:
-        raise BadResponse(reason=f"{what} is negative")
-    return fen
+    """An integer fen amount from an answer (int, or a digit string), within the
+    ledger's range; BadAmount otherwise."""
+    return to_fen(answer_fen(value, what))
 
 
 def _int_or_none(value: object) -> int | None:

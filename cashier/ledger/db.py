@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 # Ledgers up to this size are fully read by PRAGMA quick_check at every open.
-QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
+QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024
 
 # Must stay textually identical to the WHERE clause of the partial indexes
 # orders_unresolved / refunds_unresolved (schema v2), or SQLite will not use them.
@@ -74,6 +74,7 @@ assert set(re.findall(r"'(\w+)'", _REFUND_UNRESOLVED_SQL)) == states.FINAL_REFUN
 
 # Orders counted as money taken in the day's report (see Report).
 _REPORT_PAID_STATES = (states.PAID, states.NEEDS_CHECK)
+HELD_ACTION = "paid_held"  # the engine's event for "paid, but the site holds the money"
 
 # History search (search_orders). The shown-amount expression and its condition must
 # stay textually identical to the partial index orders_paid_amount (schema v3).
@@ -249,6 +250,7 @@ class Ledger(BooksMixin):
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.RLock()
+        self._transitions: list[tuple] = []  # logged once their transaction commits
         self._conn: sqlite3.Connection | None = None
         self.busy_timeout_ms = int(busy_timeout_ms)
         self.integrity = "not checked"
@@ -304,10 +306,10 @@ class Ledger(BooksMixin):
 
     def _check(self, conn: sqlite3.Connection) -> None:
         """Refuse a damaged file at open: every page is read by PRAGMA quick_check on a
-        ledger up to QUICK_CHECK_MAX_BYTES (about 35,000 orders with their events; ~60 ms
-        on two cores). A bigger one only gets the cheap check that the file is whole
-        pages; the window runs `check_integrity()` on a worker after opening it, and the
-        support bundle reads it all too."""
+        ledger up to QUICK_CHECK_MAX_BYTES (about 15,000 orders with their events; ~25 ms
+        on an idle 2-core machine, see bench/ledger_bench.py). A bigger one only gets the
+        cheap check that the file is whole pages; the window runs `check_integrity()` on
+        a worker after opening it, and the support bundle reads it all too."""
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         size = self.path.stat().st_size
         if size % page_size:
@@ -409,6 +411,8 @@ class Ledger(BooksMixin):
             try:
                 yield conn
                 conn.execute("COMMIT")
+                for line in self._transitions:  # the log's trail of outcomes (details stay here)
+                    log.info("%s %s: %s -> %s (%s, %s)", *line)
             except BaseException as exc:
                 if conn.in_transaction:
                     try:
@@ -418,6 +422,8 @@ class Ledger(BooksMixin):
                 if isinstance(exc, sqlite3.Error):
                     raise self._translate(exc) from exc
                 raise
+            finally:
+                self._transitions.clear()
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -453,8 +459,8 @@ class Ledger(BooksMixin):
         at: float,
     ) -> None:
         _check_detail(detail)
-        if old_state != new_state:  # the log's trail of outcomes (details stay in the ledger)
-            log.info("%s %s: %s -> %s (%s, %s)", entity, entity_id, old_state, new_state, action, actor)
+        if old_state != new_state:
+            self._transitions.append((entity, entity_id, old_state, new_state, action, actor))
         conn.execute(
             "INSERT INTO events (at, entity, entity_id, action, actor, old_state, new_state, detail, changes)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1111,6 +1117,13 @@ class Ledger(BooksMixin):
                 " GROUP BY o.gateway, o.wallet",
                 (start, end),
             ).fetchall()
+            held = conn.execute(
+                f"{_ORDER_SELECT} INDEXED BY orders_paid_at"
+                " WHERE paid_at IS NOT NULL AND paid_at >= ? AND paid_at < ? AND state = ? AND EXISTS"
+                " (SELECT 1 FROM events WHERE entity_id = orders.out_trade_no AND entity = 'order' AND action = ?)"
+                " ORDER BY paid_at, out_trade_no",
+                (start, end, states.PAID, HELD_ACTION),
+            ).fetchall()
             unresolved_orders = self.unresolved_orders()
             unresolved_refunds = self.unresolved_refunds()
             cash = self.cash_day(start, end)
@@ -1137,7 +1150,8 @@ class Ledger(BooksMixin):
         return Report(day, start, end, tuple(unresolved_orders), tuple(unresolved_refunds), ordered, totals,
                       cash_in=cash.get("in", (0, Decimal("0.00")))[1],
                       cash_out=-cash.get("out", (0, Decimal("0.00")))[1],
-                      reconciliation=tuple(self.recon_summary(day.isoformat())))
+                      reconciliation=tuple(self.recon_summary(day.isoformat())),
+                      held_orders=tuple(_order(r) for r in held))
 
     # ------------------------------------------------------------- maintenance
 

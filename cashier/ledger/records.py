@@ -230,6 +230,9 @@ class Report:
     cash_in: Decimal = Decimal("0.00")
     cash_out: Decimal = Decimal("0.00")
     reconciliation: tuple[dict[str, Any], ...] = ()
+    # paid in the day while the payment site holds (froze) the money: counted as paid,
+    # listed so that someone checks with the site
+    held_orders: tuple[OrderRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         def record(rec: OrderRecord | RefundRecord) -> dict[str, Any]:
@@ -249,4 +252,5 @@ class Report:
             "cash_in": format_yuan(self.cash_in),
             "cash_out": format_yuan(self.cash_out),
             "reconciliation": list(self.reconciliation),
+            "held_orders": [record(o) for o in self.held_orders],
         }
