@@ -675,8 +675,9 @@ class EpayGateway(Gateway):
         newest first. Some sites page by `offset` instead: both are sent."""
         limit = max(1, min(self.LIST_LIMIT_MAX, int(limit)))
         page = max(1, int(page))
-        answer = self._call("GET", "api.php", params={"act": "orders", "pid": self._pid, "key": self._secret,
-                                                      "limit": limit, "page": page, "offset": limit * (page - 1)})
+        answer = self._call("GET", "api.php", operation="list_orders",
+                            params={"act": "orders", "pid": self._pid, "key": self._secret,
+                                    "limit": limit, "page": page, "offset": limit * (page - 1)})
         code = _int_or_none(answer.get("code"))
         if code is None:
             raise BadResponse(reason="no code in the answer")
