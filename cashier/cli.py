@@ -406,17 +406,9 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         out.emit(refund_dict(refund), _refund_text(refund))
         return 0
     if args.command == "doctor":
-        gateway = engine.gateway(args.profile)
-        detail = gateway.check_connection()
-        found = gateway.probe()  # charges nothing; remembered on the profile
-        if found:
-            from cashier.gateways.base import ConfigError
-            from cashier.profiles import ProfileStore
+        from cashier.counter import doctor
 
-            try:
-                ProfileStore().remember(args.profile, found)
-            except ConfigError:  # a profile that is not kept in the store (the demo's)
-                pass
+        detail, found = doctor(engine.gateway(args.profile), args.profile)  # charges nothing
         out.emit({"profile": args.profile, "ok": True, "detail": detail, "found": found},
                  tr("cli.doctor_ok", detail=detail) + "".join(f"\n{k}: {v}" for k, v in found.items()))
         return 0
