@@ -6,6 +6,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cashier.doctor import window_problem
+
+    # Without a display, or without a library Qt's platform plugin needs, Qt aborts with
+    # its own multi-line text: say it in one line and exit instead.
+    problem = window_problem()
+    if problem:
+        print(f"cashier: {problem}", file=sys.stderr)
+        return 1
     from cashier.ui.main import run
 
     return run(sys.argv[1:] if argv is None else argv)

@@ -34,7 +34,11 @@ def _keyring():
     import keyring
     from keyring.backends import fail, null
 
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a backend that is not installed
+        # (or not bundled in the installed app): keyring raises while loading it
+        raise KeyringUnavailable(reason=f"{type(exc).__name__}: {exc}") from None
     # The null backend "stores" by forgetting: as unusable as none at all.
     if isinstance(backend, (fail.Keyring, null.Keyring)):
         raise KeyringUnavailable(reason=type(backend).__module__)

@@ -10,7 +10,7 @@ Paths (below the `/its500` prefix):
   admin.zhanzhangfu.com, the demo profile points `extra["query_url"]` here): "10001"
   paid, "10002" not paid yet, "10003" expired or unknown.
 * `GET /codes/<code id>/<wx|zfb|qq>.png`: the merchant's personal payment codes, real
-  PNGs drawn with `qrcode` from made-up links, so the UI can show them.
+  PNGs drawn with `qrcode` (its pypng writer) from made-up links, so the UI can show them.
 
 Orders live five minutes (what public demo pages count down). The notification is a
 JSON POST, unsigned, exactly the seed's sample; `forge` changes nothing since there is
@@ -263,10 +263,11 @@ class Its500Sim(GatewaySim):
         else:
             return SimResponse.text("Not Found", 404)
         import qrcode  # only when an image is asked for
+        from qrcode.image.pure import PyPNGImage  # qrcode's own PNG writer (pypng): no Pillow
 
-        image = qrcode.make(code_link(merchant.merchant_id, kind), box_size=8, border=2)
+        image = qrcode.make(code_link(merchant.merchant_id, kind), box_size=8, border=2, image_factory=PyPNGImage)
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        image.save(buffer)
         return SimResponse(200, buffer.getvalue(), "image/png")
 
     # -- notifications ------------------------------------------------------------------
