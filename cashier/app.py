@@ -6,6 +6,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--voice-worker"]:  # the frozen app's speech worker process (no Qt)
+        from cashier.peripherals.voice_worker import main as voice_worker
+
+        return voice_worker()
     from cashier.doctor import window_problem
 
     # Without a display, or without a library Qt's platform plugin needs, Qt aborts with
@@ -16,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from cashier.ui.main import run
 
-    return run(sys.argv[1:] if argv is None else argv)
+    return run(args)
 
 
 if __name__ == "__main__":

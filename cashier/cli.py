@@ -46,7 +46,7 @@ class CliError(UserError):
     pass
 
 
-READ_ONLY = {"history", "report"}
+READ_ONLY = {"history", "report", "print"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+    from cashier import cli_devices
+
+    cli_devices.add_parsers(sub)
     return parser
 
 
@@ -224,6 +227,10 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return _machine_doctor(out)
     if args.command == "request-quit":
         return _request_quit(out)
+    from cashier import cli_devices
+
+    if args.command in cli_devices.COMMANDS and getattr(args, "print_command", None) not in cli_devices.NEEDS_LEDGER:
+        return cli_devices.run(args, out)
     from cashier.services import open_context
 
     ctx = open_context(start=False)
@@ -235,6 +242,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
             if resumed:
                 out.note(tr("cli.resumed", count=len(resumed)))
                 ctx.engine.run_due()
+        if args.command in cli_devices.COMMANDS:
+            return cli_devices.run(args, out, ctx)
         return _command(args, out, ctx)
     finally:
         ctx.close()

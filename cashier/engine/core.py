@@ -76,6 +76,7 @@ define({
     "engine.refund_too_soon": ("同一笔订单两次退款需间隔 {seconds} 秒，请 {wait} 秒后再试", "Refunds of one order must be {seconds} s apart: try again in {wait} s"),
     "engine.refund_too_many": ("该订单部分退款次数已达上限（{count} 次）", "This order has reached the limit of {count} partial refunds"),
     "engine.refund_too_old": ("订单已超过 {days} 天，不能退款", "The order is older than {days} days and cannot be refunded"),
+    "engine.not_checkable": ("这笔订单还在自动处理中，不需要人工核对", "This order is still being handled automatically: nothing to check by hand"),
     "engine.check_too_soon": ("查询太频繁，请 {wait} 秒后再查", "Queried too recently: try again in {wait} s"),
     "engine.gateway_error": ("{message}", "{message}"),
     "reason.expired": ("二维码已过期，顾客未付款", "The QR code expired unpaid"),
@@ -315,6 +316,7 @@ class Engine:
                              detail=_err(exc))
                 raise
             except UnknownOutcome as exc:
+                failpoint("after_unknown_answer")
                 return self._update(order, state=S.UNKNOWN, action="micropay_unknown", reason=exc.message(),
                                     next_check_at=self.now() + self.settings.micropay_query_interval,
                                     detail=_err(exc))
@@ -366,11 +368,16 @@ class Engine:
             return self._query_and_apply(order, gw, reserved=True)
 
     def mark_checked(self, out_trade_no: str, actor: str, note: str = "") -> OrderRecord:
-        """A person looked at a needs_check order and settled it by hand."""
+        """A person looked at an order the engine cannot settle (needs_check), or at one
+        it only watches for a late payment (expired), and settled it by hand: paid when a
+        payment was recorded, else closed. An order already final is left as it is; one
+        the engine is still working on is refused (EngineError)."""
         with self._order_lock(out_trade_no):
             order = self._get(out_trade_no)
-            if order.state != S.NEEDS_CHECK:
+            if order.state in S.FINAL_ORDER_STATES:
                 return order
+            if order.state not in S.CHECKABLE_ORDER_STATES:
+                raise EngineError("engine.not_checkable")
             return self._update(order, state=S.CLOSED if order.paid_amount is None else S.PAID, actor=actor,
                                 action="checked_by_person", checked_by=actor, next_check_at=None,
                                 detail={"note": note})
@@ -381,6 +388,18 @@ class Engine:
 
     def order(self, out_trade_no: str) -> OrderRecord:
         return self._get(out_trade_no)
+
+    # ------------------------------------------------------------------ history
+    def search_history(self, query=None, *, limit: int = 50, before=None):
+        """A page of the history (Ledger.search_orders): HistoryEntry list, newest first."""
+        return self.ledger.search_orders(query, limit=limit, before=before)
+
+    def history_entry(self, out_trade_no: str):
+        """One order with its refunded sums (HistoryEntry), or None."""
+        return self.ledger.history_entry(out_trade_no)
+
+    def refunds_for(self, out_trade_no: str) -> list[RefundRecord]:
+        return self.ledger.refunds_for(out_trade_no)
 
     def _get(self, out_trade_no: str) -> OrderRecord:
         order = self.ledger.get_order(out_trade_no)

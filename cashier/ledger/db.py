@@ -45,7 +45,10 @@ from .records import (
     REFUND_FIELDS,
     REFUND_MONEY_FIELDS,
     REFUND_MUTABLE_FIELDS,
+    SEARCH_STATUSES,
     Event,
+    HistoryEntry,
+    OrderQuery,
     OrderRecord,
     RefundRecord,
     Report,
@@ -65,6 +68,28 @@ assert set(re.findall(r"'(\w+)'", _REFUND_UNRESOLVED_SQL)) == states.FINAL_REFUN
 
 # Orders counted as money taken in the day's report (see Report).
 _REPORT_PAID_STATES = (states.PAID, states.NEEDS_CHECK)
+
+# History search (search_orders). The shown-amount expression and its condition must
+# stay textually identical to the partial index orders_paid_amount (schema v3).
+_SHOWN_AMOUNT_SQL = "coalesce(paid_amount_fen, amount_to_pay_fen)"
+_SHOWN_AMOUNT_DIFFERS_SQL = f"{_SHOWN_AMOUNT_SQL} <> amount_fen"
+_REFUND_OPEN_STATES = tuple(sorted(states.UNRESOLVED_REFUND_STATES))
+_SUCCEEDED_SUM_SQL = ("(SELECT sum(r.amount_fen) FROM refunds AS r"
+                      " WHERE r.out_trade_no = orders.out_trade_no AND r.state = 'succeeded')")
+_STATUS_SQL = {
+    "paid": ("state = 'paid'", ()),
+    "not_paid": ("state IN ('closed', 'reversed', 'failed')", ()),
+    "unresolved": (_ORDER_UNRESOLVED_SQL, ()),
+    "refunded": ("out_trade_no IN (SELECT out_trade_no FROM refunds WHERE state = 'succeeded')", ()),
+    "partly_refunded": ("state = 'paid' AND out_trade_no IN (SELECT out_trade_no FROM refunds"
+                        f" WHERE state = 'succeeded') AND {_SUCCEEDED_SUM_SQL} < paid_amount_fen", ()),
+    "fully_refunded": ("out_trade_no IN (SELECT out_trade_no FROM refunds WHERE state = 'succeeded')"
+                       f" AND {_SUCCEEDED_SUM_SQL} >= paid_amount_fen", ()),
+    "refund_open": ("out_trade_no IN (SELECT out_trade_no FROM refunds"
+                    f" WHERE state IN ({', '.join('?' for _ in _REFUND_OPEN_STATES)}))", _REFUND_OPEN_STATES),
+}
+assert set(_STATUS_SQL) == set(SEARCH_STATUSES)
+assert {"closed", "reversed", "failed"} == states.FINAL_ORDER_STATES - {states.PAID}
 
 _LAST4_RE = re.compile(r"[0-9]{4}")
 _UNSET = object()
@@ -645,6 +670,95 @@ class Ledger:
             record = _order(row)
             seen.setdefault(record.out_trade_no, record)
         return list(seen.values())
+
+    def search_orders(
+        self,
+        query: OrderQuery | None = None,
+        *,
+        limit: int = 50,
+        before: HistoryEntry | OrderRecord | tuple[float, str] | None = None,
+    ) -> list[HistoryEntry]:
+        """A page of orders matching `query`, newest first, each with what was refunded
+        on it. For the next page pass the last entry of this one as `before`.
+
+        Every filter runs on an index that yields rows newest first (orders_amount,
+        orders_paid_amount, orders_wallet, orders_state, orders_history), so a page
+        costs about `limit` index steps however many orders the ledger holds (the
+        refund states scan the refunds table, which stays small).
+        """
+        query = query or OrderQuery()
+        limit = max(1, int(limit))
+        if isinstance(before, (HistoryEntry, OrderRecord)):
+            before = before.page_key
+        if query.number is not None and query.number.strip():
+            found = sorted(self.find(query.number), key=lambda o: o.page_key, reverse=True)
+            if before is not None:
+                found = [o for o in found if o.page_key < tuple(before)]
+            with self._reading() as conn:
+                return self._with_refunds(conn, found[:limit])
+        where: list[str] = []
+        params: list[Any] = []
+        if query.since is not None:
+            where.append("created_at >= ?")
+            params.append(float(query.since))
+        if query.until is not None:
+            where.append("created_at < ?")
+            params.append(float(query.until))
+        if query.wallet is not None:
+            where.append("wallet = ?")
+            params.append(_plain(query.wallet))
+        if query.status is not None:
+            clause, extra = _STATUS_SQL[query.status]
+            where.append(clause)
+            params.extend(extra)
+        if before is not None:
+            where.append("(created_at, out_trade_no) < (?, ?)")
+            params.extend((float(before[0]), str(before[1])))
+        if query.amount is not None:
+            check_amount(query.amount)
+            fen = to_fen(query.amount)
+            # Two disjoint branches, each walked newest first on its own index, merged.
+            branches = [("orders_amount", ["amount_fen = ?"], [fen]),
+                        ("orders_paid_amount", [f"{_SHOWN_AMOUNT_SQL} = ?", _SHOWN_AMOUNT_DIFFERS_SQL], [fen])]
+        else:
+            branches = [(None, [], [])]
+        with self._snapshot() as conn:
+            rows: list[tuple] = []
+            for index, own, own_params in branches:
+                sql = f"{_ORDER_SELECT}" + (f" INDEXED BY {index}" if index else "")
+                clauses = own + where
+                if clauses:
+                    sql += " WHERE " + " AND ".join(clauses)
+                sql += " ORDER BY created_at DESC, out_trade_no DESC LIMIT ?"
+                rows += conn.execute(sql, (*own_params, *params, limit)).fetchall()
+            orders = sorted((_order(r) for r in rows), key=lambda o: o.page_key, reverse=True)[:limit]
+            return self._with_refunds(conn, orders)
+
+    def history_entry(self, out_trade_no: str) -> HistoryEntry | None:
+        """One order with what was refunded on it (None: no such order)."""
+        with self._reading() as conn:
+            order = self._get_order(conn, out_trade_no)
+            return None if order is None else self._with_refunds(conn, [order])[0]
+
+    @staticmethod
+    def _with_refunds(conn: sqlite3.Connection, orders: list[OrderRecord]) -> list[HistoryEntry]:
+        if not orders:
+            return []
+        marks = ", ".join("?" for _ in orders)
+        sums: dict[str, dict[str, int]] = {}
+        for no, state, fen in conn.execute(
+            f"SELECT out_trade_no, state, sum(amount_fen) FROM refunds WHERE out_trade_no IN ({marks})"
+            " GROUP BY out_trade_no, state",
+            [o.out_trade_no for o in orders],
+        ):
+            sums.setdefault(no, {})[state] = int(fen)
+        entries = []
+        for order in orders:
+            by_state = sums.get(order.out_trade_no, {})
+            done = by_state.get(states.REFUND_SUCCEEDED, 0)
+            open_ = sum(fen for state, fen in by_state.items() if state in states.UNRESOLVED_REFUND_STATES)
+            entries.append(HistoryEntry(order, from_fen(done), from_fen(open_)))
+        return entries
 
     def count_orders(self) -> int:
         with self._reading() as conn:

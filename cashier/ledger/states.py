@@ -29,6 +29,11 @@ UNRESOLVED_ORDER_STATES = frozenset(
 )
 ORDER_STATES = FINAL_ORDER_STATES | UNRESOLVED_ORDER_STATES
 
+# A person may settle these by hand ("已核对"): the engine has stopped acting on them
+# (needs_check) or only watches for a late payment that the person has ruled out
+# (expired: closed locally, e.g. a cancelled QR the gateway cannot close).
+CHECKABLE_ORDER_STATES = frozenset({NEEDS_CHECK, EXPIRED})
+
 # ---------------------------------------------------------------------------- refunds
 
 REFUND_SENDING = "sending"  # written before the refund request leaves
