@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from cashier import i18n
+from cashier import i18n, logs
 from cashier.i18n import UserError, define, tr
+
+log = logging.getLogger("cashier.cli")
 
 define({
     "cli.profile_saved": ("已保存商户配置“{name}”（密钥在系统钥匙串中）", "Saved profile '{name}' (key in the system keyring)"),
@@ -34,10 +37,16 @@ define({
     "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
     "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
+    "cli.paid_held": ("paid（资金被冻结）", "paid (held)"),
+    "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",
+                        "Paid but held (frozen) by the payment site: {count} (counted as taken; check with the site)"),
     "cli.report.total": ("合计", "Total"),
     "cli.quit_ok": ("没有进行中的付款或退款，可以关闭", "No payment or refund in flight: safe to close"),
     "cli.quit_busy": ("有 {count} 笔付款/退款正在进行，请等它完成后再更新或关闭收银台",
                       "{count} payment(s)/refund(s) in flight: let them finish before updating or closing the cashier"),
+    "cli.bad_limit": ("条数应为 1 到 {maximum} 之间的整数：{text}", "The limit must be a whole number from 1 to {maximum}: {text}"),
+    "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
+    "cli.interrupted": ("已中断", "Interrupted"),
     "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
 })
 
@@ -61,6 +70,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def is_held(order) -> bool:
+    from cashier.engine.core import is_held as held
+
+    return held(order)
+
+
 def _ts(value: float | None) -> str | None:
     return datetime.fromtimestamp(value).isoformat(timespec="seconds") if value else None
 
@@ -80,6 +95,7 @@ def order_dict(order) -> dict[str, Any]:
         "qr_image_url": order.qr_image_url,
         "gateway_trade_no": order.gateway_trade_no,
         "reason": order.reason,
+        "held": is_held(order),  # paid, but the site froze the money (reason says so)
         "created_at": _ts(order.created_at),
         "expires_at": _ts(order.expires_at),
         "paid_at": _ts(order.paid_at),
@@ -113,6 +129,19 @@ class Output:
 
     def note(self, text: str) -> None:
         print(text, file=sys.stderr)
+
+
+MAX_HISTORY = 100_000
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_HISTORY:
+        raise argparse.ArgumentTypeError(tr("cli.bad_limit", text=text, maximum=MAX_HISTORY))
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,10 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
 
     hist = sub.add_parser("history", help="newest orders")
-    hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--limit", type=_limit, default=20, help=f"1 to {MAX_HISTORY} orders")
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+
+    bundle = sub.add_parser("support-bundle",
+                            help="zip logs, settings, profiles (never keys) and ledger facts for support")
+    bundle.add_argument("--out", default=None, metavar="FILE", help="the zip to write (default: in this folder)")
+
     from cashier import cli_devices
 
     cli_devices.add_parsers(sub)
@@ -203,21 +237,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.lang:
         i18n.set_language(args.lang)
     out = Output(args.json)
+    logs.setup("cashier-cli")
+    command = " ".join(filter(None, (args.command, *(getattr(args, f"{args.command}_command", None),))))
+    # Never the arguments: they may hold a payment code.
+    log.info("cashier-cli %s: start (%s)", command,
+             " ".join(f"{k}={v}" for k, v in logs.environment_summary().items()))
+    started = time.monotonic()
     try:
-        return _run(args, out)
-    except UserError as exc:
-        _fail(out, exc.message())
-        return 1
+        code = _run(args, out)
     except KeyboardInterrupt:
-        _fail(out, "interrupted")
-        return 130
+        _fail(out, tr("cli.interrupted"))
+        code = 130
+    except Exception as exc:  # the last resort: one plain line, the traceback in the log file
+        _fail(out, logs.describe(exc))
+        code = 1
+    log.info("cashier-cli %s: exit %d in %.0f ms", command, code, (time.monotonic() - started) * 1000)
+    return code
 
 
 def _fail(out: Output, message: str) -> None:
-    line = " ".join(message.split())
-    if out.as_json:
-        print(json.dumps({"error": line}, ensure_ascii=False))
-    print(f"cashier-cli: {line}", file=sys.stderr)
+    line = logs.one_line(message)
+    try:
+        if out.as_json:
+            print(json.dumps({"error": line}, ensure_ascii=False))
+        print(f"cashier-cli: {line}", file=sys.stderr)
+    except (OSError, ValueError):  # stdout/stderr closed or a broken pipe: nowhere left to say it
+        pass
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
@@ -227,6 +272,14 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return _machine_doctor(out)
     if args.command == "request-quit":
         return _request_quit(out)
+    if args.command == "support-bundle":  # works when the ledger cannot be opened: that is when it helps
+        from pathlib import Path
+
+        from cashier.support import default_name, make_bundle
+
+        made = make_bundle(Path(args.out) if args.out else Path.cwd() / default_name())
+        out.emit(made, tr("cli.bundle_written", path=made["path"], integrity=made["ledger"].get("integrity", "-")))
+        return 0
     from cashier import cli_devices
 
     if args.command in cli_devices.COMMANDS and getattr(args, "print_command", None) not in cli_devices.NEEDS_LEDGER:
@@ -394,8 +447,19 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         out.emit(refund_dict(refund), _refund_text(refund))
         return 0
     if args.command == "doctor":
-        detail = engine.gateway(args.profile).check_connection()
-        out.emit({"profile": args.profile, "ok": True, "detail": detail}, tr("cli.doctor_ok", detail=detail))
+        gateway = engine.gateway(args.profile)
+        detail = gateway.check_connection()
+        found = gateway.probe()  # charges nothing; remembered on the profile
+        if found:
+            from cashier.gateways.base import ConfigError
+            from cashier.profiles import ProfileStore
+
+            try:
+                ProfileStore().remember(args.profile, found)
+            except ConfigError:  # a profile that is not kept in the store (the demo's)
+                pass
+        out.emit({"profile": args.profile, "ok": True, "detail": detail, "found": found},
+                 tr("cli.doctor_ok", detail=detail) + "".join(f"\n{k}: {v}" for k, v in found.items()))
         return 0
     if args.command == "resume":
         deadline = time.monotonic() + args.wait
@@ -471,6 +535,9 @@ def _report_text(report) -> str:
                         refunds=len(report.unresolved_refunds)))
         lines += ["  " + _order_text(o) for o in report.unresolved_orders]
         lines += ["  " + _refund_text(r) for r in report.unresolved_refunds]
+    if report.held_orders:
+        lines.append(tr("cli.report.held", count=len(report.held_orders)))
+        lines += ["  " + _order_text(o) for o in report.held_orders]
     lines.append(tr("cli.report.header", day=report.day.isoformat()))
     for line in (*report.lines, report.totals):
         label = f"{line.gateway} {line.wallet}".strip() or tr("cli.report.total")
@@ -480,7 +547,8 @@ def _report_text(report) -> str:
 
 
 def _order_text(order) -> str:
-    parts = [order.out_trade_no, order.state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
+    state = tr("cli.paid_held") if is_held(order) else order.state
+    parts = [order.out_trade_no, state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
     if order.qr:
         parts.append(order.qr)
     if order.reason:

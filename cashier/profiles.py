@@ -56,7 +56,10 @@ class ProfileStore:
         paths.write_json_atomically(self.path, data)
 
     def list(self) -> list[Profile]:
-        return [Profile.from_dict(p) for p in self._read()["profiles"]]
+        try:
+            return [Profile.from_dict(p) for p in self._read()["profiles"]]
+        except (KeyError, TypeError, AttributeError, ValueError):  # an entry that is not a profile
+            raise ConfigError("profile.corrupt", path=str(self.path)) from None
 
     def get(self, name: str) -> Profile:
         for profile in self.list():
@@ -75,6 +78,14 @@ class ProfileStore:
             data["active"] = profile.name
         self._write(data)
         return profile
+
+    def remember(self, name: str, found: dict[str, str]) -> Profile:
+        """Keep what a probe found out about the site (e.g. epay's {"scan": "no"})."""
+        profile = self.get(name)
+        if not found or all(profile.extra.get(k) == v for k, v in found.items()):
+            return profile
+        updated = Profile.from_dict({**profile.to_dict(), "extra": {**profile.extra, **found}})
+        return self.add(updated, replace=True)
 
     def remove(self, name: str) -> None:
         data = self._read()

@@ -8,6 +8,9 @@ no backend is forced here. With no usable keyring we say so and store nothing.
 
 from __future__ import annotations
 
+import os
+
+from cashier import redaction
 from cashier.i18n import UserError, define
 
 SERVICE = "cashier"
@@ -37,8 +40,9 @@ def _keyring():
     try:
         backend = keyring.get_keyring()
     except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a backend that is not installed
-        # (or not bundled in the installed app): keyring raises while loading it
-        raise KeyringUnavailable(reason=f"{type(exc).__name__}: {exc}") from None
+        configured = os.environ.get("PYTHON_KEYRING_BACKEND")
+        reason = f"PYTHON_KEYRING_BACKEND={configured}: {type(exc).__name__}" if configured else type(exc).__name__
+        raise KeyringUnavailable(reason=reason) from None
     # The null backend "stores" by forgetting: as unusable as none at all.
     if isinstance(backend, (fail.Keyring, null.Keyring)):
         raise KeyringUnavailable(reason=type(backend).__module__)
@@ -74,6 +78,7 @@ def get_secret(profile_name: str) -> str:
         raise KeyringUnavailable(reason=type(exc).__name__) from None
     if not value:
         raise SecretMissing(name=profile_name)
+    redaction.register(value)  # never in a log line from now on
     return value
 
 

@@ -1,7 +1,7 @@
 """The order lifecycle: create, poll, micropay query-then-reverse, close, refunds,
 start-up recovery. Pure Python; the GUI and the CLI are two faces of this.
 
-The rules it follows are in shared/counter-rules.md. The one that shapes everything:
+The rules it follows are in docs/counter.md. The one that shapes everything:
 every state change is written to the ledger *before* the request that depends on
 it leaves, and every answer is written as soon as it arrives. So a crash at any
 moment leaves an order in a state that says what to do next, and `recover()` (run
@@ -36,6 +36,7 @@ from cashier.engine.numbers import make_number
 from cashier.engine.ratelimit import RateGate
 from cashier.gateways.base import (
     QR_CAPABILITY,
+    BadAmount,
     Capability,
     DefiniteError,
     Gateway,
@@ -57,6 +58,7 @@ from cashier.gateways.base import (
 )
 from cashier.i18n import UserError, define
 from cashier.ledger import Ledger, OrderRecord, RefundRecord
+from cashier.ledger.db import HELD_ACTION
 from cashier.ledger import states as S
 from cashier.money import AmountError, check_amount, format_yuan
 from cashier.scanner import classify_payment_code
@@ -91,6 +93,8 @@ define({
     "reason.refund_unknown_no_query": ("退款结果未知，该网关不能查询退款，请在网关后台核对", "Refund outcome unknown and this gateway cannot query refunds: check its back office"),
     "reason.late_payment": ("订单关闭后顾客仍然付款了，请核对（可退款）", "The customer paid after the order was closed: check it (refundable)"),
     "reason.double_payment": ("这笔收款已由订单 {other} 付过，顾客重复付款：请退还其中一笔", "This sale was already paid by {other}: the customer paid twice, refund one"),
+    "reason.held": ("已付款，但支付站点冻结了这笔钱（资金暂扣），请与站点核实",
+                    "Paid, but the payment site has frozen this money (held): check with the site"),
     "reason.recovered": ("程序重启后继续处理", "Resumed after a restart"),
     "method.merged": ("一码付", "one-code QR"),
     "method.wechat": ("微信", "WeChat"),
@@ -382,6 +386,15 @@ class Engine:
                                 action="checked_by_person", checked_by=actor, next_check_at=None,
                                 detail={"note": note})
 
+    def qr_image(self, out_trade_no: str) -> bytes:
+        """The picture to show for an order whose gateway gave no link, only an image
+        (its500): fetched through the gateway's HTTP layer. Blocking: call it off the
+        GUI thread."""
+        order = self._get(out_trade_no)
+        if not order.qr_image_url:
+            raise EngineError("engine.unknown_order", out_trade_no=out_trade_no)
+        return self.gateway(order.profile).fetch_qr_image(order.qr_image_url)
+
     def needs_attention(self) -> list[OrderRecord]:
         orders = self.ledger.unresolved_orders()
         return sorted(orders, key=lambda o: o.created_at, reverse=True)
@@ -546,6 +559,9 @@ class Engine:
             # money is taken, so it is recorded, and a person must refund one of them.
             return self._update(order, state=S.NEEDS_CHECK, action=action,
                                 reason=_t("reason.double_payment", other=twin.out_trade_no), **fields)
+        if state.held:
+            # Paid, but the site holds the money (epay status 3): paid, with a warning.
+            return self._update(order, state=S.PAID, action=HELD_ACTION, reason=_t("reason.held"), **fields)
         return self._update(order, state=S.PAID, action=action, reason=reason, **fields)
 
     def _step_qr(self, order: OrderRecord, gw: Gateway, *, reserved: bool = False) -> OrderRecord:
@@ -633,6 +649,8 @@ class Engine:
     def _error_retry(self, order: OrderRecord, exc: GatewayError | None) -> OrderRecord:
         count = order.check_count + 1
         now = self.now()
+        if isinstance(exc, BadAmount) and order.state != S.NEEDS_CHECK:
+            return self._flag_bad_amount(order, exc)
         if count >= self.settings.max_error_checks and order.state != S.NEEDS_CHECK:
             return self._update(order, state=S.NEEDS_CHECK, action="unreachable", reason=_t("reason.unreachable"),
                                 check_count=count, watch_until=now + self.settings.late_payment_watch_seconds,
@@ -640,6 +658,14 @@ class Engine:
                                 detail=_err(exc) if exc else None)
         return self._update_quiet(order, check_count=count, next_check_at=now + self._backoff(count),
                                   detail=_err(exc) if exc else None)
+
+    def _flag_bad_amount(self, order: OrderRecord, exc: BadAmount) -> OrderRecord:
+        """The gateway answered with an amount that cannot be booked: asking again gets
+        the same answer, so a person looks at it now; the order stays watched."""
+        now = self.now()
+        return self._update(order, state=S.NEEDS_CHECK, action="bad_amount", reason=exc.message(),
+                            watch_until=now + self.settings.late_payment_watch_seconds,
+                            next_check_at=now + self.settings.needs_check_poll_seconds, detail=_err(exc))
 
     def _update_quiet(self, order: OrderRecord, *, detail: dict | None = None, **fields) -> OrderRecord:
         """A scheduling change without a state change. A plain poll leaves no event
@@ -668,6 +694,8 @@ class Engine:
         try:
             result = self._query(order, gw, reserved=reserved) if gw.supports(Capability.QUERY) else None
         except (UnknownOutcome, DefiniteError) as exc:
+            if isinstance(exc, BadAmount) and order.state != S.NEEDS_CHECK:
+                return self._flag_bad_amount(order, exc)
             result = None
             log.info("micropay %s: query failed (%s)", order.out_trade_no, type(exc).__name__)
         if isinstance(result, PaymentState):
@@ -895,6 +923,12 @@ class Engine:
                                  paid_at=note.paid_at, gateway_trade_no=note.gateway_trade_no, wallet=note.wallet)
             self._mark_paid(order, state, action="notified_paid")
             return True
+
+
+def is_held(order: OrderRecord) -> bool:
+    """Paid, but the payment site holds (froze) the money: shown with a warning."""
+    return order.state == S.PAID and bool(order.reason) and order.reason in (
+        _t("reason.held", lang="zh_CN"), _t("reason.held", lang="en"))
 
 
 def _is_not_found(exc: GatewayError) -> bool:

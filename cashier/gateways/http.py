@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from cashier import redaction
+from cashier.redaction import REDACT_MIN_RUN, redact_runs  # noqa: F401 (the gateways' name for it)
 from cashier.gateways.base import (
     BadResponse,
     ConfigError,
@@ -71,8 +73,6 @@ MAX_ANSWER_BYTES = 1 << 20
 MAX_IMAGE_BYTES = 2 << 20
 # Gateway answers nest three or four levels; anything deeper is not an answer.
 MAX_JSON_DEPTH = 32
-# A key is redacted wherever any run of this many of its characters appears.
-REDACT_MIN_RUN = 8
 
 
 def is_loopback_host(host: str) -> bool:
@@ -148,43 +148,6 @@ def parse_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         return json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=strip_keys)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
-
-
-def redact_runs(text: str, secrets: Iterable[str], *, run: int = REDACT_MIN_RUN) -> str:
-    """`text` with every secret replaced by "***", and also every piece of one: any
-    `run` or more consecutive characters of a secret (case-insensitive), so that an
-    answer echoing part of a key, or cut in the middle of one, shows none of it.
-    A secret shorter than `run` is replaced where it appears whole."""
-    if not text:
-        return text
-    low = text.lower()
-    hidden = bytearray(len(text))
-    for secret in secrets:
-        if not secret:
-            continue
-        key = secret.lower()
-        if len(key) < run:
-            start = low.find(key)
-            while start >= 0:
-                hidden[start:start + len(key)] = b"\x01" * len(key)
-                start = low.find(key, start + 1)
-            continue
-        windows = {key[i:i + run] for i in range(len(key) - run + 1)}
-        for i in range(len(low) - run + 1):
-            if low[i:i + run] in windows:
-                hidden[i:i + run] = b"\x01" * run
-    if not any(hidden):
-        return text
-    out, i = [], 0
-    while i < len(text):
-        if hidden[i]:
-            while i < len(text) and hidden[i]:
-                i += 1
-            out.append("***")
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
 
 
 # ------------------------------------------------------------------ the deadline
@@ -284,6 +247,7 @@ class GatewayHttp:
     ) -> None:
         self.base_url = check_base_url(base_url)
         self._secrets = tuple(s for s in secrets if s)
+        redaction.register(*self._secrets)  # the log file hides them too
         self.deadline = deadline
         self.max_bytes = max_bytes
         self.max_depth = max_depth
@@ -326,21 +290,33 @@ class GatewayHttp:
     def get(self, path: str, params: Mapping[str, str], *, headers: Mapping[str, str] | None = None) -> Any:
         return self._json(self.request("GET", path, params=dict(params), headers=headers))
 
-    def get_image(self, url: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
-        """A picture (its500's payment code) by absolute URL: https, or http on this
-        machine; same deadline; at most `max_bytes`; must look like PNG, JPEG or GIF."""
+    def get_image(self, url: str, *, max_bytes: int = MAX_IMAGE_BYTES,
+                  schemes: Iterable[str] = ("https",)) -> bytes:
+        """A picture (its500's payment code) by absolute URL, in one of `schemes` (http
+        on this machine always): same deadline, redirects followed within the same
+        schemes, at most `max_bytes`, and it must be a PNG, JPEG or GIF."""
+        allowed = frozenset(schemes)
+
+        def fits(scheme: str, host: str | None) -> bool:
+            return bool(host) and (scheme in allowed or (scheme == "http" and is_loopback_host(host or "")))
+
         parts = urlsplit(url)
-        if not parts.hostname or not (parts.scheme == "https"
-                                      or (parts.scheme == "http" and is_loopback_host(parts.hostname))):
-            raise BadResponse(reason="image address is not https")
-        content = self.request("GET", url, max_bytes=max_bytes).content
+        if parts.scheme not in ("http", "https") or not fits(parts.scheme, parts.hostname):
+            raise BadResponse(reason="image address is not " + "/".join(sorted(allowed)))
+        response = self.request("GET", url, max_bytes=max_bytes, follow_redirects=True)
+        final = response.request.url
+        if not fits(final.scheme, final.host):
+            raise BadResponse(reason="image redirected to " + final.scheme)
+        content = response.content
         if not content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")):
             raise BadResponse(reason="not a PNG, JPEG or GIF picture")
         return content
 
-    def request(self, method: str, path: str, *, max_bytes: int | None = None, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, *, max_bytes: int | None = None, follow_redirects: bool = False,
+                **kwargs: Any) -> httpx.Response:
         """Send, and read the answer whole within the deadline and the size cap. The
-        returned response holds the (decoded) body in `.content`."""
+        returned response holds the (decoded) body in `.content`; its `.request` is the
+        last one sent (after redirects, when they are followed: images only)."""
         url = self.url(path)
         shown = urlsplit(url).path  # never the query: it may hold a key
         limit = self.max_bytes if max_bytes is None else max_bytes
@@ -348,7 +324,7 @@ class GatewayHttp:
         self._deadline.at = started + self.deadline
         try:
             request = self._client.build_request(method, url, **kwargs)
-            response = self._client.send(request, stream=True)
+            response = self._client.send(request, stream=True, follow_redirects=follow_redirects)
             try:
                 log.info("%s %s -> %s after %.0f ms", method, shown, response.status_code,
                          (time.monotonic() - started) * 1000)
@@ -377,7 +353,7 @@ class GatewayHttp:
         log.info("%s %s: %d bytes in %.0f ms", method, shown, len(content), (time.monotonic() - started) * 1000)
         headers = [(k, v) for k, v in response.headers.multi_items()
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=content, request=request)
+        return httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
 
     def _json(self, response: httpx.Response) -> Any:
         try:

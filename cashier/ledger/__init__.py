@@ -14,9 +14,11 @@ from .errors import (
     FullAuthCode,
     LedgerBusy,
     LedgerCorrupt,
+    LedgerEmpty,
     LedgerError,
     LedgerFull,
     LedgerIOError,
+    LedgerReadOnly,
     OrderNotFound,
     RefundNotFound,
     RefundTooLarge,
@@ -36,8 +38,8 @@ from .states import (
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT_MS", "DuplicateOrder", "DuplicateRefund", "Event", "FINAL_ORDER_STATES",
-    "FINAL_REFUND_STATES", "FullAuthCode", "Ledger", "LedgerBusy", "LedgerCorrupt", "LedgerError",
-    "LedgerFull", "LedgerIOError", "ORDER_STATES", "OrderNotFound", "OrderRecord", "REFUND_STATES",
+    "FINAL_REFUND_STATES", "FullAuthCode", "Ledger", "LedgerBusy", "LedgerCorrupt", "LedgerEmpty", "LedgerError",
+    "LedgerFull", "LedgerIOError", "LedgerReadOnly", "ORDER_STATES", "OrderNotFound", "OrderRecord", "REFUND_STATES",
     "RefundNotFound", "RefundRecord", "RefundTooLarge", "Report", "ReportLine", "SCHEMA_VERSION",
     "SchemaTooNew", "StateConflict", "UNRESOLVED_ORDER_STATES", "UNRESOLVED_REFUND_STATES", "states",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
@@ -78,10 +79,13 @@ class AttentionPage(QWidget):
         self.check_button.clicked.connect(self.check_selected)
         self.mark_button = QPushButton(tr("ui.mark_checked"))
         self.mark_button.setObjectName("primary")
-        self.mark_button.clicked.connect(self.mark_selected)
+        self.mark_button.clicked.connect(lambda: self.mark_selected())  # not clicked(bool) as the name
         refresh = QPushButton(tr("ui.refresh"))
         refresh.clicked.connect(self.refresh)
-        for b in (self.check_button, self.mark_button, refresh):
+        for b, key in ((self.check_button, "F5"), (self.mark_button, "F7"), (refresh, "Ctrl+R")):
+            b.setText(f"{b.text()}  {QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)}")
+            QShortcut(QKeySequence(key), self, activated=b.animateClick,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout.addLayout(buttons)
@@ -90,14 +94,17 @@ class AttentionPage(QWidget):
     def activate(self) -> None:
         self.refresh()
 
+    def first_focus(self) -> QWidget:
+        return self.table
+
     def on_order(self, order) -> None:
         pass  # the window refreshes the list on every order event (attention_changed)
 
     def refresh(self) -> None:
-        engine = self.window.engine
-        if engine is None:
+        counter = self.window.counter
+        if counter is None:
             return
-        self.window.workers.run(engine.needs_attention, self._show, lambda exc: None)
+        self.window.workers.run(counter.needs_attention, self._show, lambda exc: None)
 
     def _show(self, orders) -> None:
         self.orders = list(orders)
@@ -133,8 +140,8 @@ class AttentionPage(QWidget):
         order = self.selected()
         if order is None:
             return
-        engine = self.window.engine
-        self.window.workers.run(lambda: engine.check(order.out_trade_no, actor="clerk"),
+        counter = self.window.counter
+        self.window.workers.run(lambda: counter.check(order.out_trade_no, actor="clerk"),
                                 lambda _: self.refresh(), self._failed)
 
     def mark_selected(self, who: str | None = None) -> None:
@@ -144,8 +151,8 @@ class AttentionPage(QWidget):
         name = who.strip() if who is not None else ask_checker(self)
         if not name:
             return
-        engine = self.window.engine
-        self.window.workers.run(lambda: engine.mark_checked(order.out_trade_no, actor=name),
+        counter = self.window.counter
+        self.window.workers.run(lambda: counter.mark_checked(order.out_trade_no, actor=name),
                                 lambda _: self.refresh(), self._failed)
 
     def _failed(self, exc) -> None:
