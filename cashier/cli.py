@@ -215,8 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="settle every unresolved order and refund")
     resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
 
-    hist = sub.add_parser("history", help="newest orders")
+    hist = sub.add_parser("history", help="newest orders, or those a search finds")
     hist.add_argument("--limit", type=_limit, default=20, help=f"1 to {MAX_HISTORY} orders")
+    hist.add_argument("--search", default="", metavar="TEXT",
+                      help="as typed at the counter: an amount (12.34), a time (15:00, 14:00-16:00), a day "
+                           "(昨天, 12-01), a wallet (微信) or an order number")
+    from cashier.ledger.records import SEARCH_STATUSES
+
+    hist.add_argument("--state", choices=SEARCH_STATUSES, default=None, help="only orders in this state")
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
@@ -447,17 +453,9 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         out.emit(refund_dict(refund), _refund_text(refund))
         return 0
     if args.command == "doctor":
-        gateway = engine.gateway(args.profile)
-        detail = gateway.check_connection()
-        found = gateway.probe()  # charges nothing; remembered on the profile
-        if found:
-            from cashier.gateways.base import ConfigError
-            from cashier.profiles import ProfileStore
+        from cashier.counter import doctor
 
-            try:
-                ProfileStore().remember(args.profile, found)
-            except ConfigError:  # a profile that is not kept in the store (the demo's)
-                pass
+        detail, found = doctor(engine.gateway(args.profile), args.profile)  # charges nothing
         out.emit({"profile": args.profile, "ok": True, "detail": detail, "found": found},
                  tr("cli.doctor_ok", detail=detail) + "".join(f"\n{k}: {v}" for k, v in found.items()))
         return 0
@@ -473,8 +471,15 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
                  "\n".join(_order_text(o) for o in left) or "OK")
         return 0 if not left else 3
     if args.command == "history":
-        orders = ctx.ledger.history(limit=args.limit)
-        out.emit({"orders": [order_dict(o) for o in orders]}, "\n".join(_order_text(o) for o in orders))
+        from cashier.history_search import parse_search
+
+        parsed = parse_search(args.search, now=ctx.engine.now(), status=args.state)
+        entries = ctx.engine.search_history(parsed.query, limit=args.limit)
+        out.emit({"search": parsed.description,
+                  "orders": [order_dict(e.order) | {"refunded": e.refunded, "refund_state": e.refund_state}
+                             for e in entries]},
+                 "\n".join(_order_text(e.order) + (f"  refunded {e.refunded:f}" if e.refunded else "")
+                           for e in entries))
         return 0
     if args.command == "report":
         day = date.today()

@@ -877,6 +877,10 @@ class Engine:
     def _refund_retry(self, refund: RefundRecord, exc: GatewayError) -> RefundRecord:
         count = refund.check_count + 1
         now = self.now()
+        if isinstance(exc, BadAmount):  # an amount the books cannot hold: a person checks it now
+            return self._update_refund(refund, state=S.REFUND_NEEDS_CHECK, action="bad_amount",
+                                       failure_reason=exc.message(), check_count=count,
+                                       next_check_at=None, detail=_err(exc))
         if count >= self.settings.max_error_checks:
             return self._update_refund(refund, state=S.REFUND_NEEDS_CHECK, action="unreachable",
                                        failure_reason=_t("reason.unreachable"), check_count=count,

@@ -44,8 +44,9 @@ define({
     "ui.hist.status.refund_open": ("退款未完成", "Refund not final"),
     "ui.hist.status.unresolved": ("未完成", "Unfinished"),
     "ui.hist.status.not_paid": ("未付款（关闭/撤销/失败）", "Not paid (closed/reversed/failed)"),
-    "ui.hist.found": ("{what}：{n} 笔", "{what}: {n}"),
-    "ui.hist.found_more": ("{what}：已显示 {n} 笔，还有更早的", "{what}: {n} shown, older ones follow"),
+    "ui.hist.found": ("{what}：{n} 笔", "{what}: {n} orders"),
+    "ui.hist.found_one": ("{what}：1 笔", "{what}: 1 order"),
+    "ui.hist.found_more": ("{what}：已显示 {n} 笔，还有更早的", "{what}: {n} orders shown, older ones follow"),
     "ui.hist.none": ("{what}：没有找到订单", "{what}: no orders found"),
     "ui.hist.not_found": ("没有找到订单 {no}", "No order {no}"),
     "ui.hist.pick": ("选择一笔订单查看详情和退款", "Pick an order to see details and refund"),
@@ -119,8 +120,7 @@ class RefundDialog(QDialog):
         layout.addWidget(info)
         form = QFormLayout()
         amount_row = QHBoxLayout()
-        self.amount = QLineEdit()
-        self.amount.setPlaceholderText(format_yuan(refundable))
+        self.amount = QLineEdit()  # empty: the manager types the amount or takes the rest
         self.rest = QPushButton(tr("ui.refund.rest", amount=format_yuan(refundable)))
         self.rest.clicked.connect(self.fill_rest)
         self.rest.setEnabled(refundable > 0)
@@ -406,7 +406,8 @@ class HistoryPage(QWidget):
         self.has_more = len(entries) >= PAGE
         self._show((self.entries if append else []) + entries)
         n = len(self.entries)
-        key = "ui.hist.none" if not n else "ui.hist.found_more" if self.has_more else "ui.hist.found"
+        key = ("ui.hist.none" if not n else "ui.hist.found_more" if self.has_more
+               else "ui.hist.found_one" if n == 1 else "ui.hist.found")
         self._say_understood(tr(key, what=self.description, n=n))
         if not append and n and self.selected_order is None and self.search.text().strip():
             self.table.selectRow(0)  # a search: its best match is ready for the keys
