@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from cashier.ledger import states as S
 from cashier.i18n import UserError, define, tr
 from cashier.ui.scanfilter import KEY_BACKSPACE, KEY_DELETE, KEY_ENTER, KEY_ESCAPE, KEY_F1, KEY_RETURN
 
@@ -617,6 +618,10 @@ class CheckoutPage(QWidget):
             self._success_left = SUCCESS_SECONDS
             self.result_next.setText(tr("ui.back_in", s=self._success_left))
             self._tick.start()
+            return
+        if state == S.CANCELLED:  # the gateway cannot close it: watched quietly
+            self._show_result("failure", tr("ui.cancelled_title"), "", tr("ui.cancelled_next"))
+            self.result_next.setText(tr("ui.state.cancelled") + "。" + tr("ui.watched_next"))
             return
         if state in ("expired", "closed"):
             reason = order.reason or ""
