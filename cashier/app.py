@@ -6,9 +6,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--voice-worker"]:  # the frozen app's speech worker process (no Qt)
+        from cashier.peripherals.voice_worker import main as voice_worker
+
+        return voice_worker()
     from cashier.ui.main import run
 
-    return run(sys.argv[1:] if argv is None else argv)
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from cashier import i18n
+from cashier import i18n, logs
 from cashier.i18n import UserError, define, tr
+
+log = logging.getLogger("cashier.cli")
 
 define({
     "cli.profile_saved": ("已保存商户配置“{name}”（密钥在系统钥匙串中）", "Saved profile '{name}' (key in the system keyring)"),
@@ -35,6 +38,9 @@ define({
     "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
     "cli.report.total": ("合计", "Total"),
+    "cli.bad_limit": ("条数应为 1 到 {maximum} 之间的整数：{text}", "The limit must be a whole number from 1 to {maximum}: {text}"),
+    "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
+    "cli.interrupted": ("已中断", "Interrupted"),
     "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
 })
 
@@ -43,7 +49,7 @@ class CliError(UserError):
     pass
 
 
-READ_ONLY = {"history", "report"}
+READ_ONLY = {"history", "report", "print"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -111,6 +117,19 @@ class Output:
 
     def note(self, text: str) -> None:
         print(text, file=sys.stderr)
+
+
+MAX_HISTORY = 100_000
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_HISTORY:
+        raise argparse.ArgumentTypeError(tr("cli.bad_limit", text=text, maximum=MAX_HISTORY))
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,10 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
 
     hist = sub.add_parser("history", help="newest orders")
-    hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--limit", type=_limit, default=20, help=f"1 to {MAX_HISTORY} orders")
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+
+    bundle = sub.add_parser("support-bundle",
+                            help="zip logs, settings, profiles (never keys) and ledger facts for support")
+    bundle.add_argument("--out", default=None, metavar="FILE", help="the zip to write (default: in this folder)")
+
+    from cashier import cli_devices
+
+    cli_devices.add_parsers(sub)
     return parser
 
 
@@ -194,26 +221,49 @@ def main(argv: list[str] | None = None) -> int:
     if args.lang:
         i18n.set_language(args.lang)
     out = Output(args.json)
+    logs.setup("cashier-cli")
+    command = " ".join(filter(None, (args.command, *(getattr(args, f"{args.command}_command", None),))))
+    # Never the arguments: they may hold a payment code.
+    log.info("cashier-cli %s: start (%s)", command,
+             " ".join(f"{k}={v}" for k, v in logs.environment_summary().items()))
+    started = time.monotonic()
     try:
-        return _run(args, out)
-    except UserError as exc:
-        _fail(out, exc.message())
-        return 1
+        code = _run(args, out)
     except KeyboardInterrupt:
-        _fail(out, "interrupted")
-        return 130
+        _fail(out, tr("cli.interrupted"))
+        code = 130
+    except Exception as exc:  # the last resort: one plain line, the traceback in the log file
+        _fail(out, logs.describe(exc))
+        code = 1
+    log.info("cashier-cli %s: exit %d in %.0f ms", command, code, (time.monotonic() - started) * 1000)
+    return code
 
 
 def _fail(out: Output, message: str) -> None:
-    line = " ".join(message.split())
-    if out.as_json:
-        print(json.dumps({"error": line}, ensure_ascii=False))
-    print(f"cashier-cli: {line}", file=sys.stderr)
+    line = logs.one_line(message)
+    try:
+        if out.as_json:
+            print(json.dumps({"error": line}, ensure_ascii=False))
+        print(f"cashier-cli: {line}", file=sys.stderr)
+    except (OSError, ValueError):  # stdout/stderr closed or a broken pipe: nowhere left to say it
+        pass
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
     if args.command == "profile":
         return _profile(args, out)
+    if args.command == "support-bundle":  # works when the ledger cannot be opened: that is when it helps
+        from pathlib import Path
+
+        from cashier.support import default_name, make_bundle
+
+        made = make_bundle(Path(args.out) if args.out else Path.cwd() / default_name())
+        out.emit(made, tr("cli.bundle_written", path=made["path"], integrity=made["ledger"].get("integrity", "-")))
+        return 0
+    from cashier import cli_devices
+
+    if args.command in cli_devices.COMMANDS and getattr(args, "print_command", None) not in cli_devices.NEEDS_LEDGER:
+        return cli_devices.run(args, out)
     from cashier.services import open_context
 
     ctx = open_context(start=False)
@@ -225,6 +275,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
             if resumed:
                 out.note(tr("cli.resumed", count=len(resumed)))
                 ctx.engine.run_due()
+        if args.command in cli_devices.COMMANDS:
+            return cli_devices.run(args, out, ctx)
         return _command(args, out, ctx)
     finally:
         ctx.close()

@@ -4,7 +4,7 @@ where a protocol wants fen. No float anywhere."""
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from cashier.i18n import UserError, define
 
@@ -22,9 +22,22 @@ define({
     "amount.too_precise": ("金额最多两位小数（分）", "The amount can have at most two decimals (fen)"),
     "amount.too_large": ("金额不能超过 {maximum} 元", "The amount cannot exceed ¥{maximum}"),
     "amount.too_small": ("金额不能少于 {minimum} 元", "The amount must be at least ¥{minimum}"),
+    "amount.bad_digit": ("金额只能使用数字 0-9，不能使用“{char}”", "The amount may use only the digits 0-9, not '{char}'"),
+    "amount.space_inside": ("金额中间不能有空格：{text}", "The amount cannot have a space inside it: {text}"),
+    "amount.two_points": ("金额只能有一个小数点：{text}", "The amount can have only one decimal point: {text}"),
+    "amount.bad_separator": ("千位分隔符的位置不对（应为 1,234.56 的形式）：{text}",
+                             "The thousands separator is in the wrong place (write 1,234.56): {text}"),
 })
 
-_AMOUNT_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+# What a clerk may type, once full-width forms are mapped to ASCII: digits with at most
+# one point, or digits grouped by three with commas (1,234.56) and at most one point.
+_PLAIN_RE = re.compile(r"[0-9]*(?:\.[0-9]*)?")
+_GROUPED_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+_FULL_WIDTH = {chr(0xFF10 + i): str(i) for i in range(10)}
+_POINTS = ".。．"  # ASCII, the ideographic full stop an IME gives, the full-width full stop
+_COMMAS = ",，"
+_SIGNS = {"-": "-", "－": "-", "+": "+", "＋": "+"}
+_AFFIX_RE = re.compile(r"([-+－＋]?)\s*[¥￥]?\s*(.*?)\s*元?", re.S)
 
 
 class AmountError(UserError, ValueError):
@@ -39,45 +52,58 @@ def parse_amount(
 ) -> Decimal:
     """Parse what a clerk typed into a yuan amount with exactly two decimals.
 
-    Accepts "12", "12.3", "12.34", "¥12.34", " 12.34 ", full-width digits.
-    Raises AmountError with a message in the clerk's language otherwise.
+    Accepts "12", "12.3", "12.34", "¥12.34", " 12.34 ", "12元", "1,234.56", full-width
+    digits and points ("１２。３"). Refuses, with a message naming the problem, anything a
+    person could read two ways or that is not plainly a number: "12,34" and "1,5"
+    (a comma that is not a thousands separator), "1 5" (a space inside), "1.2.3",
+    "12.340" (three decimals: 12.34 or twelve thousand?), digits other than 0-9 and
+    full-width ０-９ ("٣", "²", "三"), exponents, NaN.
+    Raises AmountError with a message in the clerk's language.
     """
     if text is None:
         raise AmountError("amount.empty")
-    cleaned = _normalise_text(text)
-    if not cleaned:
+    stripped = text.strip()
+    if not stripped:
         raise AmountError("amount.empty")
-    negative = cleaned.startswith("-")
-    body = cleaned[1:] if negative or cleaned.startswith("+") else cleaned
-    if not _AMOUNT_RE.match(body):
-        raise AmountError("amount.not_number", text=text.strip())
-    if negative and Decimal(body) != 0:
-        raise AmountError("amount.negative")
-    value = Decimal(body)
+    shown = stripped[:40]
+    match = _AFFIX_RE.fullmatch(stripped)
+    sign, body = (match.group(1), match.group(2)) if match else ("", stripped)
+    chars = []
+    for ch in body:
+        if ch in _FULL_WIDTH:
+            ch = _FULL_WIDTH[ch]
+        elif ch in _POINTS:
+            ch = "."
+        elif ch in _COMMAS:
+            ch = ","
+        elif ch.isspace():
+            raise AmountError("amount.space_inside", text=shown)
+        elif not "0" <= ch <= "9" and (ch.isdigit() or ch.isnumeric()):
+            raise AmountError("amount.bad_digit", char=ch)
+        chars.append(ch)
+    body = "".join(chars)
+    if body.count(".") > 1:
+        raise AmountError("amount.two_points", text=shown)
+    if "," in body:
+        if not _GROUPED_RE.fullmatch(body):
+            raise AmountError("amount.bad_separator", text=shown)
+        body = body.replace(",", "")
+    if not _PLAIN_RE.fullmatch(body) or not any(c.isdigit() for c in body):
+        raise AmountError("amount.not_number", text=shown)
+    whole, _, fraction = body.partition(".")
+    if len(fraction) > 2:
+        raise AmountError("amount.too_precise")
+    value = Decimal((whole or "0") + "." + (fraction or "0"))
     if value == 0:
         raise AmountError("amount.zero")
-    if value != value.quantize(FEN, rounding=ROUND_HALF_UP):
-        raise AmountError("amount.too_precise")
-    value = value.quantize(FEN)
+    if _SIGNS.get(sign) == "-":
+        raise AmountError("amount.negative")
     if value > maximum:
         raise AmountError("amount.too_large", maximum=format_yuan(maximum))
+    value = value.quantize(FEN)
     if value < minimum:
         raise AmountError("amount.too_small", minimum=format_yuan(minimum))
     return value
-
-
-def _normalise_text(text: str) -> str:
-    out = []
-    for ch in text.strip():
-        code = ord(ch)
-        if 0xFF10 <= code <= 0xFF19:  # full-width digits from a Chinese IME
-            ch = chr(code - 0xFF10 + ord("0"))
-        elif ch in "．。":
-            ch = "."
-        elif ch in "¥￥元 ,，":
-            continue
-        out.append(ch)
-    return "".join(out)
 
 
 def check_amount(value: Decimal) -> Decimal:

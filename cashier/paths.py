@@ -6,11 +6,60 @@ Otherwise the platform's user directories (platformdirs) are used.
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from cashier.i18n import UserError, define
 
 APP_NAME = "cashier"
 APP_AUTHOR = "cashier"
+
+
+define({
+    "files.read_only": (
+        "无法写入（文件夹只读或没有写权限）：{path}。本次操作没有保存，也没有发出任何请求",
+        "Cannot write there (the folder is read-only or not writable): {path}. Nothing was saved or sent",
+    ),
+    "files.full": (
+        "磁盘已满，无法写入：{path}。本次操作没有保存，也没有发出任何请求；请腾出磁盘空间后重试",
+        "The disk is full, cannot write: {path}. Nothing was saved or sent; free some disk space and try again",
+    ),
+    "files.io": (
+        "读写文件失败（{reason}）：{path}。本次操作没有保存，也没有发出任何请求",
+        "Reading or writing a file failed ({reason}): {path}. Nothing was saved or sent",
+    ),
+})
+
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class StorageError(UserError):
+    """The operating system refused to read or write one of the app's files."""
+
+    key = "files.io"
+
+
+def storage_error(exc: OSError, path: object = None) -> StorageError:
+    """The message a clerk can act on for an OSError: read-only, full, or other."""
+    where = str(path if path is not None else (exc.filename or "?"))
+    if exc.errno in _FULL:
+        return StorageError("files.full", path=where)
+    if exc.errno in _READ_ONLY or isinstance(exc, PermissionError):
+        return StorageError("files.read_only", path=where)
+    return StorageError("files.io", path=where, reason=exc.strerror or type(exc).__name__)
+
+
+@contextmanager
+def storing(path: object) -> Iterator[None]:
+    """Turn an OSError raised inside into the StorageError naming `path`."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
 
 
 def _home() -> Path | None:
@@ -20,7 +69,13 @@ def _home() -> Path | None:
 
 def write_json_atomically(path: Path, data: object) -> None:
     """Write JSON so that a crash or a full disk leaves the old file whole: a temp file
-    in the same folder, fsync, then an atomic rename."""
+    in the same folder, fsync, then an atomic rename. An OSError (read-only folder, full
+    disk) becomes a StorageError naming the file."""
+    with storing(path):
+        _write_json(path, data)
+
+
+def _write_json(path: Path, data: object) -> None:
     import json
     import tempfile
 
@@ -41,7 +96,8 @@ def write_json_atomically(path: Path, data: object) -> None:
 
 
 def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    with storing(path):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -56,7 +56,10 @@ class ProfileStore:
         paths.write_json_atomically(self.path, data)
 
     def list(self) -> list[Profile]:
-        return [Profile.from_dict(p) for p in self._read()["profiles"]]
+        try:
+            return [Profile.from_dict(p) for p in self._read()["profiles"]]
+        except (KeyError, TypeError, AttributeError, ValueError):  # an entry that is not a profile
+            raise ConfigError("profile.corrupt", path=str(self.path)) from None
 
     def get(self, name: str) -> Profile:
         for profile in self.list():

@@ -40,8 +40,12 @@ define({
     "scanner.bad_gap": ("扫码枪按键间隔必须在 5 到 150 毫秒之间", "The scanner key gap must be 5 to 150 ms"),
     "scanner.bad_min_length": ("付款码最短长度必须在 16 到 32 位之间", "The minimum payment-code length must be 16 to 32"),
     "scanner.bad_suffix": ("扫码枪结束键必须是 auto、enter、tab 或 none", "The scanner suffix must be auto, enter, tab or none"),
-    "scanner.not_payment_code": ("这不是付款码（{code}），未扣款。请让顾客打开微信或支付宝的付款码再扫。",
-                                 "This is not a payment code ({code}); nothing was charged. Ask the customer to show the WeChat or Alipay payment code."),
+    # What was scanned is never shown (it may be a key or a password): its kind and length only.
+    "scanner.not_payment_code": ("这不是付款码（{kind}，{length} 位），未扣款。请让顾客打开微信或支付宝的付款码再扫。",
+                                 "This is not a payment code ({kind}, {length} characters); nothing was charged. Ask the customer to show the WeChat or Alipay payment code."),
+    "scanner.kind.digits": ("一串数字，例如商品条码", "a number, such as a product barcode"),
+    "scanner.kind.link": ("一个网址", "a web address"),
+    "scanner.kind.text": ("一段文字", "some text"),
 })
 
 SUFFIXES = ("auto", "enter", "tab", "none")
@@ -81,7 +85,16 @@ def clean_code(raw: str) -> str:
 
 
 class NotAPaymentCode(UserError):
+    """kind: digits, link or text (see Scan.kind), named in the reader's language."""
+
     key = "scanner.not_payment_code"
+
+    def message(self, lang: str | None = None) -> str:
+        from cashier.i18n import tr
+
+        params = dict(self.params)
+        params["kind"] = tr("scanner.kind." + str(params.get("kind", "text")), lang=lang)
+        return tr(self.key, lang=lang, **params)
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,19 @@ class Scan:
     @property
     def is_payment_code(self) -> bool:
         return self.wallet is not None
+
+    @property
+    def kind(self) -> str:
+        """digits, link or text: what a clerk may be told about a code that is not a
+        payment code (never the code itself)."""
+        if self.code.isdigit():
+            return "digits"
+        if "://" in self.code or self.code.lower().startswith("www."):
+            return "link"
+        return "text"
+
+    def not_a_payment_code(self) -> "NotAPaymentCode":
+        return NotAPaymentCode(kind=self.kind, length=len(self.code))
 
 
 @dataclass

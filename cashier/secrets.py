@@ -8,6 +8,9 @@ no backend is forced here. With no usable keyring we say so and store nothing.
 
 from __future__ import annotations
 
+import os
+
+from cashier import redaction
 from cashier.i18n import UserError, define
 
 SERVICE = "cashier"
@@ -34,7 +37,12 @@ def _keyring():
     import keyring
     from keyring.backends import fail, null
 
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a backend that is not installed
+        configured = os.environ.get("PYTHON_KEYRING_BACKEND")
+        reason = f"PYTHON_KEYRING_BACKEND={configured}: {type(exc).__name__}" if configured else type(exc).__name__
+        raise KeyringUnavailable(reason=reason) from None
     # The null backend "stores" by forgetting: as unusable as none at all.
     if isinstance(backend, (fail.Keyring, null.Keyring)):
         raise KeyringUnavailable(reason=type(backend).__module__)
@@ -70,6 +78,7 @@ def get_secret(profile_name: str) -> str:
         raise KeyringUnavailable(reason=type(exc).__name__) from None
     if not value:
         raise SecretMissing(name=profile_name)
+    redaction.register(value)  # never in a log line from now on
     return value
 
 

@@ -27,11 +27,17 @@ define({
     "settings.bad_scanner": ("扫码枪设置无效：{reason}", "Invalid scanner setting: {reason}"),
     "settings.bad_port": ("通知端口必须在 1024 到 65535 之间", "The notification port must be 1024 to 65535"),
     "settings.bad_path": ("通知路径必须以 / 开头，只含字母、数字和 - _ . /", "The notification path must start with / and hold only letters, digits and - _ . /"),
+    "settings.bad_kiosk": ("全屏设置只能是开或关", "Full screen is either on or off"),
     "settings.bad_profile": ("当前商户配置名称无效", "Invalid active profile name"),
     "settings.bad_pin": ("店长密码为 4 到 8 位数字", "The manager PIN is 4 to 8 digits"),
     "settings.pin_not_set": ("还没有设置店长密码：退款前请店长先在“设置”里设置", "No manager PIN is set yet: a manager must set one in Settings before refunds"),
     "settings.pin_wrong": ("店长密码不正确", "Wrong manager PIN"),
     "settings.corrupt": ("设置文件损坏：{path}（已使用默认设置，保存后将覆盖）", "The settings file is damaged: {path} (defaults are used; saving overwrites it)"),
+    "settings.bad_shop": ("店名最多 40 个字", "The shop name is at most 40 characters"),
+    "settings.bad_flag": ("开关设置只能是开或关", "A switch setting must be on or off"),
+    "settings.bad_copies": ("打印份数为 1 到 3", "Copies must be 1 to 3"),
+    "settings.bad_volume": ("音量为 0 到 100", "The volume must be 0 to 100"),
+    "settings.bad_screen": ("客显屏幕编号无效", "Invalid customer display screen"),
     "settings.unknown": ("未知的设置项：{name}", "Unknown setting: {name}"),
 })
 
@@ -99,6 +105,22 @@ class Settings:
     notify_enabled: bool = False
     notify_port: int = 8765
     notify_path: str = "/notify"
+    kiosk: bool = False  # full screen, no window frame
+    micropay_profile: str | None = None  # where a payment code goes when the active profile takes none
+    # Peripherals (cashier.peripherals): receipt printer, cash drawer, voice, customer display.
+    shop_name: str = ""
+    printer_url: str = ""
+    printer_paper_mm: int = 58
+    printer_encoding: str = "gb18030"
+    printer_copies: int = 1
+    auto_print: bool = False
+    cash_drawer: bool = True
+    voice_enabled: bool = False
+    voice_volume: int = 80
+    voice_words: dict = dataclasses.field(default_factory=dict)
+    customer_display: bool = True
+    customer_display_screen: int = -1  # -1: the first screen that is not the clerk's
+    customer_display_slogan: str = ""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -161,12 +183,46 @@ def validate(s: Settings) -> None:
         raise UserError("settings.bad_pin")
     if s.active_profile is not None and (not isinstance(s.active_profile, str) or not 1 <= len(s.active_profile) <= 40):
         raise UserError("settings.bad_profile")
+    if type(s.kiosk) is not bool:
+        raise UserError("settings.bad_kiosk")
+    if s.micropay_profile is not None and (not isinstance(s.micropay_profile, str)
+                                           or not 1 <= len(s.micropay_profile) <= 40):
+        raise UserError("settings.bad_profile")
     if type(s.notify_enabled) is not bool:
         raise UserError("settings.bad_port")
     if type(s.notify_port) is not int or not 1024 <= s.notify_port <= 65535:
         raise UserError("settings.bad_port")
     if not isinstance(s.notify_path, str) or not _PATH_RE.match(s.notify_path) or ".." in s.notify_path:
         raise UserError("settings.bad_path")
+    _validate_peripherals(s)
+
+
+def _validate_peripherals(s: Settings) -> None:
+    from cashier.peripherals.printer import ENCODINGS, PAPER_COLUMNS, parse_printer_url
+    from cashier.peripherals.voice import WALLETS, valid_words
+
+    for text in (s.shop_name, s.customer_display_slogan):
+        if not isinstance(text, str) or len(text) > 40:
+            raise UserError("settings.bad_shop")
+    if not isinstance(s.printer_url, str):
+        raise UserError("printer.bad_url", url=str(s.printer_url))
+    if s.printer_url:
+        parse_printer_url(s.printer_url)
+    if s.printer_paper_mm not in PAPER_COLUMNS or type(s.printer_paper_mm) is not int:
+        raise UserError("printer.bad_width")
+    if s.printer_encoding not in ENCODINGS:
+        raise UserError("printer.bad_encoding")
+    if type(s.printer_copies) is not int or not 1 <= s.printer_copies <= 3:
+        raise UserError("settings.bad_copies")
+    for flag in (s.auto_print, s.cash_drawer, s.voice_enabled, s.customer_display):
+        if type(flag) is not bool:
+            raise UserError("settings.bad_flag")
+    if type(s.voice_volume) is not int or not 0 <= s.voice_volume <= 100:
+        raise UserError("settings.bad_volume")
+    if not isinstance(s.voice_words, dict) or any(k not in WALLETS or not valid_words(v) for k, v in s.voice_words.items()):
+        raise UserError("voice.bad_words", amount="{amount}")
+    if type(s.customer_display_screen) is not int or not -1 <= s.customer_display_screen <= 8:
+        raise UserError("settings.bad_screen")
 
 
 class SettingsStore:

@@ -77,3 +77,20 @@ def make_gateway(demo_profile):
     yield factory
     for gateway in built:
         gateway.close_transport()
+
+
+def require_tool(name: str) -> str:
+    """The path of a system tool a test drives (espeak-ng, zbarimg, pdftoppm, ...).
+
+    Without it the test is skipped with the reason, except where CASHIER_TEST_REQUIRE_TOOLS
+    is set (CI, whose .ci/run installs them): there a missing tool fails the test.
+    """
+    import shutil
+
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (Debian: see .ci/run for the package)"
+    if os.environ.get("CASHIER_TEST_REQUIRE_TOOLS"):
+        pytest.fail(message)
+    pytest.skip(message)

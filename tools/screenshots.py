@@ -55,20 +55,16 @@ def main() -> int:
         pixmap.save(str(path))
         print(path)
 
-    geometry = QGuiApplication.primaryScreen().availableGeometry()
-
     # First run: no profile, no demo.
     first = MainWindow()
-    first.setGeometry(geometry)
-    first.show()
+    first.show_on_screen()
     first.show_first_run()
     shot("first_run")
     first.close()
     first.shutdown()
 
     window = MainWindow(demo=True)
-    window.setGeometry(geometry)
-    window.show()
+    window.show_on_screen()
     wait(lambda: window._painted)
     window.start_context()
     wait(lambda: window.ctx is not None and window.engine is not None)

@@ -191,6 +191,18 @@ class Engine(OrderFlows, RefundFlows):
     def order(self, out_trade_no: str) -> OrderRecord:
         return self._get(out_trade_no)
 
+    # ------------------------------------------------------------------ history
+    def search_history(self, query=None, *, limit: int = 50, before=None):
+        """A page of the history (Ledger.search_orders): HistoryEntry list, newest first."""
+        return self.ledger.search_orders(query, limit=limit, before=before)
+
+    def history_entry(self, out_trade_no: str):
+        """One order with its refunded sums (HistoryEntry), or None."""
+        return self.ledger.history_entry(out_trade_no)
+
+    def refunds_for(self, out_trade_no: str) -> list[RefundRecord]:
+        return self.ledger.refunds_for(out_trade_no)
+
     # ------------------------------------------------------------------ rate slots
     def _slot_name(self, gw: Gateway, interface: str) -> str:
         """One slot per merchant and interface, whatever profile names it."""

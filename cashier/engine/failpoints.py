@@ -16,6 +16,7 @@ PHASES = (
     "after_reverse_written",  # "reversing" is on disk, the reverse request has not left
     "after_refund_written",  # the refund is on disk, its request has not left
     "after_paid_answer",  # the gateway said paid, not yet written
+    "after_unknown_answer",  # a micropay answer that does not say (e.g. epay's code 1 + payurl), not yet written
 )
 
 

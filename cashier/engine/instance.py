@@ -32,8 +32,11 @@ class InstanceLock:
         """Take the lock without waiting. False when another process holds it."""
         if self._fh is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+b")
+        from cashier.paths import storing
+
+        with storing(self.path):  # a read-only or full data folder is named, not a traceback
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+b")
         try:
             if os.name == "nt":
                 import msvcrt

@@ -18,6 +18,7 @@ define({
     "engine.refund_too_soon": ("同一笔订单两次退款需间隔 {seconds} 秒，请 {wait} 秒后再试", "Refunds of one order must be {seconds} s apart: try again in {wait} s"),
     "engine.refund_too_many": ("该订单部分退款次数已达上限（{count} 次）", "This order has reached the limit of {count} partial refunds"),
     "engine.refund_too_old": ("订单已超过 {days} 天，不能退款", "The order is older than {days} days and cannot be refunded"),
+    "engine.not_checkable": ("这笔订单还在自动处理中，不需要人工核对", "This order is still being handled automatically: nothing to check by hand"),
     "engine.check_too_soon": ("查询太频繁，请 {wait} 秒后再查", "Queried too recently: try again in {wait} s"),
     "engine.gateway_error": ("{message}", "{message}"),
     "reason.expired": ("二维码已过期，顾客未付款", "The QR code expired unpaid"),

@@ -130,6 +130,7 @@ class OrderFlows:
                 except (UnknownOutcome, DefiniteError, AlreadyExists) as exc:
                     decision = D.create_failed(exc, self.now(), self.settings.max_backoff)
                     if decision.event == S.ANSWER_LOST:
+                        failpoint("after_unknown_answer")
                         decision = D.Decision(decision.event, {**decision.fields,
                                               "next_check_at": self.now() + self.settings.micropay_query_interval},
                                               detail=decision.detail)
@@ -195,10 +196,15 @@ class OrderFlows:
             return self._step_order(order, reserved=True)
 
     def mark_checked(self, out_trade_no: str, actor: str, note: str = "") -> OrderRecord:
-        """A person looked at a needs_check order and settled it by hand."""
+        """A person looked at an order the engine cannot settle (needs_check), or at one
+        it only watches for a late payment (expired, cancelled), and settled it by hand:
+        paid when a payment was recorded, else closed. An order already final is left as
+        it is; one the engine is still working on is refused (EngineError)."""
         with self._order_lock(out_trade_no), self._clerk_claim(out_trade_no) as order:
-            if order.state != S.NEEDS_CHECK:
+            if order.state in S.FINAL_ORDER_STATES:
                 return order
+            if order.state not in S.CHECKABLE_ORDER_STATES:
+                raise EngineError("engine.not_checkable")
             event = S.CHECKED_UNPAID if order.paid_amount is None else S.CHECKED_PAID
             return self._write(order, D.Decision(event, {"checked_by": actor, "next_check_at": None},
                                                  detail={"note": note}), actor=actor, action="checked_by_person")

@@ -112,7 +112,7 @@ from cashier.gateways.base import (
     Wallet,
     parse_china_time,
 )
-from cashier.gateways.http import GatewayHttp, parse_json
+from cashier.gateways.http import GatewayHttp
 from cashier.gateways.signing import canonical, epay_sign, signature_equal
 from cashier.i18n import define, tr
 from cashier.money import format_yuan, parse_wire_amount
@@ -123,8 +123,8 @@ define({
     "epay.bad_auth_code": ("无法识别的付款码", "Not a payment code this gateway can charge"),
     "epay.outcome_unknown": ("易支付返回：{reason}（结果未知，正在查询）",
                              "epay answered: {reason} (outcome unknown, querying)"),
-    "epay.scan_unsupported": ("此易支付站点不支持付款码支付（返回了支付链接），未扣款",
-                              "This epay site does not take payment codes (it answered a payment link); nothing was charged"),
+    "epay.scan_answer_unknown": ("易支付对付款码返回了支付链接（{reason}），扣款结果未知，正在查询订单",
+                                 "epay answered the payment code with a payment link ({reason}); outcome unknown, querying the order"),
     "epay.scheme_only": ("易支付只返回了小程序跳转链接，无法生成收款码：{link}",
                          "epay answered only a mini-program link, which cannot be shown as a QR: {link}"),
     "epay.frozen": ("订单已被易支付站点冻结（已付款，资金暂扣）", "The epay site froze this order (paid; funds held)"),
@@ -145,6 +145,8 @@ WALLET_OF_TYPE: dict[str, Wallet] = {
     "bank": Wallet.UNIONPAY,
 }
 TYPE_OF_WALLET: dict[Wallet, str] = {w: t for t, w in WALLET_OF_TYPE.items()}
+
+_LINK_FIELDS = ("payurl", "qrcode", "urlscheme", "html")
 
 TRADE_NO_MIN = 6
 TRADE_NO_MAX = 64
@@ -288,16 +290,16 @@ class EpayGateway(Gateway):
             raise BadResponse(reason="not UTF-8") from None
         data: Any = None
         try:
-            data = parse_json(text)
+            data = self.http.parse_json(text)
         except ValueError:
             start, end = text.find("{"), text.rfind("}")
             if 0 < start < end:  # "<br /><b>Notice</b>: ... {json}"
                 try:
-                    data = parse_json(text[start:end + 1])
+                    data = self.http.parse_json(text[start:end + 1])
                 except ValueError:
                     data = None
         if data is None:
-            raise BadResponse(reason="not JSON: " + self.http.redact(text[:80])) from None
+            raise BadResponse(reason="not JSON: " + self.http.excerpt(text)) from None
         if not isinstance(data, dict):
             raise BadResponse(reason="JSON is not an object")
         return data
@@ -436,9 +438,6 @@ class EpayGateway(Gateway):
                                     reason=reason)
             raise UnknownOutcome("epay.outcome_unknown", reason=reason, gateway_code="-2")
         # code 1
-        if any(_text(answer.get(k)) for k in ("payurl", "qrcode", "urlscheme")):
-            # An older site ignored method=scan and made a QR order nobody will see.
-            raise NotSupported("epay.scan_unsupported", operation="micropay")
         status = _int_or_none(answer.get("status"))
         if status == 1:
             paid = answer.get("money")
@@ -449,10 +448,16 @@ class EpayGateway(Gateway):
             return PaymentState(PayStatus.PAID, out_trade_no, paid_amount=paid_amount,
                                 paid_at=parse_china_time(_text(answer.get("endtime"))) or self._now(),
                                 gateway_trade_no=trade_no, wallet=paid_wallet)
-        if status in (None, 0):
+        if status == 0 and not any(_text(answer.get(k)) for k in _LINK_FIELDS):
+            # The customer is confirming on the phone.
             return PaymentState(PayStatus.PENDING, out_trade_no, gateway_trade_no=trade_no, wallet=paid_wallet,
                                 reason=self.http.redact(msg) or None, user_paying=True)
-        raise BadResponse(reason=f"micropay status {status}")
+        # 彩虹易支付's V1 mapi.php has no answer form for a payment-code result: after the
+        # channel has charged the customer it answers its default "code 1 + trade_no +
+        # payurl". A site that ignored method=scan answers the same form (and charged
+        # nothing). Only the order's status can tell: outcome unknown, query it.
+        shown = ", ".join(k for k in _LINK_FIELDS if _text(answer.get(k))) or f"status {status}"
+        raise UnknownOutcome("epay.scan_answer_unknown", reason="code 1, " + shown, gateway_code="1")
 
     # -------------------------------------------------------------------- query
     def query(self, order: OrderRef) -> PaymentState:

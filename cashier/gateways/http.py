@@ -1,11 +1,20 @@
-"""HTTP for gateways: explicit timeouts, typed errors, nothing secret in any log.
+"""HTTP for gateways: one total deadline per request, a size cap, a nesting cap,
+typed errors, nothing secret in any log.
 
 Every transport failure becomes one of the typed errors of `cashier.gateways.base`:
   * connection refused / connect timeout / pool timeout -> NotSent (nothing left)
   * read timeout, write timeout, dropped connection     -> Timeout / ConnectionLost
+  * the total deadline passed (connect + headers + body) -> NotSent before the
+    connection was open, Timeout after
   * HTTP 5xx                                            -> ServerError
-  * body that is not the JSON we expect                 -> BadResponse
+  * an answer larger than the cap, nested deeper than the cap, not UTF-8, not the
+    JSON we expect                                      -> BadResponse
 All of the latter are "outcome unknown": the engine queries before anything else.
+
+The deadline is enforced below httpx, on the socket: httpx's own timeouts are per
+operation, so a server sending one byte a second would never trip them. Our network
+backend gives every socket read and write at most the time left until the deadline.
+(Name resolution is the one step it cannot bound: the OS resolver has no timeout.)
 
 URLs are logged by path only: epay carries the merchant key in query strings.
 """
@@ -15,15 +24,20 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import ssl
 import threading
 import time
+import zlib
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
+from cashier import redaction
+from cashier.redaction import REDACT_MIN_RUN, redact_runs  # noqa: F401 (the gateways' name for it)
 from cashier.gateways.base import (
     BadResponse,
     ConfigError,
@@ -52,6 +66,13 @@ class _NoQueryInHttpxLogs(logging.Filter):
 logging.getLogger("httpx").addFilter(_NoQueryInHttpxLogs())
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=5.0)
+# The whole request, connect + send + headers + body, ends within this many seconds.
+DEFAULT_DEADLINE = 20.0
+# A gateway's answer is a few kilobytes of JSON; its500's QR pictures are tens of kB.
+MAX_ANSWER_BYTES = 1 << 20
+MAX_IMAGE_BYTES = 2 << 20
+# Gateway answers nest three or four levels; anything deeper is not an answer.
+MAX_JSON_DEPTH = 32
 
 
 def is_loopback_host(host: str) -> bool:
@@ -91,17 +112,128 @@ def shared_tls_context() -> ssl.SSLContext:
         return _tls_context
 
 
-def parse_json(text: str) -> Any:
-    """JSON with floats as Decimal (money is never float) and key names stripped
-    (its500 answers carry stray trailing spaces in keys)."""
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """True when brackets outside strings nest deeper than `limit` (checked before
+    parsing: Python's parser would hit its recursion limit on 100,000 levels)."""
+    depth = 0
+    for match in _JSON_NESTING.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in "]}":
+            depth -= 1
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value money can take")
+
+
+def parse_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON with floats as Decimal (money is never float), NaN / Infinity refused, key
+    names stripped (its500 answers carry stray trailing spaces in keys), nesting capped.
+    Raises ValueError for anything else."""
 
     def strip_keys(pairs):
         return {str(k).strip(): v for k, v in pairs}
 
-    return json.loads(text, parse_float=Decimal, object_pairs_hook=strip_keys)
+    if json_depth_exceeds(text, max_depth):
+        raise ValueError(f"JSON nested deeper than {max_depth}")
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=strip_keys)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+# ------------------------------------------------------------------ the deadline
+
+
+class _Deadline(threading.local):
+    """The monotonic time the current request must end by, per thread (httpx's sync
+    client does its socket work in the calling thread)."""
+
+    at: float | None = None
+
+    def left(self, timeout: float | None, error: type[Exception]) -> float | None:
+        if self.at is None:
+            return timeout
+        remaining = self.at - time.monotonic()
+        if remaining <= 0:
+            raise error("the request's total deadline passed")
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadline.left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadline.left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname,
+                                      self._deadline.left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, deadline: _Deadline) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, self._deadline.left(timeout, httpcore.ConnectTimeout),
+                                         local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, self._deadline.left(timeout, httpcore.ConnectTimeout),
+                                                 socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport (its exception mapping and streams), over a connection
+    pool whose sockets honour the deadline."""
+
+    def __init__(self, deadline: _Deadline, ssl_context: ssl.SSLContext | None) -> None:
+        super().__init__(verify=ssl_context or False, trust_env=False)
+        limits = httpx.Limits()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(deadline),
+        )
 
 
 class GatewayHttp:
+    """One gateway's HTTP client. `deadline` (seconds) bounds each whole request,
+    `max_bytes` each answer (after decompression), `max_depth` each JSON answer's
+    nesting; tests pass small ones."""
+
     def __init__(
         self,
         base_url: str,
@@ -109,20 +241,37 @@ class GatewayHttp:
         secrets: Iterable[str] = (),
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        max_bytes: int = MAX_ANSWER_BYTES,
+        max_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self._secrets = tuple(s for s in secrets if s)
-        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
-                                    verify=shared_tls_context() if self.base_url.startswith("https:") else False,
-                                    headers={"User-Agent": "cashier/0.1"})
+        redaction.register(*self._secrets)  # the log file hides them too
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self._deadline = _Deadline()
+        # A plain-http client (only ever loopback) gets no context of ours: should it
+        # fetch an https image (its500), httpcore builds its own verifying one.
+        tls = shared_tls_context() if self.base_url.startswith("https:") else None
+        # trust_env=False: a proxy taken from the environment would get a transport of
+        # httpx's own, without the deadline.
+        self._client = httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False,
+            transport=transport or _DeadlineTransport(self._deadline, tls),
+            headers={"User-Agent": "cashier/0.1", "Accept-Encoding": "gzip, deflate"})
 
     def close(self) -> None:
         self._client.close()
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact_runs(text, self._secrets)
+
+    def excerpt(self, text: str, length: int = 80) -> str:
+        """A short piece of an answer for a message: redacted first, then cut, so a key
+        cut in two at the edge shows no part of itself."""
+        return self.redact(text)[:length]
 
     def url(self, path: str) -> str:
         if path.startswith("http://") or path.startswith("https://"):
@@ -141,17 +290,42 @@ class GatewayHttp:
     def get(self, path: str, params: Mapping[str, str], *, headers: Mapping[str, str] | None = None) -> Any:
         return self._json(self.request("GET", path, params=dict(params), headers=headers))
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def get_image(self, url: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+        """A picture (its500's payment code) by absolute URL: https, or http on this
+        machine; same deadline; at most `max_bytes`; must look like PNG, JPEG or GIF."""
+        parts = urlsplit(url)
+        if not parts.hostname or not (parts.scheme == "https"
+                                      or (parts.scheme == "http" and is_loopback_host(parts.hostname))):
+            raise BadResponse(reason="image address is not https")
+        content = self.request("GET", url, max_bytes=max_bytes).content
+        if not content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")):
+            raise BadResponse(reason="not a PNG, JPEG or GIF picture")
+        return content
+
+    def request(self, method: str, path: str, *, max_bytes: int | None = None, **kwargs: Any) -> httpx.Response:
+        """Send, and read the answer whole within the deadline and the size cap. The
+        returned response holds the (decoded) body in `.content`."""
         url = self.url(path)
         shown = urlsplit(url).path  # never the query: it may hold a key
+        limit = self.max_bytes if max_bytes is None else max_bytes
         started = time.monotonic()
+        self._deadline.at = started + self.deadline
         try:
-            response = self._client.request(method, url, **kwargs)
+            request = self._client.build_request(method, url, **kwargs)
+            response = self._client.send(request, stream=True)
+            try:
+                log.info("%s %s -> %s after %.0f ms", method, shown, response.status_code,
+                         (time.monotonic() - started) * 1000)
+                _raise_for_status(response.status_code)
+                content = _read_capped(response, limit)
+            finally:
+                response.close()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
             log.warning("%s %s: not sent (%s)", method, shown, type(exc).__name__)
             raise NotSent(reason=type(exc).__name__) from None
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-            log.warning("%s %s: timeout (%s)", method, shown, type(exc).__name__)
+            log.warning("%s %s: timeout after %.0f ms (%s)", method, shown, (time.monotonic() - started) * 1000,
+                        type(exc).__name__)
             raise Timeout(reason=type(exc).__name__) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.NetworkError) as exc:
             log.warning("%s %s: connection lost (%s)", method, shown, type(exc).__name__)
@@ -159,18 +333,15 @@ class GatewayHttp:
         except httpx.HTTPError as exc:
             log.warning("%s %s: transport error (%s)", method, shown, type(exc).__name__)
             raise ConnectionLost(reason=type(exc).__name__) from None
-        elapsed_ms = (time.monotonic() - started) * 1000
-        log.info("%s %s -> %s in %.0f ms", method, shown, response.status_code, elapsed_ms)
-        if response.status_code >= 500:
-            raise ServerError(status=response.status_code, reason=f"HTTP {response.status_code}")
-        if response.status_code == 429:
-            raise RateLimited(reason="HTTP 429")
-        if response.status_code in (400, 401, 403, 404, 405):
-            # The server refused before acting on it.
-            raise Rejected(reason=f"HTTP {response.status_code}")
-        if response.status_code >= 300:
-            raise BadResponse(reason=f"HTTP {response.status_code}")
-        return response
+        except BadResponse as exc:
+            log.warning("%s %s: %s", method, shown, exc.params.get("reason"))
+            raise
+        finally:
+            self._deadline.at = None
+        log.info("%s %s: %d bytes in %.0f ms", method, shown, len(content), (time.monotonic() - started) * 1000)
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=content, request=request)
 
     def _json(self, response: httpx.Response) -> Any:
         try:
@@ -178,12 +349,57 @@ class GatewayHttp:
         except UnicodeDecodeError:
             raise BadResponse(reason="not UTF-8") from None
         try:
-            data = parse_json(text)
-        except ValueError:
-            raise BadResponse(reason="not JSON: " + self.redact(text[:80])) from None
+            data = self.parse_json(text)
+        except ValueError as exc:
+            raise BadResponse(reason=f"not JSON ({str(exc)[:40]}): " + self.excerpt(text)) from None
         if not isinstance(data, dict):
             raise BadResponse(reason="JSON is not an object")
         return data
+
+    def parse_json(self, text: str) -> Any:
+        return parse_json(text, max_depth=self.max_depth)
+
+
+def _raise_for_status(status: int) -> None:
+    if status >= 500:
+        raise ServerError(status=status, reason=f"HTTP {status}")
+    if status == 429:
+        raise RateLimited(reason="HTTP 429")
+    if status in (400, 401, 403, 404, 405):
+        # The server refused before acting on it.
+        raise Rejected(reason=f"HTTP {status}")
+    if status >= 300:
+        raise BadResponse(reason=f"HTTP {status}")
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, decoded (gzip / deflate), never more than `limit` bytes held: a
+    bigger answer, declared or not, compressed or not, is a BadResponse."""
+    if response.is_stream_consumed:  # a transport that read it already (httpx.MockTransport)
+        if len(response.content) > limit:
+            raise BadResponse(reason=f"answer larger than {limit} bytes")
+        return response.content
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise BadResponse(reason=f"answer of {declared} bytes (more than {limit})")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        decoder = None
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+    else:
+        raise BadResponse(reason=f"answer encoded as {encoding[:20]}")
+    body = bytearray()
+    for chunk in response.iter_raw():
+        if decoder is not None:
+            try:
+                chunk = decoder.decompress(chunk, limit + 1 - len(body))
+            except zlib.error:
+                raise BadResponse(reason="answer does not decompress") from None
+        body += chunk
+        if len(body) > limit:
+            raise BadResponse(reason=f"answer larger than {limit} bytes")
+    return bytes(body)
 
 
 def _json_default(value: Any) -> Any:

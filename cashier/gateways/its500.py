@@ -1,7 +1,11 @@
 """站长付 its500 (`its500`): personal payment codes, a randomly discounted price, no refund.
 
-Protocol (shared/seeds/004 and public clients):
+Protocol (seed 004 and public clients; docs/gateways/its500.md says which point rests
+on which evidence):
 
+* Host: every public client (Java, Android, egg.js, the demo page) calls
+  `https://admin.zhanzhangfu.com`; the seed names `https://pay.its500.com`. The
+  default is the former, the seed's host stays selectable as the profile's base_url.
 * `POST {base}/order/createOrder`, form fields price (yuan, >= 1.00), name, paytype
   (wx / ali / QQ), reurl, thirduid, remarks, other, callbackurl. Credentials travel in
   HTTP headers `Payment-Key: AppKey` (= Profile.merchant_id) and `Payment-Secret:
@@ -9,30 +13,42 @@ Protocol (shared/seeds/004 and public clients):
 * Answer: `code` "10001" ok, with `orderId`, `price` (what the customer must pay: the
   asked price minus a random amount below 1 yuan, so that the amount identifies the
   order), `originalprice`, `wxcode` / `zfbcode` / `qqcode` (image URLs of the
-  merchant's own personal codes) and `qrcode` (`alipayqr://platformapi/startapp?
-  saId=10000007&qrcode=<url-encoded https://qr.alipay.com/...>`). Key names may carry
-  a trailing space: GatewayHttp.parse_json strips them.
+  merchant's own personal codes), `qrcode` (`alipayqr://platformapi/startapp?
+  saId=10000007&qrcode=<url-encoded https://qr.alipay.com/...>`) and, when the
+  merchant set it up in the back office, `zfbuseridcode`: a link that opens an Alipay
+  transfer with the amount already filled in. Key names may carry a trailing space:
+  GatewayHttp.parse_json strips them.
 * Errors 10002..10010 (seed). Mapping (our decision): 10002/10003/10004 (price) ->
   InvalidParameter; 10005 (AppKey or AppSecret wrong) and 10006 (merchant does not
   exist; the seed's remedy is "check the AppKey") -> BadSignature, the error whose
   message tells the clerk to check the keys; everything else -> Rejected.
 
 QrOrder: amount_to_pay = the discounted `price` (the UI shows it big), gateway_trade_no
-= orderId. Alipay: `qr` is the https://qr.alipay.com/... link decoded from `qrcode`.
-WeChat / QQ: there is no link, only the image of the merchant's personal code: `qr`
-is "" and `qr_image_url` = wxcode / qqcode.
+= orderId. Alipay: `qr` is the `zfbuseridcode` link when the answer has one (the
+customer pays without typing the amount), else the https://qr.alipay.com/... link
+decoded from `qrcode` (the customer must type the amount). A `zfbuseridcode` link whose
+own `price` differs from the amount to pay is not used: paying any other amount loses
+the order (seed). WeChat / QQ: there is no link, only the image of the merchant's
+personal code: `qr` is "" and `qr_image_url` = wxcode / qqcode.
 
 Our out_trade_no travels in `thirduid` (the seed strongly recommends filling it; it
 comes back in the notification), so the back office shows which counter order it is.
 
-Status (unconfirmed: public clients only): `admin.zhanzhangfu.com/order/
-onlinePayFindResult` with `orderId`, the same credential headers; code "10001" = paid,
-"10003" = expired / invalid (a public demo page offers a new order on it); the
-public pages treat anything else as "not yet": we read "10002" as not paid yet and any
-other code as UNKNOWN (the engine keeps asking). It lives on another host than createOrder: Profile.extra
-["query_url"] overrides the default. The query needs the orderId: after a create whose
-answer was lost there is none, and query() answers NOT_FOUND without calling (no QR
-was shown, so nothing can have been paid for it).
+Status (public clients only): `{host}/order/onlinePayFindResult` with `orderId`; we
+send the credential headers as the Android and egg.js clients do, but the demo page
+asks with none, so the answer proves nothing about the keys. code "10001" = paid,
+"10003" = expired / invalid (the demo page offers a new order on it; its countdown is
+5 minutes); "10002" not paid yet; any other code is UNKNOWN (the engine keeps asking).
+The query goes to the createOrder host, except for the seed's host, whose query path
+no client shows: then admin.zhanzhangfu.com. Profile.extra["query_url"] overrides it.
+The query needs the orderId: after a create whose answer was lost there is none, and
+query() answers NOT_FOUND without calling (no QR was shown, so nothing can have been
+paid for it).
+
+Connection check: createOrder is the only call known to need the keys, so the check
+creates a real 1.00 yuan order that is never shown to anyone (it lapses after 5
+minutes) and says so; it also surfaces a frozen account, no balance, no callback set
+(10007..10010) and the codes missing from the back office.
 
 Notification: a JSON POST, unsigned. It is never trusted on its own:
 verify_notification returns Notification(needs_confirmation=True) and the engine
@@ -70,22 +86,34 @@ from cashier.gateways.base import (
     Wallet,
 )
 from cashier.gateways.http import check_base_url, parse_json
-from cashier.i18n import define, tr
+from cashier.i18n import ZH, define, language, tr
 from cashier.money import ONE_YUAN, format_yuan, parse_wire_amount
 
 define({
     "gw.its500_min_amount": ("站长付的金额必须大于等于 1 元", "its500 needs an amount of at least ¥1.00"),
     "gw.its500_no_code": ("站长付没有返回该钱包的收款码（paytype={paytype}），请在站长付后台上传",
                           "its500 returned no payment code for this wallet (paytype={paytype}); upload one in its back office"),
-    "gw.its500_label_query_url": ("订单查询地址（默认 admin.zhanzhangfu.com）", "Order status URL (default admin.zhanzhangfu.com)"),
-    "gw.its500_check_ok": ("站长付查询接口可达，AppKey 已被接受（密钥在下单时才完整核验）",
-                           "its500 is reachable and accepted the AppKey (the keys are fully checked only when an order is created)"),
+    "gw.its500_label_query_url": ("订单查询地址（默认与下单同一主机；pay.its500.com 时用 admin.zhanzhangfu.com）",
+                                  "Order status URL (default: the order host; admin.zhanzhangfu.com for pay.its500.com)"),
+    "gw.its500_check_ok": ("站长付已接受 AppKey 和 AppSecret。为核验密钥创建了一笔 1.00 元的测试订单"
+                           "（没有展示给任何人，5 分钟后自动失效，请勿支付）。{codes}",
+                           "its500 accepted the AppKey and AppSecret. To check them a 1.00 yuan test order was "
+                           "created (shown to nobody; it lapses after 5 minutes, do not pay it). {codes}"),
+    "gw.its500_code_wxcode": ("微信", "WeChat"),
+    "gw.its500_code_zfbcode": ("支付宝", "Alipay"),
+    "gw.its500_code_qqcode": ("QQ", "QQ"),
+    "gw.its500_codes_ok": ("后台已上传微信、支付宝、QQ 收款码。", "WeChat, Alipay and QQ codes are uploaded."),
+    "gw.its500_codes_missing": ("后台未上传：{missing}（这些方式无法收款）。",
+                                "Not uploaded in the back office: {missing} (those methods cannot take payments)."),
     "gw.its500_no_order_id": ("下单结果未知，没有站长付订单号；未展示收款码，不会被支付",
                               "The order's creation is unknown and there is no its500 orderId; no code was shown, so it cannot be paid"),
 })
 
-DEFAULT_BASE_URL = "https://pay.its500.com"
-DEFAULT_QUERY_URL = "https://admin.zhanzhangfu.com/order/onlinePayFindResult"
+# The host every public client calls; the seed's own host is SEED_BASE_URL.
+DEFAULT_BASE_URL = "https://admin.zhanzhangfu.com"
+SEED_BASE_URL = "https://pay.its500.com"
+QUERY_PATH = "/order/onlinePayFindResult"
+DEFAULT_QUERY_URL = DEFAULT_BASE_URL + QUERY_PATH
 OK = "10001"
 
 PAYTYPE = {Method.WECHAT: "wx", Method.ALIPAY: "ali", Method.QQ: "QQ"}
@@ -122,6 +150,33 @@ def alipay_link(qrcode: str) -> str:
     return inner if inner.startswith("https://") else ""
 
 
+def userid_link(url: str, to_pay: Decimal) -> str:
+    """The `zfbuseridcode` link if it can be shown for this order, else "".
+
+    It must be an http(s) URL; when it names a `price`, that must be the amount to pay
+    (a customer paying any other amount loses the order)."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        return ""
+    prices = parse_qs(parts.query).get("price")
+    if prices:
+        try:
+            if len(prices) != 1 or parse_wire_amount(prices[0].strip()) != to_pay:
+                return ""
+        except ValueError:
+            return ""
+    return url
+
+
+def default_query_url(base_url: str) -> str:
+    """Where orders are asked about: the createOrder host, except the seed's host."""
+    base = base_url.rstrip("/")
+    if urlsplit(base).hostname == urlsplit(SEED_BASE_URL).hostname:
+        return DEFAULT_QUERY_URL
+    return base + QUERY_PATH
+
+
 def _wallet_of_paytype(value: object) -> Wallet:
     return WALLET_OF_PAYTYPE.get(str(value).strip().lower() if value is not None else "", Wallet.UNKNOWN)
 
@@ -138,8 +193,9 @@ class Its500Gateway(Gateway):
         Capability.NOTIFY_VERIFY,
         Capability.CHECK_CONNECTION,
     })
-    # The query endpoint (and so the connection check) is known only from public clients.
-    unverified = frozenset({Capability.QUERY, Capability.CHECK_CONNECTION})
+    # The query endpoint is known only from public clients (the connection check uses
+    # createOrder, which the seed documents).
+    unverified = frozenset({Capability.QUERY})
     limits = GatewayLimits(
         min_amount=ONE_YUAN,
         query_interval=3.0,
@@ -158,7 +214,7 @@ class Its500Gateway(Gateway):
 
     def __init__(self, profile, secret, *, http=None) -> None:
         super().__init__(profile, secret, http=http)
-        self.query_url = check_base_url(profile.extra.get("query_url") or DEFAULT_QUERY_URL)
+        self.query_url = check_base_url(profile.extra.get("query_url") or default_query_url(profile.base_url))
 
     # -- plumbing ---------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -221,7 +277,7 @@ class Its500Gateway(Gateway):
         wallet = WALLET_OF_METHOD[method]
         qr, image = "", None
         if method == Method.ALIPAY:
-            qr = alipay_link(_text(data, "qrcode"))
+            qr = userid_link(_text(data, "zfbuseridcode"), to_pay) or alipay_link(_text(data, "qrcode"))
             if not qr:
                 image = _text(data, "zfbcode") or None
         else:
@@ -311,11 +367,20 @@ class Its500Gateway(Gateway):
         return HttpReply(200 if ok else 400, "success" if ok else "fail")
 
     def check_connection(self) -> str:
-        """Ask the status of an order id that cannot exist: the answer proves the query
-        host is reachable and that it did not refuse the AppKey."""
-        data = self._find("oderpay-00000000-0000-0000-0000-000000000000")
+        """Create a 1.00 yuan order that is shown to nobody: createOrder is the only call
+        known to need the keys (the status query is answered without them). It lapses
+        after 5 minutes; the message says so."""
+        form = {"price": "1.00", "name": "连接测试（请勿支付）", "paytype": "ali",
+                "thirduid": "CHECK" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")}
+        data = self.http.post_form("/order/createOrder", form, headers=self._headers())
         code = _code(data)
-        if code in BAD_KEY_CODES:
+        if code != OK:
             self._raise_for(data, code)
-        return tr("gw.its500_check_ok")
-
+        if not _text(data, "orderId"):
+            raise BadResponse(reason="no orderId")
+        missing = [tr("gw.its500_code_" + key) for key in ("wxcode", "zfbcode", "qqcode") if not _text(data, key)]
+        if missing:
+            note = tr("gw.its500_codes_missing", missing=("、" if language() == ZH else ", ").join(missing))
+        else:
+            note = tr("gw.its500_codes_ok")
+        return tr("gw.its500_check_ok", codes=note)

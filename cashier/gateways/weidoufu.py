@@ -1,25 +1,29 @@
 """Weidoufu 微豆付 (`weidoufu`): amounts in integer fen, MD5 "secret_key" signatures.
 
-What is confirmed and what is not
----------------------------------
-The seed (shared/seeds/003) documents only `/pay/miniapp` (mini-program pay), which a
-counter cannot use. Everything this client does comes from public clients of the
-gateway and is marked `unverified` (the UI says so):
+What rests on what (docs/gateways/weidoufu.md has the full table)
+----------------------------------------------------------------
+The seed documents only `/pay/miniapp` (mini-program pay), which a counter cannot
+use. The rest comes from the gateway's public documentation pages and from public
+clients; none of it is confirmed against the live gateway (the UI says so):
 
 * `POST /pay/native` (JSON) -> `data.code_url`, `data.mch_trade_no`. A public C#
-  client signs exactly `access_key, body, notify_url, out_order_no, pay_type,
-  total_fee`, sorted, joined `k=v&...`, then `&secret_key=SECRET`, MD5, uppercase.
+  client that credits payments in production signs exactly `access_key, body,
+  notify_url, out_order_no, pay_type, total_fee`, sorted, joined `k=v&...`, then
+  `&secret_key=SECRET`, MD5, uppercase: byte for byte our string. `expire` (minutes,
+  default 30, at most 60; public docs of the sibling endpoints) is sent to match the
+  QR countdown, so this gateway's QR expiry is clamped to 60 minutes.
 * `POST /pay/micropay` (JSON): auth_code; pay_type 1 WeChat, 2 Alipay, 3 UnionPay.
 * `GET /pay/query?out_order_no=` -> `data.status` 1 pending, 2 paid, 3 failed/closed.
-* `POST /pay/refund` (JSON): `refund_fee` in fen, at most 10 partial refunds.
+* `POST /pay/refund` (JSON): the public docs list access_key, refund_fee (fen),
+  out_order_no (or mch_trade_no) and sign "see the signature algorithm"; at most 10
+  partial refunds. We send exactly those fields, signed by the general rule.
 
 Rules this client follows (our decisions where nothing is documented):
 
 * Signature: every non-empty field we send except `sign`, sorted by key, `k=v`
-  joined with `&`, then `&secret_key=SECRET`, MD5, uppercase (`weidoufu_sign`). That
-  is the C# client's string exactly for /pay/native.
+  joined with `&`, then `&secret_key=SECRET`, MD5, uppercase (`weidoufu_sign`).
 * Answers: `code` 1 ok / 0 fail, `message`, `data`. A failure carries only words, so
-  they are classified by keyword (`_classify`): signature or credential words ->
+  they are classified by keyword (`_raise_for`): signature or credential words ->
   BadSignature; "too frequent" -> RateLimited; "duplicate" -> Rejected; parameter
   words -> InvalidParameter; "system busy / bank / network" -> outcome unknown
   (`UnclearAnswer`). In micropay, decline words (balance, expired/used code...) ->
@@ -29,21 +33,29 @@ Rules this client follows (our decisions where nothing is documented):
   notification DTO calls it 关闭).
 * No close and no reverse are documented: none are offered. The engine therefore
   marks a micropay it cannot resolve by polling "needs checking".
-* Refund: we send `out_refund_no` too (signed like every other field) so that a
-  retry is idempotent where the gateway honours it; public clients send only
-  access_key, out_order_no, refund_fee. No refund query is documented, so the refund
-  answer is the only signal: code 1 = the refund is accepted AND treated as done
-  (SUCCEEDED), because a PROCESSING state could never be resolved. A refund that
-  fails later at the wallet would only show in the merchant's Weidoufu back office.
-* Notifications: JSON POST `{"content": {...order fields...}, "sign": "..."}` (the
-  shape a public client parses), signed like requests over the `content` fields.
-  A flat JSON or form body with `sign` beside the fields is accepted too. Reply
-  "SUCCESS". (One public client verifies an HMAC-SHA256 variant instead; not
-  implemented: its exact serialisation cannot be reproduced reliably.)
+* Refund: no refund number is documented (the only public refund client sends none
+  either), so none is sent and a refund is not idempotent: the engine never re-sends
+  one whose outcome is unknown (no refund query exists), it asks the clerk to check.
+  code 1 = the refund is accepted AND treated as done (SUCCEEDED). A signature
+  refusal of a refund while a signed query with the same key is accepted means the
+  refund's signature form is what is unconfirmed (`RefundSignatureUnconfirmed`), not
+  the key: the message says what to ask the provider.
+* Notifications: JSON POST `{"content": {...order fields...}, "sign": "..."}`. The
+  public C# client verifies `sign` = uppercase MD5 of the lowercase hex of
+  HMAC-SHA256(key = secret, message = the JSON text of `content`). We take that text
+  exactly as received (the raw bytes of the `content` member; when `content` arrives
+  as a JSON string, its value), and fall back to the compact re-serialisation the C#
+  client makes (separators "," ":", characters unescaped, order as received). The seed
+  documents no notification form. Reply: HTTP 200 "success" (see
+  `notification_reply`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -53,7 +65,9 @@ from cashier.gateways.base import (
     BadResponse,
     BadSignature,
     Capability,
+    DefiniteError,
     Gateway,
+    GatewayError,
     GatewayLimits,
     HttpReply,
     IncomingRequest,
@@ -83,6 +97,18 @@ define({
     "gw.weidoufu_unclear": ("微豆付返回“{reason}”，结果未知，正在查询",
                             "Weidoufu answered \u201c{reason}\u201d; outcome unknown, querying"),
     "gw.weidoufu_check_ok": ("微豆付连接正常，密钥已通过验证", "Weidoufu is reachable and accepted the keys"),
+    "gw.weidoufu_refund_sign_unconfirmed": (
+        "微豆付拒绝了退款请求的签名（“{reason}”），而同一密钥签名的查询请求被接受：密钥没有问题，"
+        "是本网关退款接口的签名方式尚未得到确认。退款没有执行。请在微豆付商户后台手动退款，"
+        "并请微豆付客服确认 /pay/refund 的签名规则：我们发送 access_key、out_order_no、refund_fee 三个字段，"
+        "按字段名排序拼成 k=v&…，末尾加 &secret_key=密钥，取 MD5 转大写；请对方说明签名包含哪些字段、"
+        "顺序如何、是否拼接 secret_key。",
+        "Weidoufu refused the signature of the refund (\u201c{reason}\u201d) while a query signed with the same "
+        "key was accepted: the key is fine, it is this gateway's refund signature form that is unconfirmed. "
+        "Nothing was refunded. Refund by hand in the Weidoufu merchant back office, and ask Weidoufu support "
+        "for the exact signature rule of /pay/refund: we send access_key, out_order_no and refund_fee, sorted "
+        "by name and joined as k=v&..., then &secret_key=KEY, MD5, uppercase; ask which fields are signed, in "
+        "what order, and whether secret_key is appended."),
 })
 
 DEFAULT_BASE_URL = "https://open.weidoufu.com"
@@ -116,6 +142,13 @@ class UnclearAnswer(UnknownOutcome):
     key = "gw.weidoufu_unclear"
 
 
+class RefundSignatureUnconfirmed(DefiniteError):
+    """The refund's signature was refused while the same key signs other requests
+    that are accepted: nothing was refunded, and the key is not the problem."""
+
+    key = "gw.weidoufu_refund_sign_unconfirmed"
+
+
 def weidoufu_sign(fields: Mapping[str, object], secret: str) -> str:
     """canonical(fields without sign, empty dropped) + '&secret_key=SECRET', MD5, uppercase."""
     return md5_hex(sign_string(fields, secret)).upper()
@@ -123,6 +156,54 @@ def weidoufu_sign(fields: Mapping[str, object], secret: str) -> str:
 
 def sign_string(fields: Mapping[str, object], secret: str) -> str:
     return canonical(fields, skip=("sign",)) + "&secret_key=" + secret
+
+
+def notify_sign(content_text: str, secret: str) -> str:
+    """The notification signature of the public C# client: HMAC-SHA256(secret, text)
+    as lowercase hex, MD5 of that hex, uppercase."""
+    digest = hmac.new(secret.encode("utf-8"), content_text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return md5_hex(digest).upper()
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def raw_members(text: str) -> dict[str, str]:
+    """The raw text of each top-level member of a JSON object, exactly as received
+    (ValueError when `text` is not one object, or names a member twice)."""
+    decoder = json.JSONDecoder()
+    i = _WS.match(text, 0).end()
+    if not text.startswith("{", i):
+        raise ValueError("not an object")
+    i = _WS.match(text, i + 1).end()
+    members: dict[str, str] = {}
+    if text.startswith("}", i):
+        i += 1
+    else:
+        while True:
+            if not text.startswith('"', i):
+                raise ValueError("member name expected")
+            name, i = decoder.raw_decode(text, i)
+            i = _WS.match(text, i).end()
+            if not text.startswith(":", i):
+                raise ValueError("':' expected")
+            i = _WS.match(text, i + 1).end()
+            _, end = decoder.raw_decode(text, i)
+            name = name.strip()
+            if name in members:
+                raise ValueError("member named twice")
+            members[name] = text[i:end]
+            i = _WS.match(text, end).end()
+            if text.startswith(",", i):
+                i = _WS.match(text, i + 1).end()
+                continue
+            if text.startswith("}", i):
+                i += 1
+                break
+            raise ValueError("',' or '}' expected")
+    if _WS.match(text, i).end() != len(text):
+        raise ValueError("text after the object")
+    return members
 
 
 def wallet_of_code(auth_code: str) -> Wallet:
@@ -189,7 +270,7 @@ class WeidoufuGateway(Gateway):
         refund_max_age_days=None,
         default_qr_expiry=300.0,
         min_qr_expiry=60.0,
-        max_qr_expiry=7200.0,
+        max_qr_expiry=3600.0,  # `expire` is at most 60 minutes
         trade_no_pattern=ORDER_NO_RE.pattern,
         trade_no_min_length=18,
         trade_no_max_length=32,
@@ -244,12 +325,15 @@ class WeidoufuGateway(Gateway):
         if pay_type is None:
             raise NotSupported(operation=method.value)
         self._check_trade_no(out_trade_no)
+        seconds = min(max(float(expire_seconds), self.limits.min_qr_expiry), self.limits.max_qr_expiry)
         body = self._signed({
             "body": (subject or "商品")[:32],
             "out_order_no": out_trade_no,
             "pay_type": pay_type,
             "total_fee": to_fen(amount),
             "notify_url": self.profile.notify_url,
+            # whole minutes, rounded up: the order never lapses before the countdown ends
+            "expire": min(60, max(1, math.ceil(seconds / 60 - 1e-9))),
         })
         ok, message, data = self._answer(self.http.post_json("/pay/native", body))
         if not ok:
@@ -264,7 +348,7 @@ class WeidoufuGateway(Gateway):
             out_trade_no=out_trade_no,
             qr=code_url.strip(),
             amount_to_pay=amount,
-            expires_at=datetime.now(timezone.utc) + timedelta(seconds=expire_seconds),
+            expires_at=datetime.now(timezone.utc) + timedelta(seconds=seconds),
             gateway_trade_no=str(trade_no) if trade_no else None,
             wallet=Wallet.WECHAT if method == Method.WECHAT else Wallet.ALIPAY,
         )
@@ -350,18 +434,22 @@ class WeidoufuGateway(Gateway):
                             reason=f"status={data.get('status')!r}")
 
     def refund(self, order: OrderRef, out_refund_no: str, amount: Decimal, reason: str) -> RefundState:
+        """The documented fields only: access_key, out_order_no, refund_fee (no refund
+        number exists, so `out_refund_no` stays ours)."""
         self._check_trade_no(out_refund_no)
         fee = to_fen(amount)
-        body = self._signed({
-            "out_order_no": order.out_trade_no,
-            "out_refund_no": out_refund_no,
-            "refund_fee": fee,
-        })
+        body = self._signed({"out_order_no": order.out_trade_no, "refund_fee": fee})
         ok, message, data = self._answer(self.http.post_json("/pay/refund", body))
         if not ok:
-            self._raise_for(message)
+            try:
+                self._raise_for(message)
+            except BadSignature as refused:
+                self._refund_signature_refused(refused)
+                raise
         if "refund_fee" in data and _fen(data["refund_fee"], "refund_fee") != fee:
             raise BadResponse(reason="refund_fee differs from ours")
+        if data.get("out_order_no") not in (None, "", order.out_trade_no):
+            raise BadResponse(reason="answer is for another order")
         refund_no = data.get("refund_no") or data.get("mch_refund_no")
         return RefundState(
             RefundStatus.SUCCEEDED,
@@ -372,9 +460,30 @@ class WeidoufuGateway(Gateway):
             finished_at=datetime.now(timezone.utc),
         )
 
+    def _refund_signature_refused(self, refused: BadSignature) -> None:
+        """A refund's signature was refused. If a query signed with the same key is
+        accepted, the key is fine and the refund's signature form is what is unconfirmed:
+        raise that. Otherwise return (the caller re-raises the key error)."""
+        try:
+            self._probe_keys()
+        except GatewayError:
+            return
+        raise RefundSignatureUnconfirmed(reason=refused.params.get("reason") or "",
+                                         gateway_code=refused.gateway_code) from refused
+
+    def _probe_keys(self) -> PaymentState:
+        """Query an order number that cannot exist: any answer but a signature refusal
+        proves the keys work (the signature is checked before the lookup)."""
+        probe_no = "CHECK" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")  # never one of ours
+        state = self.query(OrderRef(out_trade_no=probe_no, amount=Decimal("0.01"), method=Method.WECHAT))
+        if state.status not in (PayStatus.NOT_FOUND, PayStatus.PENDING, PayStatus.CLOSED, PayStatus.PAID,
+                                PayStatus.FAILED):
+            raise BadResponse(reason=state.reason or "unexpected answer")
+        return state
+
     def verify_notification(self, request: IncomingRequest) -> Notification:
-        fields, sign = self._notification_fields(request)
-        if not signature_equal(self.sign(fields), sign):
+        content_text, fields, sign = self._notification_parts(request)
+        if not self._notification_signed(content_text, fields, sign):
             raise NotificationError("gw.notify_bad_signature")
         out_trade_no = fields.get("out_order_no")
         if not isinstance(out_trade_no, str) or not out_trade_no:
@@ -397,42 +506,61 @@ class WeidoufuGateway(Gateway):
             paid_at=parse_china_time(fields.get("pay_time")),
         )
 
+    def _notification_signed(self, content_text: str, fields: Mapping[str, Any], sign: object) -> bool:
+        """The C# client's scheme over the text as received; then over the compact
+        re-serialisation that client makes (order as received, characters unescaped)."""
+        if signature_equal(notify_sign(content_text, self._secret), sign, case_insensitive=True):
+            return True
+        try:
+            compact = json.dumps(json.loads(content_text), separators=(",", ":"), ensure_ascii=False)
+        except ValueError:
+            return False
+        return compact != content_text and signature_equal(notify_sign(compact, self._secret), sign,
+                                                           case_insensitive=True)
+
     @staticmethod
-    def _notification_fields(request: IncomingRequest) -> tuple[dict[str, Any], object]:
+    def _notification_parts(request: IncomingRequest) -> tuple[str, dict[str, Any], object]:
+        """(the JSON text of `content` as received, its fields, sign)."""
         if request.method.upper() != "POST":
             raise NotificationError("gw.notify_malformed", reason="not a POST")
-        data: Any = None
-        if request.form:
-            data = dict(request.form)
-        elif request.body:
-            try:
-                data = parse_json(request.body.decode("utf-8-sig"))
-            except (ValueError, UnicodeDecodeError):
-                raise NotificationError("gw.notify_malformed", reason="body is not JSON") from None
-        if not isinstance(data, dict):
-            raise NotificationError("gw.notify_malformed", reason="empty body")
-        sign = data.get("sign")
-        content = data.get("content")
-        if isinstance(content, dict):
-            fields = dict(content)
+        sign: object = None
+        if request.form:  # a form carrying the same two members
+            content_text = request.form.get("content") or ""
+            sign = request.form.get("sign")
         else:
-            fields = {k: v for k, v in data.items() if k != "sign"}
+            try:
+                members = raw_members(request.body.decode("utf-8-sig"))
+            except (ValueError, UnicodeDecodeError):
+                raise NotificationError("gw.notify_malformed", reason="body is not a JSON object") from None
+            raw = members.get("content")
+            if raw is None:
+                raise NotificationError("gw.notify_malformed", reason="content")
+            if raw.startswith('"'):  # content sent as a JSON string: the text is its value
+                content_text = json.loads(raw)
+            else:
+                content_text = raw
+            if "sign" in members:
+                sign = json.loads(members["sign"])
+        try:
+            fields = parse_json(content_text)
+        except ValueError:
+            raise NotificationError("gw.notify_malformed", reason="content") from None
+        if not isinstance(fields, dict):
+            raise NotificationError("gw.notify_malformed", reason="content")
         for key, value in fields.items():
             if isinstance(value, (dict, list)):
                 raise NotificationError("gw.notify_malformed", reason=key)
-        return fields, sign
+        return content_text, fields, sign
 
     def notification_reply(self, ok: bool) -> HttpReply:
-        return HttpReply(200 if ok else 400, "SUCCESS" if ok else "FAIL")
+        """HTTP 200 and the word "success". Evidence: the one public receiver answers
+        HTTP 200 with a JSON envelope containing `"success":true`; nothing shows that
+        the gateway reads the body. The lowercase word passes a status check, an exact
+        word check and a contains-"success" check alike (docs/gateways/weidoufu.md)."""
+        return HttpReply(200, "success") if ok else HttpReply(400, "fail")
 
     def check_connection(self) -> str:
-        """Query an order number that cannot exist: "not found" proves the keys work
-        (the signature is checked before the lookup)."""
-        probe_no = "CHECK" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")  # never one of ours
-        probe = OrderRef(out_trade_no=probe_no, amount=Decimal("0.01"), method=Method.WECHAT)
-        state = self.query(probe)
-        if state.status not in (PayStatus.NOT_FOUND, PayStatus.PENDING, PayStatus.CLOSED, PayStatus.PAID,
-                                PayStatus.FAILED):
-            raise BadResponse(reason=state.reason or "unexpected answer")
+        """A signed query of an order number that cannot exist (see `_probe_keys`)."""
+        self._probe_keys()
         return tr("gw.weidoufu_check_ok")
 

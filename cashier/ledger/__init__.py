@@ -28,7 +28,7 @@ _LAZY = {
     "DEFAULT_BUSY_TIMEOUT_MS": "db", "Ledger": "db",
     "DuplicateOrder": "errors", "DuplicateRefund": "errors", "FullAuthCode": "errors",
     "IllegalStateChange": "errors", "LedgerBusy": "errors", "LedgerCorrupt": "errors", "LedgerError": "errors",
-    "LedgerFull": "errors", "LedgerIOError": "errors", "OrderNotFound": "errors", "RefundNotFound": "errors",
+    "LedgerFull": "errors", "LedgerIOError": "errors", "LedgerEmpty": "errors", "LedgerReadOnly": "errors", "OrderNotFound": "errors", "RefundNotFound": "errors",
     "RefundTooLarge": "errors", "SchemaTooNew": "errors", "StateConflict": "errors",
     "Event": "records", "OrderRecord": "records", "RefundRecord": "records", "Report": "records",
     "ReportLine": "records",

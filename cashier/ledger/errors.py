@@ -54,6 +54,18 @@ define({
         "订单 {out_trade_no} 未支付成功（状态“{state}”），不能退款；可退金额 {refundable} 元",
         "Order {out_trade_no} is not paid (state “{state}”) and cannot be refunded; refundable ¥{refundable}",
     ),
+    "ledger.day_out_of_range": (
+        "无法统计这一天（{day}）：日期超出范围",
+        "No report for {day}: the date is out of range",
+    ),
+    "ledger.read_only": (
+        "账本所在的文件夹或文件只读，无法写入：{path}。没有发出任何请求",
+        "The ledger's folder or file is read-only and cannot be written: {path}. Nothing was sent",
+    ),
+    "ledger.empty_file": (
+        "账本文件是空的（0 字节），已损坏，不会当作新账本使用。请从备份恢复，或移走这个文件：{path}",
+        "The ledger file is empty (0 bytes): it is damaged and will not be used as new books. Restore it from a backup or move it away: {path}",
+    ),
     "ledger.full_auth_code": (
         "付款码不能写入账本，只能记录最后 4 位数字",
         "A payment code may not be written to the ledger; only its last 4 digits",
@@ -85,10 +97,27 @@ class LedgerCorrupt(LedgerError):
     key = "ledger.corrupt"
 
 
+class LedgerEmpty(LedgerCorrupt):
+    """The ledger file exists with 0 bytes: damaged, not new books."""
+
+    key = "ledger.empty_file"
+
+
 class LedgerIOError(LedgerError):
     """The operating system refused a read or write (SQLITE_IOERR, SQLITE_CANTOPEN...)."""
 
     key = "ledger.io"
+
+
+class LedgerReadOnly(LedgerError):
+    """The file or its folder cannot be written (SQLITE_READONLY, or cannot open in a
+    folder that is not writable)."""
+
+    key = "ledger.read_only"
+
+
+class DayOutOfRange(LedgerError, ValueError):
+    key = "ledger.day_out_of_range"
 
 
 class SchemaTooNew(LedgerError):
@@ -146,6 +175,7 @@ class FullAuthCode(LedgerError, ValueError):
 
 
 # SQLite primary result codes (the low byte of the extended code).
+SQLITE_READONLY = 8
 SQLITE_IOERR = 10
 SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
@@ -166,6 +196,24 @@ def translate(exc: sqlite3.Error, path: str) -> LedgerError | None:
         return LedgerFull(path=path)
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in text or "not a database" in text:
         return LedgerCorrupt(path=path)
+    if primary == SQLITE_READONLY or "readonly database" in text:
+        return LedgerReadOnly(path=path)
     if primary in (SQLITE_IOERR, SQLITE_CANTOPEN) or "disk i/o error" in text or "unable to open" in text:
+        import os
+
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+            return LedgerReadOnly(path=path)
+        if _disk_full(folder):  # e.g. the -shm file could not grow: say why
+            return LedgerFull(path=path)
         return LedgerIOError(path=path)
     return None
+
+
+def _disk_full(folder: str) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False

@@ -10,6 +10,8 @@ from typing import Any
 
 from cashier.money import format_yuan
 
+from . import states
+
 
 @dataclass(frozen=True)
 class OrderRecord:
@@ -112,6 +114,78 @@ def reason_text(code: str | None, params: dict[str, Any] | None, note: str | Non
     if note and note not in text:
         text = f"{text}（{note}）"
     return text
+
+
+# ----------------------------------------------------------------------------- search
+
+# What a history search can ask about an order's state (OrderQuery.status).
+STATUS_PAID = "paid"  # state paid (refunded or not)
+STATUS_REFUNDED = "refunded"  # some money went back (partly or fully)
+STATUS_PARTLY_REFUNDED = "partly_refunded"
+STATUS_FULLY_REFUNDED = "fully_refunded"
+STATUS_REFUND_OPEN = "refund_open"  # a refund not yet final (sent, processing, unknown, to check)
+STATUS_UNRESOLVED = "unresolved"  # the order itself is not final (to check)
+STATUS_NOT_PAID = "not_paid"  # closed, reversed or failed
+SEARCH_STATUSES = (STATUS_PAID, STATUS_REFUNDED, STATUS_PARTLY_REFUNDED, STATUS_FULLY_REFUNDED,
+                   STATUS_REFUND_OPEN, STATUS_UNRESOLVED, STATUS_NOT_PAID)
+
+# An order's refund situation (HistoryEntry.refund_state).
+REFUND_NONE = "none"
+REFUND_PARTLY = "partly"
+REFUND_FULLY = "fully"
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """What a history search asks for; every field left None matches everything.
+
+    number: an order number (ours or the gateway's) or a refund number; exact. When
+        given, the other fields are ignored: a number names one order.
+    amount: the sale's amount, or what the customer paid (they differ with discounts).
+    since / until: created_at in [since, until), unix times.
+    wallet: "wechat", "alipay", ... (Wallet values).
+    status: one of SEARCH_STATUSES.
+    """
+
+    number: str | None = None
+    amount: Decimal | None = None
+    since: float | None = None
+    until: float | None = None
+    wallet: str | None = None
+    status: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in SEARCH_STATUSES:
+            raise ValueError(f"unknown search status {self.status!r}")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """An order as the history lists it, with what was refunded on it."""
+
+    order: OrderRecord
+    refunded: Decimal = Decimal("0.00")  # refunds that succeeded
+    refunding: Decimal = Decimal("0.00")  # refunds not yet final (held back from the refundable rest)
+
+    @property
+    def refund_state(self) -> str:
+        paid = self.order.paid_amount
+        if self.refunded <= 0:
+            return REFUND_NONE
+        if paid is not None and self.refunded >= paid:
+            return REFUND_FULLY
+        return REFUND_PARTLY
+
+    @property
+    def refundable(self) -> Decimal:
+        """What could still be refunded (as Ledger.refundable computes it)."""
+        if self.order.state != states.PAID or self.order.paid_amount is None:
+            return Decimal("0.00")
+        return max(self.order.paid_amount - self.refunded - self.refunding, Decimal("0.00"))
+
+    @property
+    def page_key(self) -> tuple[float, str]:
+        return self.order.page_key
 
 
 # Mutable through update_order / update_refund (everything else is fixed at creation).

@@ -143,7 +143,24 @@ def _v2_audit_and_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
-def _v3_machine_owners_slots(conn: sqlite3.Connection) -> None:
+def _v3_search_indexes(conn: sqlite3.Connection) -> None:
+    """History search on a million orders: by amount (the sale's, or the one the
+    customer paid when a discount made it differ), by wallet and by state, each newest
+    first in index order (keyset pages, no sort). See Ledger.search_orders."""
+    run_script(
+        conn,
+        """
+        CREATE INDEX orders_amount ON orders (amount_fen, created_at, out_trade_no);
+        CREATE INDEX orders_paid_amount
+            ON orders (coalesce(paid_amount_fen, amount_to_pay_fen), created_at, out_trade_no)
+            WHERE coalesce(paid_amount_fen, amount_to_pay_fen) <> amount_fen;
+        CREATE INDEX orders_wallet ON orders (wallet, created_at, out_trade_no);
+        CREATE INDEX orders_state ON orders (state, created_at, out_trade_no);
+        """
+    )
+
+
+def _v4_machine_owners_slots(conn: sqlite3.Connection) -> None:
     """Reasons as message codes with parameters; the owner and lease of a row whose
     request may be on the wire (several processes share the books); rate-limit slots
     shared by every process. Plain SQL that PostgreSQL takes as well."""
@@ -171,7 +188,8 @@ def _v3_machine_owners_slots(conn: sqlite3.Connection) -> None:
 MIGRATIONS: list[Migration] = [
     _v1_tables,
     _v2_audit_and_indexes,
-    _v3_machine_owners_slots,
+    _v3_search_indexes,
+    _v4_machine_owners_slots,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

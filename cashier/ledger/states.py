@@ -96,7 +96,12 @@ _rows(ORDER_TABLE, [EXPIRED, CANCELLED], WATCH_ENDED, CLOSED)
 _rows(ORDER_TABLE, [USERPAYING, UNKNOWN], REVERSE, REVERSING)
 _rows(ORDER_TABLE, [REVERSING], REVERSED_EVENT, REVERSED)
 _rows(ORDER_TABLE, [NEEDS_CHECK], CHECKED_PAID, PAID)
-_rows(ORDER_TABLE, [NEEDS_CHECK], CHECKED_UNPAID, CLOSED)
+_rows(ORDER_TABLE, [NEEDS_CHECK, EXPIRED, CANCELLED], CHECKED_UNPAID, CLOSED)
+
+# A person may settle these by hand ("已核对"): the engine has stopped acting on them
+# (needs_check) or only watches for a late payment that the person has ruled out
+# (expired, cancelled: given up locally, the gateway cannot close them).
+CHECKABLE_ORDER_STATES = frozenset({NEEDS_CHECK, EXPIRED, CANCELLED})
 
 # ---------------------------------------------------------------------------- refunds
 

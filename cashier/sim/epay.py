@@ -30,7 +30,11 @@ Knobs for tests and the demo (attributes of the instance, `sim.gateways["epay"]`
 order_ttl, rate_interval (seconds between two calls of one op per merchant, 0 = no
 limit; a too-fast call gets HTTP 429 like a site behind a rate-limiting proxy),
 user_refund (the site-wide refund switch), scan_supported (False = an older site that
-ignores method=scan), link_field (which answer field carries each type's link),
+ignores method=scan), scan_reply ("status": answers a payment code with code 1 and a
+`status`, as some forks do; "echojson": 彩虹易支付 V1's real form, code 1 + trade_no +
+payurl after the charge, because its `Payment::echoJson` has no branch for it),
+paid_status_lag (seconds a charged payment-code order still shows status 0: the real
+site's Alipay channel marks it paid only when Alipay's own notice arrives), link_field (which answer field carries each type's link),
 refund_success_code, notify_money_style, banned (merchant ids), frozen (out_trade_nos,
 status 3), max_money.
 """
@@ -142,6 +146,8 @@ class EpaySim(GatewaySim):
         self.rate_interval = 0.0
         self.user_refund = True
         self.scan_supported = True
+        self.scan_reply = "status"
+        self.paid_status_lag = 0.0
         self.link_field = {"wxpay": "qrcode", "alipay": "qrcode", "qqpay": "qrcode", "bank": "payurl"}
         self.refund_success_code = 0
         self.notify_money_style = "php"
@@ -195,6 +201,9 @@ class EpaySim(GatewaySim):
         """epay's order status: 0 unpaid, 1 paid, 2 refunded, 3 frozen."""
         if order.status != SUCCESS:
             return 0
+        if (order.kind == "micropay" and self.paid_status_lag and order.paid_at is not None
+                and self.state.clock.now() < order.paid_at + self.paid_status_lag):
+            return 0  # charged, but the channel's own notice has not reached the site yet
         if order.out_trade_no in self.frozen:
             return 3
         if order.refunded_amount(include_processing=False) > 0:
@@ -222,7 +231,7 @@ class EpaySim(GatewaySim):
             return None, "商户已封禁，无法支付！"
         labels = {"out_trade_no": "订单号(out_trade_no)", "notify_url": "通知地址(notify_url)",
                   "return_url": "回调地址(return_url)", "name": "商品名称(name)", "money": "金额(money)",
-                  "type": "支付方式(type)", "clientip": "用户IP地址(clientip)", "auth_code": "付款码(auth_code)"}
+                  "type": "支付方式(type)", "clientip": "用户IP地址(clientip)", "auth_code": "付款码支付时授权码(auth_code)"}
         for field in need:
             if not q.get(field):
                 return None, labels[field] + "不能为空"
@@ -368,15 +377,27 @@ class EpaySim(GatewaySim):
             if order.status == SUCCESS:
                 if behaviour == "error_then_pay":
                     # The channel timed out towards the site, yet the money moved.
-                    return self._json({"code": -2, "msg": "系统繁忙，请稍后查询支付结果"})
+                    return self._json({"code": -2, "trade_no": order.trade_no, "msg": "系统繁忙，请稍后查询支付结果"})
                 self._mark_channel(order)
+                if self.scan_reply == "echojson":
+                    return self._echojson_default(request, order)
                 return self._json({"code": 1, "msg": "支付成功", "trade_no": order.trade_no, "status": 1,
                                    "type": type_, "money": format(order.amount, "f"),
                                    "endtime": _beijing(order.paid_at)})
             if order.status == USERPAYING:
+                if self.scan_reply == "echojson":
+                    # The real site's plugin waits for the customer itself, then answers
+                    # its default form; the order is paid once the customer confirms.
+                    return self._echojson_default(request, order)
                 return self._json({"code": 1, "msg": "等待用户输入支付密码", "trade_no": order.trade_no,
                                    "status": 0})
-            return self._json({"code": -2, "msg": order.fail_reason or "支付失败"})
+            return self._json({"code": -2, "trade_no": order.trade_no, "msg": order.fail_reason or "支付失败"})
+
+    def _echojson_default(self, request: SimRequest, order: SimOrder) -> SimResponse:
+        """彩虹易支付 V1 `Payment::echoJson`: no branch for a payment-code result, so
+        its default: code 1, trade_no and a payurl to the site's own submit page."""
+        return self._json({"code": 1, "trade_no": order.trade_no,
+                           "payurl": f"{self._site(request)}/pay/submit/{order.trade_no}/"})
 
     def _mark_channel(self, order: SimOrder) -> None:
         info = self.info.get(order.out_trade_no)

@@ -1,16 +1,21 @@
 """Simulated 站长付 its500: the wire protocol `cashier.gateways.its500` speaks.
 
-Paths (below the `/its500` prefix):
+Paths (below the `/its500` prefix; the real ones are the same below
+admin.zhanzhangfu.com, the host every public client calls):
 * `POST /order/createOrder` (form; seed 004): credentials in the `Payment-Key` /
   `Payment-Secret` headers, no signature. Answers code "10001" with a price lowered by
   a random 0.01..0.99 yuan (a seeded RNG, so runs repeat; never below 0.01 and never
   equal to another pending order's price of the same merchant) and, like the seed's
-  sample, several answer keys with a stray trailing space.
-* `GET|POST /order/onlinePayFindResult?orderId=` (public clients; the real one lives on
-  admin.zhanzhangfu.com, the demo profile points `extra["query_url"]` here): "10001"
-  paid, "10002" not paid yet, "10003" expired or unknown.
+  sample, several answer keys with a stray trailing space. `zfbuseridcode` is a link
+  to `/zfbuserid?zfbuserid=...&price=<amount to pay>` (an Alipay transfer with the
+  amount filled in), unless the merchant has not set it up
+  (`missing_codes[merchant_id]` holds "zfbuserid").
+* `GET|POST /order/onlinePayFindResult?orderId=` (public clients): "10001" paid,
+  "10002" not paid yet, "10003" expired or unknown. Answered without credentials, as
+  the public demo page asks it; credential headers, right or wrong, change nothing.
 * `GET /codes/<code id>/<wx|zfb|qq>.png`: the merchant's personal payment codes, real
   PNGs drawn with `qrcode` from made-up links, so the UI can show them.
+* `GET /zfbuserid?...`: a stand-in for the page the `zfbuseridcode` link opens.
 
 Orders live five minutes (what public demo pages count down). The notification is a
 JSON POST, unsigned, exactly the seed's sample; `forge` changes nothing since there is
@@ -71,6 +76,11 @@ def code_link(merchant_id: str, kind: str) -> str:
     return "https://qr.alipay.com/fkx" + digest[:20]
 
 
+def alipay_user_id(merchant_id: str) -> str:
+    """A made-up 16-digit Alipay user id (2088...) for a merchant."""
+    return "2088" + str(int(hashlib.sha256(("uid:" + merchant_id).encode()).hexdigest()[:16], 16))[:12].zfill(12)
+
+
 class Its500Sim(GatewaySim):
     name = NAME
 
@@ -78,8 +88,9 @@ class Its500Sim(GatewaySim):
         super().__init__(state)
         self.rng = random.Random(SEED)
         self.account_state: dict[str, str] = {}
-        self.missing_codes: dict[str, set[str]] = {}  # merchant_id -> {"wx", "zfb", "qq"} not uploaded
+        self.missing_codes: dict[str, set[str]] = {}  # merchant_id -> {"wx", "zfb", "qq", "zfbuserid"} not set up
         self.extras: dict[str, dict[str, str]] = {}  # orderId -> what the merchant sent
+        self.answers: dict[str, dict[str, Any]] = {}  # orderId -> the createOrder answer given (tests)
         self.received: list[dict[str, Any]] = []  # what clients sent, for tests
 
     def op_of(self, request: SimRequest) -> str:
@@ -89,6 +100,8 @@ class Its500Sim(GatewaySim):
             return "query"
         if request.path.startswith("/codes/"):
             return "code_image"
+        if request.path == "/zfbuserid":
+            return "userid_page"
         return "unknown"
 
     # -- helpers ------------------------------------------------------------------
@@ -130,6 +143,9 @@ class Its500Sim(GatewaySim):
             return self._query(request)
         if op == "code_image" and request.method == "GET":
             return self._code_image(request)
+        if op == "userid_page" and request.method == "GET":
+            return SimResponse(200, "<html><body>支付宝转账（模拟）：金额已填好</body></html>".encode("utf-8"),
+                               "text/html; charset=utf-8")
         return SimResponse.text("Not Found", 404)
 
     # -- createOrder ------------------------------------------------------------------
@@ -220,19 +236,22 @@ class Its500Sim(GatewaySim):
                                  + quote(code_link(merchant.merchant_id, "zfb"), safe=""))
         if "qq" not in missing:
             answer["qqcode "] = base + "/qq.png"
+        if "zfbuserid" not in missing:
+            answer["zfbuseridcode "] = (f"http://{host}/{NAME}/zfbuserid?zfbuserid={alipay_user_id(merchant.merchant_id)}"
+                                        f"&price={format(to_pay, 'f')}")
+        with self.state.lock:
+            self.answers[order_id] = {k.strip(): v for k, v in answer.items()}
         return SimResponse.json(answer)
 
     # -- onlinePayFindResult ----------------------------------------------------------
     def _query(self, request: SimRequest) -> SimResponse:
-        merchant, failure = self._merchant(request)
-        if failure is not None:
-            return failure
+        # No credentials needed: the public demo page asks with none.
         fields = request.params()
         if isinstance(request.json, dict):
             fields.update({k: str(v) for k, v in request.json.items()})
         order_id = (fields.get("orderId") or "").strip()
         order = self.state.get(NAME, order_id) if order_id else None
-        if order is None or order.merchant_id != merchant.merchant_id:
+        if order is None:
             return self._error("10003", "订单不存在或已失效")
         if order.status == SUCCESS:
             extras = self.extras.get(order_id, {})

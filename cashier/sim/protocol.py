@@ -52,6 +52,9 @@ class OutgoingNotification:
     url: str
     form: dict[str, str] = field(default_factory=dict)  # POST form, or GET query
     json: Any = None  # JSON body instead of a form (its500)
+    # Exact bytes to POST (Weidoufu signs the JSON text itself), with their type.
+    body: bytes | None = None
+    content_type: str = "application/json; charset=utf-8"
 
 
 class GatewaySim:

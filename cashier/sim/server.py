@@ -235,12 +235,15 @@ class SimServer:
         with httpx.Client(timeout=5.0) as client:
             if note.method == "GET":
                 response = client.get(url, params=note.form)
+            elif note.body is not None:
+                response = client.post(url, content=note.body, headers={"Content-Type": note.content_type})
             elif note.json is not None:
                 response = client.post(url, json=note.json)
             else:
                 response = client.post(url, data=note.form)
         record = {"gateway": gateway, "out_trade_no": out_trade_no, "status": response.status_code,
-                  "body": response.text, "forged": forge, "sent": note.form or note.json}
+                  "body": response.text, "forged": forge,
+                  "sent": note.form or note.json or (note.body.decode("utf-8") if note.body else None)}
         with self.state.lock:
             self.state.notifications_sent.append(record)
         return record

@@ -8,15 +8,30 @@ then `&secret_key=SECRET`), uppercase; the simulator checks it over exactly the
 fields it received, so a client signing a different field set gets "签名错误".
 
 Answers: `{"code": 1|0, "message": "...", "data": {...}}`. Rules the simulator applies
-(our assumptions where Weidoufu documents nothing, see the client's docstring):
-out_order_no letters/digits, 18..32 chars; at most 10 partial refunds per order; the
-same order may not be queried more than once a second ("请求过于频繁"); QR orders live
-two hours. Notifications are JSON `{"content": {...}, "sign": ...}` to notify_url.
+(from the public docs where they say something, our assumptions elsewhere):
+out_order_no letters/digits, 18..32 chars; `/pay/native` takes `expire` in minutes
+(default 30, at most 60: more is refused as a parameter error) and the order lapses
+then; at most 10 partial refunds per order; the same order may not be queried more
+than once a second ("请求过于频繁").
+
+Refund (public docs): access_key, refund_fee (fen), out_order_no or mch_trade_no,
+sign; the answer's data is mch_trade_no, out_order_no, refund_fee, total_fee (no
+refund number). `refund_sign_form = "public_page"` makes the simulator verify refunds
+the way the only public refund client signs them (MD5 of `access_key=..&refund_fee=..
+&out_order_no=..`, unsorted, no secret), so that a client signing by the general rule
+is refused with "签名错误" while its payments go through.
+
+Notifications: a JSON POST `{"content":{...},"sign":"..."}` whose `content` is the
+compact JSON of the order fields in the gateway's order (as the public C# client's
+notification DTO lists them), and `sign` = uppercase MD5 of the lowercase hex of
+HMAC-SHA256(secret, that exact text). The bytes are sent as written here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -38,7 +53,8 @@ from cashier.sim.protocol import GatewaySim, OutgoingNotification, SimRequest, S
 NAME = "weidoufu"
 ORDER_NO_RE = re.compile(r"^[A-Za-z0-9]{18,32}$")
 BEIJING = timezone(timedelta(hours=8))
-QR_LIFETIME = 7200.0
+DEFAULT_EXPIRE_MINUTES = 30
+MAX_EXPIRE_MINUTES = 60
 QUERY_SPACING = 1.0
 MAX_REFUNDS = 10
 
@@ -69,6 +85,19 @@ def sim_sign(fields: dict[str, Any], secret: str) -> str:
             continue
         parts.append(f"{key}={text}")
     raw = "&".join(parts) + "&secret_key=" + secret
+    return hashlib.md5(raw.encode("utf-8")).hexdigest().upper()
+
+
+def sim_notify_sign(content_text: str, secret: str) -> str:
+    """The notification signature, written independently of the client's."""
+    mac = hmac.new(secret.encode("utf-8"), content_text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hashlib.md5(mac.encode("utf-8")).hexdigest().upper()
+
+
+def public_page_refund_sign(fields: dict[str, Any]) -> str:
+    """How the only public refund client signs: fixed order, no secret."""
+    raw = (f"access_key={fields.get('access_key', '')}&refund_fee={fields.get('refund_fee', '')}"
+           f"&out_order_no={fields.get('out_order_no', '')}")
     return hashlib.md5(raw.encode("utf-8")).hexdigest().upper()
 
 
@@ -106,6 +135,7 @@ class WeidoufuSim(GatewaySim):
     def __init__(self, state) -> None:
         super().__init__(state)
         self.received: list[dict[str, Any]] = []  # what clients sent, for tests
+        self.refund_sign_form = "general"  # or "public_page" (see the module docstring)
 
     def op_of(self, request: SimRequest) -> str:
         return OPS.get(request.path, "unknown")
@@ -126,14 +156,18 @@ class WeidoufuSim(GatewaySim):
             return dict(request.json)
         return request.params()
 
-    def _check(self, fields: dict[str, Any]):
+    def _check(self, fields: dict[str, Any], path: str = ""):
         """(merchant, None) when access_key and sign are good, else (None, failure)."""
         access_key = fields.get("access_key")
         merchant = self.state.merchant(NAME, str(access_key)) if access_key else None
         if merchant is None:
             return None, self._fail("access_key 无效")
         sign = fields.get("sign")
-        if not isinstance(sign, str) or sign != sim_sign(fields, merchant.secret):
+        if path == "/pay/refund" and self.refund_sign_form == "public_page":
+            expected = public_page_refund_sign(fields)
+        else:
+            expected = sim_sign(fields, merchant.secret)
+        if not isinstance(sign, str) or sign != expected:
             return None, self._fail("签名错误", {"out_order_no": fields.get("out_order_no", ""), "jsapi": ""})
         return merchant, None
 
@@ -153,7 +187,7 @@ class WeidoufuSim(GatewaySim):
         fields = self._fields(request)
         with self.state.lock:
             self.received.append({"path": request.path, "method": request.method, "fields": dict(fields)})
-        merchant, failure = self._check(fields)
+        merchant, failure = self._check(fields, request.path)
         if failure is not None:
             return failure
         handler = {
@@ -182,7 +216,8 @@ class WeidoufuSim(GatewaySim):
         return out_order_no, body, fee, pay_type
 
     def _new_order(self, merchant, out_order_no: str, body: str, fee: int, pay_type: int, *, kind: str,
-                   notify_url: str = "", attach: str = "", auth_code: str = "") -> SimOrder:
+                   notify_url: str = "", attach: str = "", auth_code: str = "",
+                   expire_minutes: int = DEFAULT_EXPIRE_MINUTES) -> SimOrder:
         now = self.state.clock.now()
         order = SimOrder(
             gateway=NAME,
@@ -195,7 +230,7 @@ class WeidoufuSim(GatewaySim):
             kind=kind,
             trade_no=self._trade_no(),
             created=now,
-            expires_at=None if kind == "micropay" else now + QR_LIFETIME,
+            expires_at=None if kind == "micropay" else now + expire_minutes * 60,
             subject=body,
             notify_url=notify_url,
             attach=attach,
@@ -240,9 +275,15 @@ class WeidoufuSim(GatewaySim):
         out_order_no, body, fee, pay_type = parsed
         if not fields.get("notify_url"):
             return self._fail("notify_url 参数不能为空")
+        expire = DEFAULT_EXPIRE_MINUTES
+        if fields.get("expire") not in (None, ""):
+            expire = _int(fields.get("expire"))
+            if expire is None or not 1 <= expire <= MAX_EXPIRE_MINUTES:
+                return self._fail(f"expire 参数错误（订单过期分钟，最大值 {MAX_EXPIRE_MINUTES}）")
         try:
             order = self._new_order(merchant, out_order_no, body, fee, pay_type, kind="qr",
-                                    notify_url=str(fields["notify_url"]), attach=str(fields.get("attach") or ""))
+                                    notify_url=str(fields["notify_url"]), attach=str(fields.get("attach") or ""),
+                                    expire_minutes=expire)
         except SimError as exc:
             return self._fail(exc.message)
         digest = hashlib.sha256(order.trade_no.encode()).hexdigest()
@@ -303,37 +344,39 @@ class WeidoufuSim(GatewaySim):
 
     def _refund(self, merchant, fields: dict[str, Any]) -> SimResponse:
         out_order_no = fields.get("out_order_no")
-        if not isinstance(out_order_no, str) or not out_order_no:
-            return self._fail("out_order_no 参数不能为空")
+        mch_trade_no = fields.get("mch_trade_no")
+        order = None
+        if isinstance(out_order_no, str) and out_order_no:
+            order = self.state.get(NAME, out_order_no)
+        elif isinstance(mch_trade_no, str) and mch_trade_no:
+            with self.state.lock:
+                order = next((o for o in self.state.orders.values()
+                              if o.gateway == NAME and o.trade_no == mch_trade_no), None)
+        else:
+            return self._fail("mch_trade_no 或 out_order_no 必须有一个")
         fee = _fen(fields.get("refund_fee"))
         if fee is None:
             return self._fail("refund_fee 参数错误（单位：分，正整数）")
-        out_refund_no = fields.get("out_refund_no")
-        if out_refund_no in (None, ""):
-            out_refund_no = self.state.new_trade_no("R")  # public clients send none
-        elif not isinstance(out_refund_no, str) or not ORDER_NO_RE.match(out_refund_no):
-            return self._fail("退款单号格式错误（字母、数字，至少18位）")
-        order = self.state.get(NAME, out_order_no)
         if order is None or order.merchant_id != merchant.merchant_id:
-            return self._fail("订单不存在", {"out_order_no": out_order_no})
+            return self._fail("订单不存在", {"out_order_no": out_order_no or ""})
         if not merchant.refund_enabled:
             return self._fail("商户未开通退款功能")
+        # No refund number is documented: each accepted request is a new refund.
         try:
-            refund, _ = self.state.refund(order, out_refund_no, _yuan(fee), max_count=MAX_REFUNDS)
+            refund, _ = self.state.refund(order, self.state.new_trade_no("R"), _yuan(fee), max_count=MAX_REFUNDS)
         except SimError as exc:
             messages = {
                 "not_paid": "订单未支付，不能退款",
                 "too_many": f"部分退款次数不能超过{MAX_REFUNDS}次",
                 "too_much": "退款金额超过可退金额",
-                "refund_no_reused": "退款单号重复",
             }
-            return self._fail(messages.get(exc.code, exc.message), {"out_order_no": out_order_no})
-        return self._ok("退款成功", {
-            "out_order_no": out_order_no,
-            "out_refund_no": refund.out_refund_no,
-            "refund_no": refund.refund_no,
+            return self._fail(messages.get(exc.code, exc.message), {"out_order_no": order.out_trade_no})
+        return SimResponse.json({"code": 1, "message": "退款成功", "status": "success", "data": {
+            "mch_trade_no": order.trade_no,
+            "out_order_no": order.out_trade_no,
             "refund_fee": _to_fen(refund.amount),
-        })
+            "total_fee": _to_fen(order.pay_amount),
+        }})
 
     # -- notifications -----------------------------------------------------------------
     def notification(self, order: SimOrder, refund: SimRefund | None = None, *, forge: bool = False,
@@ -354,5 +397,7 @@ class WeidoufuSim(GatewaySim):
             "status": data["status"],
             "nonce_str": hashlib.md5(f"{order.trade_no}{self.state.clock.now()}".encode()).hexdigest(),
         }
-        sign = sim_sign(content, "forged-" + secret if forge else secret)
-        return OutgoingNotification(method="POST", url=order.notify_url, json={"content": content, "sign": sign})
+        text = json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+        sign = sim_notify_sign(text, "forged-" + secret if forge else secret)
+        body = ('{"content":' + text + ',"sign":' + json.dumps(sign) + "}").encode("utf-8")
+        return OutgoingNotification(method="POST", url=order.notify_url, body=body)

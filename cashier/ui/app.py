@@ -3,6 +3,7 @@ settings), Qt's own translations when installed, fonts and the style sheet."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -17,12 +18,59 @@ CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "Pi
                 "WenQuanYi Micro Hei", "Noto Sans SC")
 
 
-def style_sheet() -> str:
+# The style sheet is written for a 1280×800 screen; other screens get it scaled.
+BASE_WIDTH, BASE_HEIGHT = 1280, 800
+MIN_SCALE, MAX_SCALE = 0.6, 1.4
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)(pt|px)\b")
+_scale = 1.0
+
+
+def scale_for(width: int, height: int) -> float:
+    """How much bigger or smaller than the 1280×800 design the text and targets are
+    drawn on a screen whose available area is width×height (logical pixels, so a
+    125 % scaled 1366×768 screen counts as 1093×614)."""
+    factor = min(width / BASE_WIDTH, height / BASE_HEIGHT)
+    return round(max(MIN_SCALE, min(MAX_SCALE, factor)), 2)
+
+
+def current_scale() -> float:
+    return _scale
+
+
+def px(value: float) -> int:
+    """A design size in pixels at the current scale."""
+    return max(1, round(value * _scale))
+
+
+def style_sheet(scale: float = 1.0) -> str:
     path = RESOURCES / "cashier.qss"
     try:
-        return path.read_text("utf-8")
+        text = path.read_text("utf-8")
     except OSError:
         return ""
+    if scale == 1.0:
+        return text
+    return _SIZE.sub(lambda m: f"{max(1, round(float(m[1]) * scale))}{m[2]}", text)
+
+
+def apply_scale(scale: float, app: QApplication | None = None) -> bool:
+    """Restyle the application for `scale`; False when it already was."""
+    global _scale
+    app = app or QApplication.instance()
+    if app is None or (scale == _scale and app.property("cashierStyled")):
+        return False
+    _scale = scale
+    app.setStyleSheet(style_sheet(scale))
+    app.setProperty("cashierStyled", True)
+    return True
+
+
+def screen_scale(app: QApplication) -> float:
+    screen = app.primaryScreen()
+    if screen is None:
+        return 1.0
+    area = screen.availableGeometry()
+    return scale_for(area.width(), area.height())
 
 
 def make_app(argv: list[str], language: str | None = None) -> QApplication:
@@ -41,5 +89,5 @@ def make_app(argv: list[str], language: str | None = None) -> QApplication:
     font = QFont(app.font())
     font.setFamilies([*CJK_FAMILIES, font.family()])
     app.setFont(font)
-    app.setStyleSheet(style_sheet())
+    apply_scale(screen_scale(app), app)
     return app

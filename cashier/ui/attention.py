@@ -6,20 +6,22 @@ from __future__ import annotations
 import datetime
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import UserError, define, tr
+from cashier.ledger import states as S
 from cashier.money import format_yuan
 from cashier.ui.checkout import wallet_text
 
 define({
     "ui.att.title": ("待处理订单", "Orders to check"),
     "ui.att.empty": ("没有待处理的订单", "Nothing to check"),
-    "ui.att.explain": ("未完成的订单会自动查询；“需要人工核对”的订单请在网关后台或顾客手机上核对后点“已核对”。",
-                       "Unfinished orders are queried automatically; check 'needs checking' orders in the gateway back office or on the customer's phone, then press 'Checked'."),
+    "ui.att.explain": ("未完成的订单会自动查询；“需要人工核对”和“已过期”的订单请在网关后台或顾客手机上核对后点“已核对”。",
+                       "Unfinished orders are queried automatically; check 'needs checking' and expired orders in the gateway back office or on the customer's phone, then press 'Checked'."),
     "ui.col.time": ("时间", "Time"),
     "ui.col.order": ("订单号", "Order"),
     "ui.col.amount": ("金额", "Amount"),
@@ -32,6 +34,12 @@ define({
 })
 
 COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.col.state", "ui.col.reason")
+
+
+def ask_checker(parent) -> str:
+    """Who checked (for 已核对): a name, or "" when the person cancels."""
+    who, ok = QInputDialog.getText(parent, tr("ui.mark_checked"), tr("ui.mark_checked_who"))
+    return who.strip() if ok else ""
 
 
 def method_text(order) -> str:
@@ -61,6 +69,7 @@ class AttentionPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
         layout.addWidget(self.table, 1)
         self.empty = QLabel(tr("ui.att.empty"))
         self.empty.setObjectName("hint")
@@ -70,16 +79,23 @@ class AttentionPage(QWidget):
         self.check_button.clicked.connect(self.check_selected)
         self.mark_button = QPushButton(tr("ui.mark_checked"))
         self.mark_button.setObjectName("primary")
-        self.mark_button.clicked.connect(self.mark_selected)
+        self.mark_button.clicked.connect(lambda: self.mark_selected())  # not clicked(bool) as the name
         refresh = QPushButton(tr("ui.refresh"))
         refresh.clicked.connect(self.refresh)
-        for b in (self.check_button, self.mark_button, refresh):
+        for b, key in ((self.check_button, "F5"), (self.mark_button, "F7"), (refresh, "Ctrl+R")):
+            b.setText(f"{b.text()}  {QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)}")
+            QShortcut(QKeySequence(key), self, activated=b.animateClick,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout.addLayout(buttons)
+        self._update_buttons()
 
     def activate(self) -> None:
         self.refresh()
+
+    def first_focus(self) -> QWidget:
+        return self.table
 
     def on_order(self, order) -> None:
         pass  # the window refreshes the list on every order event (attention_changed)
@@ -103,6 +119,13 @@ class AttentionPage(QWidget):
                     item.setForeground(Qt.GlobalColor.red)
                 self.table.setItem(row, col, item)
         self.empty.setVisible(not self.orders)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        order = self.selected()
+        self.check_button.setEnabled(order is not None)
+        # 已核对 only where it does something: the engine no longer settles these itself.
+        self.mark_button.setEnabled(order is not None and order.state in S.CHECKABLE_ORDER_STATES)
 
     def selected(self):
         row = self.table.currentRow()
@@ -123,16 +146,14 @@ class AttentionPage(QWidget):
 
     def mark_selected(self, who: str | None = None) -> None:
         order = self.selected()
-        if order is None or order.state != "needs_check":
+        if order is None or order.state not in S.CHECKABLE_ORDER_STATES:
             return
-        if who is None:
-            who, ok = QInputDialog.getText(self, tr("ui.mark_checked"), tr("ui.mark_checked_who"))
-            if not ok or not who.strip():
-                return
+        name = who.strip() if who is not None else ask_checker(self)
+        if not name:
+            return
         engine = self.window.engine
-        name = who.strip()
         self.window.workers.run(lambda: engine.mark_checked(order.out_trade_no, actor=name),
                                 lambda _: self.refresh(), self._failed)
 
     def _failed(self, exc) -> None:
-        self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc))
+        self.window.flash(exc.message() if isinstance(exc, UserError) else tr("error.generic"))

@@ -29,7 +29,14 @@ define({
     "ui.method.alipay": ("支付宝", "Alipay"),
     "ui.method.qq": ("QQ钱包", "QQ Wallet"),
     "ui.scan_hint": ("输入金额后，可直接扫顾客的付款码", "Enter the amount, then scan the customer's payment code"),
-    "ui.no_methods": ("当前商户配置不支持扫码收款", "This profile takes no QR payments"),
+    "ui.no_methods": ("当前商户配置不能生成收款码", "This profile cannot show a payment QR code"),
+    "ui.no_micropay": ("“{name}”不能收付款码，未扣款。可以收付款码的商户配置：{names}（在“设置”里选择）",
+                       "'{name}' cannot take payment codes; nothing was charged. Profiles that can: {names} (choose one in Settings)"),
+    "ui.no_micropay_none": ("“{name}”不能收付款码，未扣款；没有能收付款码的商户配置，请让顾客扫收款码",
+                            "'{name}' cannot take payment codes; nothing was charged. No profile can: show a QR code instead"),
+    "ui.micropay_via": ("扫到的付款码将由“{name}”收款", "Scanned payment codes are taken by '{name}'"),
+    "ui.list_sep": ("、", ", "),
+    "ui.clause_sep": ("；", "; "),
     "ui.not_ready": ("正在连接支付网关，请稍候…", "Connecting to the gateway, one moment…"),
     "ui.no_profile": ("还没有可用的商户配置：请在“设置”里添加", "No usable merchant profile: add one in Settings"),
     "ui.code_waiting_amount": ("已扫到{wallet}付款码，请输入金额后按 Enter 收款", "{wallet} payment code scanned: enter the amount and press Enter"),
@@ -97,7 +104,7 @@ METHOD_KEYS = {"merged": "F1", "wechat": "F2", "alipay": "F3", "qq": "F4"}
 KEY_METHODS = {KEY_F1: "merged", KEY_F1 + 1: "wechat", KEY_F1 + 2: "alipay", KEY_F1 + 3: "qq"}
 MAX_DIGITS = 8  # before the decimal point
 SUCCESS_SECONDS = 5
-UNRESOLVED = {"sending", "pending", "userpaying", "unknown", "closing", "reversing"}
+UNRESOLVED = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.CANCELLED, S.NEEDS_CHECK}
 
 
 def format_yuan(value) -> str:
@@ -167,6 +174,7 @@ class CheckoutPage(QWidget):
         self.sale_id = self._new_sale()
         self.current = None  # the OrderRecord being shown
         self.pending_code = None  # a scanned payment code waiting for an amount
+        self.pending_profile: str | None = None  # the profile that takes it
         self.last_method: str | None = None
         self.mode = ENTRY
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -201,13 +209,11 @@ class CheckoutPage(QWidget):
         self.caption = _label("amountCaption", tr("ui.amount_caption"), align=Qt.AlignmentFlag.AlignLeft)
         self.amount_label = _label("amount", self.amount.display(),
                                    align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.amount_label.setMinimumHeight(130)
         self.message = _label("message", "", wrap=True, align=Qt.AlignmentFlag.AlignLeft)
-        self.message.setMinimumHeight(60)
         left.addWidget(self.caption)
         left.addWidget(self.amount_label)
         left.addWidget(self.message)
-        self.method_row = QHBoxLayout()
+        self.method_row = QGridLayout()
         self.method_buttons: dict[str, QPushButton] = {}
         for method in METHODS:
             button = QPushButton(f"{METHOD_KEYS[method]}  {tr('ui.method.' + method)}")
@@ -218,7 +224,8 @@ class CheckoutPage(QWidget):
             button.clicked.connect(lambda _=False, m=method: self.pay(m))
             button.hide()
             self.method_buttons[method] = button
-            self.method_row.addWidget(button)
+            index = METHODS.index(method)
+            self.method_row.addWidget(button, index // 2, index % 2)
         left.addLayout(self.method_row)
         self.hint = _label("hint", tr("ui.not_ready"), wrap=True, align=Qt.AlignmentFlag.AlignLeft)
         left.addWidget(self.hint)
@@ -245,8 +252,8 @@ class CheckoutPage(QWidget):
         self.keypad["C"] = clear
         self.enter_button = QPushButton("Enter ⏎")
         self.enter_button.setObjectName("primary")
+        self.enter_button.setProperty("enter", True)
         self.enter_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.enter_button.setMinimumHeight(72)
         self.enter_button.clicked.connect(self.enter)
         pad.addWidget(self.enter_button, 4, 1, 1, 2)
         holder = QFrame()
@@ -262,7 +269,6 @@ class CheckoutPage(QWidget):
         page.setObjectName("card")
         layout = QHBoxLayout(page)
         self.qr = QrWidget()
-        self.qr.setMinimumSize(360, 360)
         layout.addWidget(self.qr, 3)
         side = QVBoxLayout()
         self.qr_caption = _label("amountCaption", tr("ui.pay_amount"))
@@ -305,7 +311,6 @@ class CheckoutPage(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.wait_check = QPushButton(tr("ui.check"))
-        self.wait_check.setMinimumWidth(160)
         self.wait_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.wait_check.clicked.connect(self.check_current)
         self.wait_stop = QPushButton(tr("ui.stop_waiting"))
@@ -371,10 +376,15 @@ class CheckoutPage(QWidget):
             self.hint.setText(tr("ui.not_ready"))
         elif not profile:
             self.hint.setText(tr("ui.no_profile"))
-        elif not self.methods:
-            self.hint.setText(tr("ui.no_methods") + ("；" + tr("ui.scan_hint") if self.micropay_ok else ""))
         else:
-            self.hint.setText(tr("ui.scan_hint") if self.micropay_ok else "")
+            parts = [] if self.methods else [tr("ui.no_methods")]
+            if self.micropay_ok:
+                parts.append(tr("ui.scan_hint"))
+            else:
+                via = self.window.micropay_profile() if hasattr(self.window, "micropay_profile") else None
+                if via:
+                    parts.append(tr("ui.micropay_via", name=via))
+            self.hint.setText(tr("ui.clause_sep").join(parts))
 
     def _new_sale(self) -> str:
         return uuid.uuid4().hex[:16]
@@ -432,13 +442,13 @@ class CheckoutPage(QWidget):
         elif not self.amount.press(key):
             QApplication.beep()
             return
-        self._say("")
+        self._say(self._code_reminder())  # a scanned code's reminder stays until it is paid
         self.amount_label.setText(self.amount.display())
 
     def escape(self) -> None:
         if self.mode == ENTRY:
             self.amount.clear()
-            self.pending_code = None
+            self.pending_code = self.pending_profile = None
             self.amount_label.setText(self.amount.display())
             self._say("")
         elif self.mode in (QR, WAITING):
@@ -449,7 +459,7 @@ class CheckoutPage(QWidget):
     def enter(self) -> None:
         if self.mode == ENTRY:
             if self.pending_code is not None:
-                self.micropay(self.pending_code)
+                self.micropay(self.pending_code, self.pending_profile)
             elif self.methods:
                 self.pay(self.last_method if self.last_method in self.methods else self.methods[0])
         elif self.mode == RESULT:
@@ -459,16 +469,18 @@ class CheckoutPage(QWidget):
                 self.retry()
 
     # ------------------------------------------------------------------ actions
-    def _parsed_amount(self) -> Decimal | None:
+    def _parsed_amount(self, profile: str | None = None, quiet: bool = False) -> Decimal | None:
         from cashier.money import AmountError, parse_amount
 
+        profile = profile or self.profile
         try:
-            limits = self.engine.gateway(self.profile).limits if self.engine and self.profile else None
+            limits = self.engine.gateway(profile).limits if self.engine and profile else None
             if limits is not None:
                 return parse_amount(self.amount.text, minimum=limits.min_amount, maximum=limits.max_amount)
             return parse_amount(self.amount.text)
         except AmountError as exc:
-            self._say(exc.message())
+            if not quiet:
+                self._say(exc.message())
             return None
 
     def _ready(self) -> bool:
@@ -498,33 +510,50 @@ class CheckoutPage(QWidget):
         self.window.workers.run(lambda: engine.start_qr(profile, amount, Method(method), sale_id=sale),
                                 self._on_started, self._on_start_failed)
 
-    def micropay(self, scan) -> None:
+    def micropay(self, scan, profile: str | None = None) -> None:
+        """Charge a scanned payment code through `profile` (default: the active one)."""
         if self.mode != ENTRY or not self._ready():
             return
-        amount = self._parsed_amount()
+        profile = profile or self.profile
+        amount = self._parsed_amount(profile, quiet=not self.amount.text)
         if amount is None:
-            self.pending_code = scan
-            self._say(tr("ui.code_waiting_amount", wallet=wallet_text(scan.wallet.value)))
+            self.pending_code, self.pending_profile = scan, profile
+            if not self.amount.text:
+                self._say(self._code_reminder())
             return
-        self.pending_code = None
+        self.pending_code = self.pending_profile = None
         self._set_mode(BUSY)
         self._say(tr("ui.charging"))
-        engine, profile, sale = self.engine, self.profile, self.sale_id
+        engine, sale = self.engine, self.sale_id
         self.window.workers.run(lambda: engine.start_micropay(profile, amount, scan.code, sale_id=sale),
                                 self._on_started, self._on_start_failed)
 
+    def _code_reminder(self) -> str:
+        scan = self.pending_code
+        return tr("ui.code_waiting_amount", wallet=wallet_text(scan.wallet.value)) if scan else ""
+
     def on_scan(self, scan) -> None:
-        """A burst from the scanner (any widget had focus)."""
+        """A burst from the scanner (the checkout had focus)."""
         if not scan.is_payment_code:
-            self._show_scan_message(UserError("scanner.not_payment_code", code=scan.code).message())
+            self._show_scan_message(scan.not_a_payment_code().message())
             return
         if self.mode != ENTRY:
             self.status_message.emit(tr("ui.scan_not_now"))
             return
-        if not self.micropay_ok:
-            self._say(tr("ui.no_methods"))
+        if not self._ready():
             return
-        self.micropay(scan)
+        if self.micropay_ok:
+            self.micropay(scan)
+            return
+        target = self.window.micropay_profile()
+        if target is not None:
+            self.micropay(scan, target)
+            return
+        able = self.window.micropay_profiles()
+        if able:
+            self._say(tr("ui.no_micropay", name=self.profile, names=tr("ui.list_sep").join(able)))
+        else:
+            self._say(tr("ui.no_micropay_none", name=self.profile))
 
     def _show_scan_message(self, text: str) -> None:
         if self.mode == ENTRY:
@@ -672,7 +701,7 @@ class CheckoutPage(QWidget):
         self.qr_wallet.setText(tr("ui.scan_with." + wallet))
         self.qr_status.setText(tr("ui.state." + order.state))
         self.qr_order.setText(tr("ui.order_no", no=order.out_trade_no))
-        self.qr_cancel.setEnabled(order.state not in ("closing",))
+        self.qr_cancel.setEnabled(order.state not in S.IN_FLIGHT_ORDER_STATES)
         self._update_countdown()
         self._set_mode(QR)
 
@@ -715,7 +744,7 @@ class CheckoutPage(QWidget):
         paid = kind == "success"
         self.result_ok.setText(tr("ui.next_checkout") if paid else tr("ui.retry"))
         self.result_back.setVisible(not paid)
-        self.result_check.setVisible(order is not None and order.state in ("needs_check", "expired"))
+        self.result_check.setVisible(order is not None and order.state in S.CHECKABLE_ORDER_STATES)
         self._set_mode(RESULT)
         if not paid:
             self._tick.stop()

@@ -43,7 +43,6 @@ class CustomerPanel(QFrame):
         title.setObjectName("hint")
         layout.addWidget(title)
         self.pay_button = QPushButton(tr("ui.demo.pay"))
-        self.pay_button.setMinimumHeight(70)
         self.pay_button.clicked.connect(self.pay_shown)
         layout.addWidget(self.pay_button)
         self.kind = QComboBox()
@@ -58,8 +57,6 @@ class CustomerPanel(QFrame):
         self.scan_button = QPushButton(tr("ui.demo.scan"))
         self.scan_button.clicked.connect(self.show_code)
         layout.addWidget(self.scan_button)
-        for w in (self.pay_button, self.kind, self.seconds, self.scan_button):
-            w.setStyleSheet("font-size: 14pt;")
 
     def pay_shown(self) -> None:
         order = self.window.checkout.current

@@ -1,31 +1,60 @@
-"""Order history with refunds: full or partial, approved by the manager's PIN, the
-refund's status followed until final (engine events)."""
+"""Order history: search by order number, amount, time, day, wallet and state (one
+line a clerk types, e.g. "12.34 15:00", plus two pickers), newest first in pages; each
+order's refund state in the list; refunds approved by the manager's PIN and followed
+until final (engine events); 查单 and 已核对 where they apply.
+
+The page talks to the engine (search_history, history_entry, refunds_for, refund,
+check, mark_checked), never to the ledger."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import time
 from decimal import Decimal
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-    QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+    QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cashier.gateways.base import Capability
+from cashier.history_search import WALLETS, parse_search
 from cashier.i18n import UserError, define, tr
+from cashier.ledger import states as S
+from cashier.ledger.records import SEARCH_STATUSES, HistoryEntry
 from cashier.money import AmountError, format_yuan, parse_amount
-from cashier.ui.attention import method_text
+from cashier.ui.attention import ask_checker, method_text
+from cashier.ui.pin import PinDialog
+from cashier.ui.widgets import fit_dialog
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),
     "ui.hist.more": ("更早的订单", "Older orders"),
-    "ui.hist.search": ("订单号", "Order number"),
+    "ui.hist.search": ("订单号、金额 12.34、时间 15:00、日期 12-01", "Order no., amount 12.34, time 15:00, day 12-01"),
     "ui.hist.find": ("查找", "Find"),
+    "ui.hist.clear": ("清除", "Clear"),
+    "ui.hist.any_wallet": ("全部钱包", "Any wallet"),
+    "ui.hist.any_state": ("全部状态", "Any state"),
+    "ui.hist.status.paid": ("已付款", "Paid"),
+    "ui.hist.status.refunded": ("有退款", "Refunded"),
+    "ui.hist.status.partly_refunded": ("部分退款", "Partly refunded"),
+    "ui.hist.status.fully_refunded": ("全额退款", "Fully refunded"),
+    "ui.hist.status.refund_open": ("退款未完成", "Refund not final"),
+    "ui.hist.status.unresolved": ("未完成", "Unfinished"),
+    "ui.hist.status.not_paid": ("未付款（关闭/撤销/失败）", "Not paid (closed/reversed/failed)"),
+    "ui.hist.found": ("{what}：{n} 笔", "{what}: {n}"),
+    "ui.hist.found_more": ("{what}：已显示 {n} 笔，还有更早的", "{what}: {n} shown, older ones follow"),
+    "ui.hist.none": ("{what}：没有找到订单", "{what}: no orders found"),
     "ui.hist.not_found": ("没有找到订单 {no}", "No order {no}"),
     "ui.hist.pick": ("选择一笔订单查看详情和退款", "Pick an order to see details and refund"),
     "ui.hist.detail": ("订单 {no}\n{time}　{method}　{state}\n金额 ¥{amount}　实付 ¥{paid}　可退 ¥{refundable}",
                        "Order {no}\n{time}  {method}  {state}\nAmount ¥{amount}  paid ¥{paid}  refundable ¥{refundable}"),
+    "ui.hist.partly": ("部分退款 ¥{amount}", "partly refunded ¥{amount}"),
+    "ui.hist.fully": ("已全额退款", "Fully refunded"),
+    "ui.hist.refunding": ("退款中 ¥{amount}", "refund of ¥{amount} under way"),
     "ui.hist.refunds": ("退款记录", "Refunds"),
     "ui.hist.no_refunds": ("没有退款", "No refunds"),
     "ui.hist.refund": ("退款…", "Refund…"),
@@ -36,14 +65,9 @@ define({
     "ui.refund.reason": ("退款原因", "Reason"),
     "ui.refund.pin": ("店长密码", "Manager PIN"),
     "ui.refund.who": ("批准人", "Approved by"),
-    "ui.refund.full": ("全额", "Full"),
+    "ui.refund.rest": ("退还余额 ¥{amount}", "All that is left: ¥{amount}"),
     "ui.refund.sent": ("退款已提交：{no}，正在跟踪结果", "Refund sent: {no}; following its status"),
     "ui.refund.too_much": ("退款金额不能超过可退金额 ¥{max}", "Cannot refund more than ¥{max}"),
-    "ui.refund.no_pin": ("还没有设置店长密码。请店长现在设置（4–8 位数字），之后退款都需要输入。",
-                         "No manager PIN is set. The manager sets one now (4–8 digits); every refund will ask for it."),
-    "ui.refund.new_pin": ("新店长密码", "New manager PIN"),
-    "ui.refund.new_pin2": ("再输一次", "Repeat"),
-    "ui.refund.pin_mismatch": ("两次输入的密码不一致", "The two PINs differ"),
     "ui.refund.default_reason": ("顾客退货", "Returned by customer"),
     "ui.refund.who_default": ("店长", "Manager"),
     "ui.rstate.sending": ("提交中", "sending"),
@@ -57,49 +81,32 @@ define({
 COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.col.state", "ui.col.reason")
 PAGE = 50
 
+# Kept for callers of the old name: setting or changing the PIN is the owner's dialog.
+SetPinDialog = PinDialog
 
-class SetPinDialog(QDialog):
-    """Shown when a refund is asked for and no manager PIN exists yet."""
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(tr("ui.refund.title"))
-        layout = QVBoxLayout(self)
-        text = QLabel(tr("ui.refund.no_pin"))
-        text.setWordWrap(True)
-        layout.addWidget(text)
-        form = QFormLayout()
-        self.pin1 = QLineEdit()
-        self.pin2 = QLineEdit()
-        for edit in (self.pin1, self.pin2):
-            edit.setEchoMode(QLineEdit.EchoMode.Password)
-            edit.setMaxLength(8)
-        form.addRow(tr("ui.refund.new_pin"), self.pin1)
-        form.addRow(tr("ui.refund.new_pin2"), self.pin2)
-        layout.addLayout(form)
-        self.error = QLabel("")
-        self.error.setObjectName("message")
-        layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+def state_text(entry: HistoryEntry) -> str:
+    """An order's state as the list shows it, refunds included."""
+    order = entry.order
+    if entry.refund_state == "fully":
+        text = tr("ui.hist.fully")
+    else:
+        text = tr("ui.state." + order.state)
+        if entry.refund_state == "partly":
+            text += " · " + tr("ui.hist.partly", amount=format_yuan(entry.refunded))
+    if entry.refunding > 0:
+        text += " · " + tr("ui.hist.refunding", amount=format_yuan(entry.refunding))
+    return text
 
-    def save(self) -> None:
-        from cashier.settings import SettingsStore
 
-        if self.pin1.text() != self.pin2.text():
-            self.error.setText(tr("ui.refund.pin_mismatch"))
-            return
-        try:
-            self.settings = SettingsStore().set_pin(self.pin1.text())
-        except UserError as exc:
-            self.error.setText(exc.message())
-            return
-        self.accept()
+def _when(ts: float, fmt: str = "%m-%d %H:%M:%S") -> str:
+    return datetime.datetime.fromtimestamp(ts).strftime(fmt)
 
 
 class RefundDialog(QDialog):
+    """Amount (empty at first; one key fills in all that is still refundable), reason,
+    who approves, and the manager PIN."""
+
     def __init__(self, window, order, refundable: Decimal) -> None:
         super().__init__(window)
         self.window = window
@@ -107,17 +114,19 @@ class RefundDialog(QDialog):
         self.refundable = refundable
         self.result_refund = None
         self.setWindowTitle(tr("ui.refund.title"))
-        self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
+        fit_dialog(self, layout)
         info = QLabel(f"{order.out_trade_no}　¥{format_yuan(order.paid_amount or order.amount_to_pay)}")
         layout.addWidget(info)
         form = QFormLayout()
         amount_row = QHBoxLayout()
-        self.amount = QLineEdit(format_yuan(refundable))
-        full = QPushButton(tr("ui.refund.full"))
-        full.clicked.connect(lambda: self.amount.setText(format_yuan(refundable)))
+        self.amount = QLineEdit()
+        self.amount.setPlaceholderText(format_yuan(refundable))
+        self.rest = QPushButton(tr("ui.refund.rest", amount=format_yuan(refundable)))
+        self.rest.clicked.connect(self.fill_rest)
+        self.rest.setEnabled(refundable > 0)
         amount_row.addWidget(self.amount, 1)
-        amount_row.addWidget(full)
+        amount_row.addWidget(self.rest)
         form.addRow(tr("ui.refund.amount", max=format_yuan(refundable)), amount_row)
         self.reason = QLineEdit(tr("ui.refund.default_reason"))
         form.addRow(tr("ui.refund.reason"), self.reason)
@@ -136,6 +145,10 @@ class RefundDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self.amount.setFocus()
+
+    def fill_rest(self) -> None:
+        self.amount.setText(format_yuan(self.refundable))
         self.pin.setFocus()
 
     def submit(self) -> None:
@@ -145,6 +158,7 @@ class RefundDialog(QDialog):
             amount = parse_amount(self.amount.text())
         except AmountError as exc:
             self.error.setText(exc.message())
+            self.amount.setFocus()
             return
         if amount > self.refundable:
             self.error.setText(tr("ui.refund.too_much", max=format_yuan(self.refundable)))
@@ -172,30 +186,57 @@ class RefundDialog(QDialog):
 
     def _failed(self, exc) -> None:
         self.buttons.setEnabled(True)
-        self.error.setText(exc.message() if isinstance(exc, UserError) else repr(exc))
+        self.error.setText(exc.message() if isinstance(exc, UserError) else tr("error.generic"))
 
 
 class HistoryPage(QWidget):
     def __init__(self, window) -> None:
         super().__init__()
         self.window = window
-        self.orders = []
+        self.entries: list[HistoryEntry] = []
         self.selected_order = None
         self.refunds = []
+        self.refundable = Decimal("0.00")
+        self.query = None
+        self.description = ""
+        self.has_more = False
+        self._generation = 0
+        self._connected = False
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         title = QLabel(tr("ui.hist.title"))
         title.setObjectName("pageTitle")
         top.addWidget(title)
-        top.addStretch(1)
         self.search = QLineEdit()
         self.search.setPlaceholderText(tr("ui.hist.search"))
-        self.search.returnPressed.connect(self.find)
-        find = QPushButton(tr("ui.hist.find"))
-        find.clicked.connect(self.find)
-        top.addWidget(self.search)
-        top.addWidget(find)
+        self.search.setClearButtonEnabled(True)
+        self.search.returnPressed.connect(self.run_search)
+        self.find_button = QPushButton(tr("ui.hist.find"))
+        self.find_button.clicked.connect(self.run_search)
+        top.addWidget(self.search, 1)
+        top.addWidget(self.find_button)
         layout.addLayout(top)
+        filters = QHBoxLayout()
+        self.wallet = QComboBox()
+        self.wallet.addItem(tr("ui.hist.any_wallet"), None)
+        for wallet in WALLETS:
+            self.wallet.addItem(tr("wallet." + wallet), wallet)
+        self.status = QComboBox()
+        self.status.addItem(tr("ui.hist.any_state"), None)
+        for status in SEARCH_STATUSES:
+            self.status.addItem(tr("ui.hist.status." + status), status)
+        self.wallet.currentIndexChanged.connect(lambda _: self.run_search())
+        self.status.currentIndexChanged.connect(lambda _: self.run_search())
+        self.clear_button = QPushButton(tr("ui.hist.clear"))
+        self.clear_button.clicked.connect(self.clear_search)
+        filters.addWidget(self.wallet)
+        filters.addWidget(self.status)
+        filters.addWidget(self.clear_button)
+        self.understood = QLabel("")
+        self.understood.setObjectName("hint")
+        self.understood.setWordWrap(True)
+        filters.addWidget(self.understood, 1)
+        layout.addLayout(filters)
         split = QSplitter(Qt.Orientation.Vertical)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels([tr(c) for c in COLUMNS])
@@ -206,7 +247,17 @@ class HistoryPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_select)
-        split.addWidget(self.table)
+        listing = QWidget()
+        ll = QVBoxLayout(listing)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.table, 1)
+        more_row = QHBoxLayout()
+        self.more = QPushButton(tr("ui.hist.more"))
+        self.more.clicked.connect(self.load_more)
+        more_row.addWidget(self.more)
+        more_row.addStretch(1)
+        ll.addLayout(more_row)
+        split.addWidget(listing)
         detail = QWidget()
         dl = QVBoxLayout(detail)
         self.detail = QLabel(tr("ui.hist.pick"))
@@ -222,147 +273,236 @@ class HistoryPage(QWidget):
         self.refund_table.horizontalHeader().setStretchLastSection(True)
         dl.addWidget(self.refund_table)
         buttons = QHBoxLayout()
-        self.more = QPushButton(tr("ui.hist.more"))
-        self.more.clicked.connect(self.load_more)
         self.check_button = QPushButton(tr("ui.check"))
         self.check_button.clicked.connect(self.check_order)
         self.refund_check = QPushButton(tr("ui.hist.refund_check"))
         self.refund_check.clicked.connect(self.check_refund)
+        self.mark_button = QPushButton(tr("ui.mark_checked"))
+        self.mark_button.clicked.connect(lambda: self.mark_checked())
         self.refund_button = QPushButton(tr("ui.hist.refund"))
         self.refund_button.setObjectName("danger")
         self.refund_button.clicked.connect(self.refund)
-        for b in (self.more, self.check_button, self.refund_check, self.refund_button):
+        for b in (self.check_button, self.refund_check, self.mark_button, self.refund_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        self.message = QLabel("")
+        self.message.setObjectName("message")
+        self.message.setWordWrap(True)
         dl.addLayout(buttons)
+        dl.addWidget(self.message)
         split.addWidget(detail)
         split.setSizes([420, 320])
         layout.addWidget(split, 1)
+        # Keyboard: Ctrl+F back to the search line; Down from it into the list; each
+        # action's key is on its button (this page only).
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.focus_search,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_Down), self.search, activated=self.focus_list,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        for button, key in ((self.check_button, "F5"), (self.refund_check, "F6"), (self.mark_button, "F7"),
+                            (self.refund_button, "F8"), (self.more, "Ctrl+PgDown")):
+            button.setText(f"{button.text()}  {QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)}")
+            QShortcut(QKeySequence(key), self, activated=button.animateClick,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._update_buttons()
+
+    @property
+    def orders(self):
+        """The listed orders (OrderRecord), newest first."""
+        return [e.order for e in self.entries]
+
+    def first_focus(self) -> QWidget:
+        return self.search
 
     # ------------------------------------------------------------------ loading
     def activate(self) -> None:
-        self.reload()
+        self._connect()
+        self.run_search()
+        self.focus_search()
 
     def context_changed(self) -> None:
         self._connected = False  # a new engine bridge
-        self.reload()
+        self.run_search()
 
     def reload(self) -> None:
-        engine = self.window.engine
-        if engine is None:
-            return
-        if not getattr(self, "_connected", False) and self.window.bridge is not None:
+        self.run_search()
+
+    def _connect(self) -> None:
+        if not self._connected and self.window.bridge is not None:
             self._connected = True
             self.window.bridge.refund_changed.connect(self.on_refund)
             self.window.bridge.order_changed.connect(self.on_order)
-        self.window.workers.run(lambda: engine.ledger.history(limit=PAGE), self._show, self._failed)
+
+    def _now(self) -> float:
+        engine = self.window.engine
+        return engine.now() if engine is not None else time.time()
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def focus_list(self) -> None:
+        if self.entries:
+            self.table.setFocus()
+            if self.table.currentRow() < 0:
+                self.table.selectRow(0)
+
+    def clear_search(self) -> None:
+        for combo in (self.wallet, self.status):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.search.clear()
+        self.run_search()
+        self.focus_search()
+
+    def show_status(self, status: str | None) -> None:
+        """List the orders in one search state (e.g. from the day's report)."""
+        self.search.clear()
+        self.wallet.blockSignals(True)
+        self.wallet.setCurrentIndex(0)
+        self.wallet.blockSignals(False)
+        self.status.blockSignals(True)
+        self.status.setCurrentIndex(max(0, self.status.findData(status)))
+        self.status.blockSignals(False)
+        self.run_search()
+
+    def run_search(self) -> None:
+        """Read the search line and the pickers, then load the first page."""
+        self._connect()
+        try:
+            parsed = parse_search(self.search.text(), now=self._now(), wallet=self.wallet.currentData(),
+                                  status=self.status.currentData())
+        except UserError as exc:
+            self._say_understood(exc.message(), error=True)
+            return
+        self.query, self.description = parsed.query, parsed.description
+        self._say_understood(self.description)
+        engine = self.window.engine
+        if engine is None:
+            return
+        self._generation += 1
+        generation, query = self._generation, self.query
+        self.window.workers.run(lambda: engine.search_history(query, limit=PAGE),
+                                lambda entries: self._show_page(generation, entries, append=False), self._failed)
 
     def load_more(self) -> None:
         engine = self.window.engine
-        if engine is None or not self.orders:
+        if engine is None or not self.entries or self.query is None:
             return
-        cursor = self.orders[-1].page_key
-        self.window.workers.run(lambda: engine.ledger.history(limit=PAGE, before=cursor),
-                                lambda orders: self._show(self.orders + list(orders)), self._failed)
+        generation, query, cursor = self._generation, self.query, self.entries[-1].page_key
+        self.window.workers.run(lambda: engine.search_history(query, limit=PAGE, before=cursor),
+                                lambda entries: self._show_page(generation, entries, append=True), self._failed)
 
-    def find(self) -> None:
-        no = self.search.text().strip()
-        engine = self.window.engine
-        if not no or engine is None:
-            return
+    def _say_understood(self, text: str, *, error: bool = False) -> None:
+        self.understood.setText(text)
+        self.understood.setObjectName("message" if error else "hint")
+        self.understood.style().unpolish(self.understood)
+        self.understood.style().polish(self.understood)
 
-        def done(order) -> None:
-            if order is None:
-                self.window.flash(tr("ui.hist.not_found", no=no))
-                return
-            if all(o.out_trade_no != order.out_trade_no for o in self.orders):
-                self._show([order] + self.orders)
-            self.select(order.out_trade_no)
+    def _show_page(self, generation: int, entries, *, append: bool) -> None:
+        if generation != self._generation:
+            return  # a newer search was started meanwhile
+        entries = list(entries)
+        self.has_more = len(entries) >= PAGE
+        self._show((self.entries if append else []) + entries)
+        n = len(self.entries)
+        key = "ui.hist.none" if not n else "ui.hist.found_more" if self.has_more else "ui.hist.found"
+        self._say_understood(tr(key, what=self.description, n=n))
+        if not append and n and self.selected_order is None and self.search.text().strip():
+            self.table.selectRow(0)  # a search: its best match is ready for the keys
 
-        self.window.workers.run(lambda: engine.ledger.get_order(no), done, self._failed)
-
-    def _show(self, orders) -> None:
+    def _show(self, entries) -> None:
         keep = self.selected_order.out_trade_no if self.selected_order else None
-        self.orders = list(orders)
+        self.entries = list(entries)
         self.table.blockSignals(True)
-        self.table.setRowCount(len(self.orders))
-        for row, o in enumerate(self.orders):
-            self._fill_row(row, o)
+        self.table.clearSelection()
+        self.table.setRowCount(len(self.entries))
+        for row, entry in enumerate(self.entries):
+            self._fill_row(row, entry)
         self.table.blockSignals(False)
-        self.more.setEnabled(len(self.orders) >= PAGE)
-        if keep:
+        self.more.setEnabled(self.has_more)
+        if keep and any(o.out_trade_no == keep for o in self.orders):
             self.select(keep)
+        elif keep:
+            self.selected_order = None
+            self._load_detail()
 
-    def _fill_row(self, row: int, o) -> None:
-        values = (datetime.datetime.fromtimestamp(o.created_at).strftime("%m-%d %H:%M:%S"), o.out_trade_no,
+    def _fill_row(self, row: int, entry: HistoryEntry) -> None:
+        o = entry.order
+        values = (_when(o.created_at), o.out_trade_no,
                   "¥" + format_yuan(o.paid_amount if o.paid_amount is not None else o.amount_to_pay),
-                  method_text(o), tr("ui.state." + o.state), o.reason or "")
+                  method_text(o), state_text(entry), o.reason or "")
         for col, value in enumerate(values):
             self.table.setItem(row, col, QTableWidgetItem(value))
+
+    def _replace(self, entry: HistoryEntry) -> None:
+        for row, old in enumerate(self.entries):
+            if old.order.out_trade_no == entry.order.out_trade_no:
+                self.entries[row] = entry
+                self._fill_row(row, entry)
 
     def select(self, out_trade_no: str) -> None:
         for row, o in enumerate(self.orders):
             if o.out_trade_no == out_trade_no:
+                self.table.blockSignals(True)
                 self.table.selectRow(row)
+                self.table.blockSignals(False)
                 self.selected_order = o
                 self._load_detail()
                 return
 
+    def find(self) -> None:
+        """Search for what the search line holds (kept for callers of the old name)."""
+        self.run_search()
+
     def _on_select(self) -> None:
         row = self.table.currentRow()
-        self.selected_order = self.orders[row] if 0 <= row < len(self.orders) else None
+        self.selected_order = self.orders[row] if 0 <= row < len(self.entries) else None
         self._load_detail()
 
     def _load_detail(self) -> None:
         order = self.selected_order
         engine = self.window.engine
+        self.message.setText("")
         if order is None or engine is None:
             self.detail.setText(tr("ui.hist.pick"))
+            self.refunds = []
             self.refund_table.setRowCount(0)
             self._update_buttons()
             return
         no = order.out_trade_no
-
-        def load():
-            fresh = engine.ledger.get_order(no)
-            refundable = engine.refundable(no) if fresh is not None and fresh.state == "paid" else Decimal("0.00")
-            return fresh, engine.ledger.refunds_for(no), refundable
-
-        self.window.workers.run(load, self._show_detail, self._failed)
+        self.window.workers.run(lambda: (engine.history_entry(no), engine.refunds_for(no)), self._show_detail,
+                                self._failed)
 
     def _show_detail(self, result) -> None:
-        order, refunds, refundable = result
-        if order is None or self.selected_order is None or order.out_trade_no != self.selected_order.out_trade_no:
+        entry, refunds = result
+        if entry is None or self.selected_order is None or entry.order.out_trade_no != self.selected_order.out_trade_no:
             return
+        order = entry.order
         self.selected_order = order
         self.refunds = list(refunds)
-        self.refundable = refundable
+        self.refundable = entry.refundable
         self.detail.setText(tr(
-            "ui.hist.detail", no=order.out_trade_no,
-            time=datetime.datetime.fromtimestamp(order.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-            method=method_text(order), state=tr("ui.state." + order.state), amount=format_yuan(order.amount),
+            "ui.hist.detail", no=order.out_trade_no, time=_when(order.created_at, "%Y-%m-%d %H:%M:%S"),
+            method=method_text(order), state=state_text(entry), amount=format_yuan(order.amount),
             paid=format_yuan(order.paid_amount) if order.paid_amount is not None else "—",
-            refundable=format_yuan(refundable)) + (f"\n{order.reason}" if order.reason else ""))
+            refundable=format_yuan(entry.refundable)) + (f"\n{order.reason}" if order.reason else ""))
         self.refund_table.setRowCount(len(self.refunds))
         for row, r in enumerate(self.refunds):
-            values = (datetime.datetime.fromtimestamp(r.created_at).strftime("%m-%d %H:%M:%S"), r.out_refund_no,
-                      "¥" + format_yuan(r.amount), tr("ui.rstate." + r.state) + (
-                          f"（{r.failure_reason}）" if r.failure_reason else ""))
+            values = (_when(r.created_at), r.out_refund_no, "¥" + format_yuan(r.amount),
+                      tr("ui.rstate." + r.state) + (f"（{r.failure_reason}）" if r.failure_reason else ""))
             for col, value in enumerate(values):
                 self.refund_table.setItem(row, col, QTableWidgetItem(value))
-        for row, o in enumerate(self.orders):
-            if o.out_trade_no == order.out_trade_no:
-                self.orders[row] = order
-                self._fill_row(row, order)
+        self._replace(entry)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         order = self.selected_order
         engine = self.window.engine
         can_refund = False
-        if order is not None and engine is not None and order.state == "paid" \
-                and getattr(self, "refundable", Decimal("0.00")) > 0:
+        self.refund_button.setToolTip("")
+        if order is not None and engine is not None and order.state == S.PAID and self.refundable > 0:
             try:
                 can_refund = engine.gateway(order.profile).supports(Capability.REFUND)
             except UserError:
@@ -370,8 +510,9 @@ class HistoryPage(QWidget):
             if not can_refund:
                 self.refund_button.setToolTip(tr("ui.hist.manual"))
         self.refund_button.setEnabled(can_refund)
-        self.check_button.setEnabled(order is not None and order.state not in ("paid", "closed", "reversed", "failed"))
-        self.refund_check.setEnabled(any(r.state not in ("succeeded", "failed") for r in self.refunds))
+        self.check_button.setEnabled(order is not None and order.state not in S.FINAL_ORDER_STATES)
+        self.mark_button.setEnabled(order is not None and order.state in S.CHECKABLE_ORDER_STATES)
+        self.refund_check.setEnabled(any(r.state not in S.FINAL_REFUND_STATES for r in self.refunds))
 
     # ------------------------------------------------------------------ actions
     def refund(self) -> None:
@@ -380,30 +521,45 @@ class HistoryPage(QWidget):
             return
         from cashier.settings import SettingsStore
 
-        settings = SettingsStore().load_or_default()[0]
-        if not settings.has_pin:
-            dialog = SetPinDialog(self)
-            if dialog.exec() != QDialog.DialogCode.Accepted:
-                return
+        if not SettingsStore().load_or_default()[0].has_pin:
+            # The owner sets the PIN (first run or Settings), never whoever refunds first.
+            self.message.setText(tr("settings.pin_not_set"))
+            return
         self.open_refund_dialog().exec()
 
     def open_refund_dialog(self) -> RefundDialog:
-        dialog = RefundDialog(self.window, self.selected_order, getattr(self, "refundable", Decimal("0.00")))
+        dialog = RefundDialog(self.window, self.selected_order, self.refundable)
         dialog.accepted.connect(self._load_detail)
         self.refund_dialog = dialog
         return dialog
 
     def check_order(self) -> None:
         order = self.selected_order
-        if order is None:
-            return
         engine = self.window.engine
+        if order is None or engine is None:
+            return
         self.window.workers.run(lambda: engine.check(order.out_trade_no, actor="clerk"),
                                 lambda _: self._load_detail(), self._failed)
 
+    def mark_checked(self, who: str | None = None) -> None:
+        """已核对: a person settled the selected order by hand (asks who)."""
+        order = self.selected_order
+        engine = self.window.engine
+        if order is None or engine is None or order.state not in S.CHECKABLE_ORDER_STATES:
+            return
+        name = who.strip() if who is not None else ask_checker(self)
+        if not name:
+            return
+
+        def done(_) -> None:
+            self._load_detail()
+            self.window.refresh_attention()
+
+        self.window.workers.run(lambda: engine.mark_checked(order.out_trade_no, actor=name), done, self._failed)
+
     def check_refund(self) -> None:
         engine = self.window.engine
-        open_refunds = [r for r in self.refunds if r.state not in ("succeeded", "failed")]
+        open_refunds = [r for r in self.refunds if r.state not in S.FINAL_REFUND_STATES]
         if not open_refunds or engine is None:
             return
         no = open_refunds[0].out_refund_no
@@ -413,16 +569,22 @@ class HistoryPage(QWidget):
     def on_refund(self, refund) -> None:
         if self.selected_order is not None and refund.out_trade_no == self.selected_order.out_trade_no:
             self._load_detail()
+            return
+        engine = self.window.engine
+        if engine is not None and any(o.out_trade_no == refund.out_trade_no for o in self.orders):
+            no = refund.out_trade_no
+            self.window.workers.run(lambda: engine.history_entry(no),
+                                    lambda entry: entry is not None and self._replace(entry), self._failed)
 
     def on_order(self, order) -> None:
-        for row, o in enumerate(self.orders):
-            if o.out_trade_no == order.out_trade_no:
-                self.orders[row] = order
-                self._fill_row(row, order)
+        for entry in self.entries:
+            if entry.order.out_trade_no == order.out_trade_no:
+                self._replace(dataclasses.replace(entry, order=order))
                 if self.selected_order is not None and self.selected_order.out_trade_no == order.out_trade_no:
                     self._load_detail()
                 return
 
     def _failed(self, exc) -> None:
-        text = exc.message() if isinstance(exc, UserError) else repr(exc)
+        text = exc.message() if isinstance(exc, UserError) else tr("error.generic")
+        self.message.setText(text)
         self.window.flash(text)

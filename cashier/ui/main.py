@@ -85,7 +85,7 @@ def run(argv: list[str]) -> int:
 
     window.first_frame.connect(on_first_frame)
     window.context_ready.connect(on_ready)
-    window.show()
+    window.show_on_screen()
     code = app.exec()
     window.shutdown()
     if args.print_timings:

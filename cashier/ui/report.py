@@ -19,8 +19,11 @@ define({
     "ui.rep.title": ("日报", "Daily report"),
     "ui.rep.day": ("日期", "Day"),
     "ui.rep.today": ("今天", "Today"),
-    "ui.rep.unresolved": ("⚠ 未完成或需核对：订单 {orders} 笔，退款 {refunds} 笔（见“待处理”）",
-                          "⚠ Unresolved or to check: {orders} orders, {refunds} refunds (see 'To check')"),
+    "ui.rep.unresolved": ("⚠ 未完成或需核对：订单 {orders} 笔，退款 {refunds} 笔",
+                          "⚠ Unresolved or to check: {orders} orders, {refunds} refunds"),
+    "ui.rep.open_orders": ("查看待处理订单", "Orders to check"),
+    "ui.rep.open_refunds": ("查看未完成的退款", "Unfinished refunds"),
+    "ui.rep.refunds": ("查看退款", "See refunds"),
     "ui.rep.all_clear": ("✓ 没有未完成的订单或退款", "✓ No unresolved orders or refunds"),
     "ui.rep.gateway": ("网关", "Gateway"),
     "ui.rep.wallet": ("钱包", "Wallet"),
@@ -62,6 +65,15 @@ class ReportPage(QWidget):
         self.unresolved.setObjectName("wallet")
         self.unresolved.setWordWrap(True)
         layout.addWidget(self.unresolved)
+        links = QHBoxLayout()
+        self.orders_link = QPushButton(tr("ui.rep.open_orders"))
+        self.orders_link.clicked.connect(lambda: self.window.show_page("attention"))
+        self.refunds_link = QPushButton(tr("ui.rep.refunds"))
+        self.refunds_link.clicked.connect(self.show_refunds)
+        links.addWidget(self.orders_link)
+        links.addWidget(self.refunds_link)
+        links.addStretch(1)
+        layout.addLayout(links)
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels([tr(h) for h in HEADERS])
         self.table.verticalHeader().hide()
@@ -96,6 +108,9 @@ class ReportPage(QWidget):
         else:
             self.unresolved.setText(tr("ui.rep.all_clear"))
             self.unresolved.setStyleSheet("color: #07a35a;")
+        # Refunds live in 订单/退款 (the to-check page lists orders only).
+        self.orders_link.setVisible(bool(n_orders))
+        self.refunds_link.setText(tr("ui.rep.open_refunds") if n_refunds else tr("ui.rep.refunds"))
         lines = list(report.lines)
         self.table.setRowCount(len(lines) + (1 if lines else 0))
         titles = self._gateway_titles()
@@ -113,6 +128,13 @@ class ReportPage(QWidget):
                     item.setFont(font)
                 self.table.setItem(row, col, item)
         self.empty.setVisible(not lines)
+
+    def show_refunds(self) -> None:
+        """The history, filtered to unfinished refunds when there are some, else to
+        refunded orders."""
+        open_refunds = self.report is not None and bool(self.report.unresolved_refunds)
+        page = self.window.show_page("history")
+        page.show_status("refund_open" if open_refunds else "refunded")
 
     def _gateway_titles(self) -> dict[str, str]:
         from cashier import i18n

@@ -2,6 +2,10 @@
 application that feeds `cashier.scanner.WedgeDetector` and replays what turned out
 to be a person's typing to the widget it was meant for.
 
+It acts only where a payment code belongs: `scope(widget)` says whether keys sent to
+a widget may be a scan (the window answers: the checkout, no dialog open). Every
+other key (a dialog, a text field, a search box) lands as typed, at any speed.
+
 Keys that may start or continue a scan are held (never shown) until the detector
 decides; a person's key reaches its widget at most `max_gap_ms` late. Shortcuts,
 clicks and an input method's composition end a burst first, so order is kept.
@@ -52,6 +56,7 @@ class ScannerFilter(QObject):
         self._replaying = False
         self._swallow_release: dict[int, int] = {}
         self.enabled = True
+        self.scope: Callable[[QObject], bool] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.poll)
@@ -122,6 +127,11 @@ class ScannerFilter(QObject):
             return False
         if not isinstance(obj, QWidget):
             return False  # the window gets key events first; act once, on the widget
+        if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and self.scope is not None \
+                and not self.scope(obj):
+            if self.detector.pending:
+                self._apply(self.detector.end())
+            return False
         if kind == QEvent.Type.ShortcutOverride:
             if self._feedable(event):
                 event.accept()  # no shortcut for a key that may be part of a scan

@@ -5,12 +5,14 @@ delete, test connection; keys typed into password fields, stored in the keyring)
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView,
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout,
+    QHeaderView,
     QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget,
     QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import UserError, define, tr
+from cashier.ui.widgets import fit_dialog, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -31,11 +33,13 @@ define({
     "ui.set.pin_set": ("已设置", "set"),
     "ui.set.pin_unset": ("未设置（退款前必须设置）", "not set (needed before refunds)"),
     "ui.set.pin_change": ("设置/修改…", "Set/change…"),
-    "ui.set.pin_current": ("当前店长密码", "Current manager PIN"),
     "ui.set.pin_saved": ("店长密码已保存", "Manager PIN saved"),
     "ui.set.notify": ("接收网关通知（需要公网转发，默认关闭）", "Receive gateway notifications (needs a relay; off by default)"),
     "ui.set.notify_port": ("通知端口", "Notification port"),
     "ui.set.notify_path": ("通知路径", "Notification path"),
+    "ui.set.kiosk": ("全屏显示（收银机模式，无窗口边框）", "Full screen (kiosk: no window frame)"),
+    "ui.set.micropay_profile": ("付款码由哪个商户配置收款（当前配置不能收时）", "Payment codes go to (when the profile in use takes none)"),
+    "ui.set.micropay_none": ("不转交", "Nobody else"),
     "ui.set.save": ("保存", "Save"),
     "ui.set.saved": ("设置已保存", "Settings saved"),
     "ui.set.restart_lang": ("语言将在重新启动后生效", "The language applies after a restart"),
@@ -94,9 +98,10 @@ class ProfileDialog(QDialog):
 
         self.editing = profile
         self.setWindowTitle(tr("ui.pf.title"))
-        self.setMinimumWidth(760)
         layout = QVBoxLayout(self)
+        fit_dialog(self, layout)
         self.form = QFormLayout()
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.name = QLineEdit(profile.name if profile else "")
         self.name.setReadOnly(profile is not None)
         self.gateway = QComboBox()
@@ -122,7 +127,9 @@ class ProfileDialog(QDialog):
         self.form.addRow(tr("ui.pf.secret"), self.secret)
         self.extra_edits: dict[str, QLineEdit] = {}
         self.extra_rows: list[QWidget] = []
-        layout.addLayout(self.form)
+        holder = QWidget()
+        holder.setLayout(self.form)
+        layout.addWidget(scrolling(holder), 1)
         self.note = QLabel("")
         self.note.setObjectName("hint")
         self.note.setWordWrap(True)
@@ -217,7 +224,12 @@ class SettingsPage(QWidget):
     # ------------------------------------------------------------------ general
     def _build_general(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(0, 0, 0, 0)
+        inner = QWidget()
+        form = QFormLayout(inner)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        outer.addWidget(scrolling(inner), 1)
         self.language = QComboBox()
         for value, text in (("auto", tr("ui.set.lang.auto")), ("zh_CN", "中文"), ("en", "English")):
             self.language.addItem(text, value)
@@ -239,6 +251,8 @@ class SettingsPage(QWidget):
         pin_button.clicked.connect(self.change_pin)
         pin_row.addWidget(self.pin_state, 1)
         pin_row.addWidget(pin_button)
+        self.micropay_profile = QComboBox()
+        self.kiosk = QCheckBox(tr("ui.set.kiosk"))
         self.notify_enabled = QCheckBox(tr("ui.set.notify"))
         self.notify_port = QSpinBox()
         self.notify_port.setRange(1024, 65535)
@@ -250,13 +264,19 @@ class SettingsPage(QWidget):
         form.addRow(tr("ui.set.min_length"), self.min_length)
         form.addRow(tr("ui.set.suffix"), self.suffix)
         form.addRow(tr("ui.set.pin"), pin_row)
+        form.addRow(tr("ui.set.micropay_profile"), self.micropay_profile)
+        form.addRow(self.kiosk)
         form.addRow(self.notify_enabled)
         form.addRow(tr("ui.set.notify_port"), self.notify_port)
         form.addRow(tr("ui.set.notify_path"), self.notify_path)
         save = QPushButton(tr("ui.set.save"))
         save.setObjectName("primary")
         save.clicked.connect(self.save)
-        form.addRow(save)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(save)
+        outer.addLayout(row)
+        self.save_button = save
         return page
 
     def load(self) -> None:
@@ -272,6 +292,14 @@ class SettingsPage(QWidget):
         self.min_length.setValue(s.scanner_min_length)
         self.suffix.setCurrentIndex(max(0, self.suffix.findData(s.scanner_suffix)))
         self.pin_state.setText(tr("ui.set.pin_set") if s.has_pin else tr("ui.set.pin_unset"))
+        self.kiosk.setChecked(s.kiosk)
+        self.micropay_profile.clear()
+        self.micropay_profile.addItem(tr("ui.set.micropay_none"), None)
+        for name in self.window.micropay_profiles():
+            self.micropay_profile.addItem(name, name)
+        if s.micropay_profile and self.micropay_profile.findData(s.micropay_profile) < 0:
+            self.micropay_profile.addItem(s.micropay_profile, s.micropay_profile)
+        self.micropay_profile.setCurrentIndex(max(0, self.micropay_profile.findData(s.micropay_profile)))
         self.notify_enabled.setChecked(s.notify_enabled)
         self.notify_port.setValue(s.notify_port)
         self.notify_path.setText(s.notify_path)
@@ -286,6 +314,8 @@ class SettingsPage(QWidget):
                                   qr_expiry_seconds=self.qr_expiry.value(), scanner_max_gap_ms=self.gap.value(),
                                   scanner_min_length=self.min_length.value(),
                                   scanner_suffix=self.suffix.currentData(),
+                                  kiosk=self.kiosk.isChecked(),
+                                  micropay_profile=self.micropay_profile.currentData(),
                                   notify_enabled=self.notify_enabled.isChecked(),
                                   notify_port=self.notify_port.value(), notify_path=self.notify_path.text().strip())
             store.save(new)
@@ -302,34 +332,16 @@ class SettingsPage(QWidget):
         return True
 
     def change_pin(self) -> None:
-        from cashier.settings import SettingsStore
-        from cashier.ui.history import SetPinDialog
-
-        settings = SettingsStore().load_or_default()[0]
-        dialog = SetPinDialog(self)
-        if settings.has_pin:
-            current = QLineEdit()
-            current.setEchoMode(QLineEdit.EchoMode.Password)
-            dialog.layout().itemAt(1).layout().insertRow(0, tr("ui.set.pin_current"), current)
-
-            def save() -> None:
-                if dialog.pin1.text() != dialog.pin2.text():
-                    dialog.error.setText(tr("ui.refund.pin_mismatch"))
-                    return
-                try:
-                    SettingsStore().set_pin(dialog.pin1.text(), current=current.text())
-                except UserError as exc:
-                    dialog.error.setText(exc.message())
-                    return
-                dialog.accept()
-
-            dialog.save = save  # type: ignore[method-assign]
-            buttons = dialog.findChild(QDialogButtonBox)
-            buttons.accepted.disconnect()
-            buttons.accepted.connect(save)
+        """Set the manager PIN, or change it: the dialog asks for the current one."""
+        dialog = self.pin_dialog()
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.message.setText(tr("ui.set.pin_saved"))
             self.load()
+
+    def pin_dialog(self):
+        from cashier.ui.pin import PinDialog
+
+        return PinDialog(self)
 
     # ------------------------------------------------------------------ profiles
     def _build_profiles(self) -> QWidget:
@@ -349,7 +361,7 @@ class SettingsPage(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
-        row = QHBoxLayout()
+        row = QGridLayout()
         self.use_button = QPushButton(tr("ui.set.use"))
         self.use_button.setObjectName("primary")
         self.use_button.clicked.connect(self.use_selected)
@@ -364,10 +376,9 @@ class SettingsPage(QWidget):
         self.test_button.clicked.connect(self.test_selected)
         self.reload_button = QPushButton(tr("ui.set.reload"))
         self.reload_button.clicked.connect(self.window_reload)
-        for b in (self.use_button, self.add_button, self.edit_button, self.delete_button, self.test_button,
-                  self.reload_button):
-            row.addWidget(b)
-        row.addStretch(1)
+        for i, b in enumerate((self.use_button, self.add_button, self.edit_button, self.delete_button,
+                               self.test_button, self.reload_button)):
+            row.addWidget(b, i // 3, i % 3)
         layout.addLayout(row)
         self.test_result = QLabel("")
         self.test_result.setWordWrap(True)

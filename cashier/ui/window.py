@@ -4,7 +4,7 @@ is opened off the GUI thread after the first frame, so the window shows at once.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QStackedWidget,
@@ -60,12 +60,12 @@ class MainWindow(QMainWindow):
         self._painted = False
         self.workers = Workers(self)
         self.setWindowTitle(tr("ui.title_demo") if demo else tr("ui.title"))
-        self.resize(1280, 800)
-        self.setMinimumSize(1024, 700)
+        self.setMinimumSize(640, 480)
 
         from cashier.ui.scanfilter import ScannerFilter
 
         self.scanner = ScannerFilter(self.settings.scanner_config(), clock=scanner_clock, parent=self)
+        self.scanner.scope = self._scan_scope
         self._build()
         self.scanner.scanned.connect(self._on_scan)
         QApplication.instance().installEventFilter(self.scanner)
@@ -77,8 +77,7 @@ class MainWindow(QMainWindow):
         root.setContentsMargins(0, 0, 0, 0)
         root.setSpacing(0)
         nav = QFrame()
-        nav.setObjectName("card")
-        nav.setFixedWidth(220)
+        nav.setObjectName("nav")
         nav_layout = QVBoxLayout(nav)
         self.nav_group = QButtonGroup(self)
         self.nav_group.setExclusive(True)
@@ -128,6 +127,28 @@ class MainWindow(QMainWindow):
         self.nav_buttons[name] = button
         self.pages.addWidget(widget)
         widget.setProperty("page", name)
+
+    # ------------------------------------------------------------------ screen
+    def fit_to(self, area: QRect) -> None:
+        """Size to `area` (a screen's available geometry, logical pixels) and scale
+        text and targets to it."""
+        from cashier.ui.app import apply_scale, scale_for
+
+        apply_scale(scale_for(area.width(), area.height()))
+        self.setGeometry(area)
+
+    def show_on_screen(self) -> None:
+        """Show maximised on the screen's available area; full screen when the
+        kiosk setting is on. The geometry is set first, so the window fits even
+        where no window manager maximises it."""
+        screen = self.screen() or QApplication.primaryScreen()
+        kiosk = bool(getattr(self.settings, "kiosk", False))
+        area = screen.geometry() if kiosk else screen.availableGeometry()
+        self.fit_to(area)
+        if kiosk:
+            self.showFullScreen()
+        else:
+            self.showMaximized()
 
     def page(self, name: str) -> QWidget:
         for i in range(self.pages.count()):
@@ -277,14 +298,45 @@ class MainWindow(QMainWindow):
         self.status_pending.setText(tr("ui.status.pending", n=n))
         self.nav_buttons["attention"].setText(tr("ui.nav.attention_n", n=n) if n else tr("ui.nav.attention"))
 
-    def _on_scan(self, scan) -> None:
+    def _scan_scope(self, obj) -> bool:
+        """Keys may be a scan only on the checkout, with no dialog open."""
+        if QApplication.activeModalWidget() is not None or QApplication.activePopupWidget() is not None:
+            return False
         if self.pages.currentWidget() is not self.checkout:
-            if scan.is_payment_code:
-                self.show_page("checkout")
-            else:
-                self.flash(UserError("scanner.not_payment_code", code=scan.code).message())
-                return
+            return False
+        w = obj
+        while w is not None:
+            if w is self.checkout:
+                return True
+            w = w.parentWidget()
+        return obj is self
+
+    def _on_scan(self, scan) -> None:
         self.checkout.on_scan(scan)
+
+    def micropay_profile(self) -> str | None:
+        """Where a payment code goes when the active profile takes none: the one
+        chosen in settings, else (demo mode) the first demo profile that can."""
+        if self.engine is None:
+            return None
+        able = self.micropay_profiles()
+        chosen = getattr(self.settings, "micropay_profile", None)
+        if chosen in able:
+            return chosen
+        if self.ctx is not None and self.ctx.demo and able:
+            from cashier.gateways.base import Capability
+
+            # the demo shows every flow: prefer one that can also reverse a charge
+            return next((n for n in able if self.engine.gateway(n).supports(Capability.REVERSE)), able[0])
+        return None
+
+    def micropay_profiles(self) -> list[str]:
+        """The usable profiles that take payment codes (付款码)."""
+        if self.engine is None:
+            return []
+        from cashier.gateways.base import Capability
+
+        return [name for name in self.engine.profiles() if self.engine.gateway(name).supports(Capability.MICROPAY)]
 
     def show_first_run(self) -> None:
         from cashier.ui.firstrun import FirstRunPage
@@ -325,12 +377,17 @@ class MainWindow(QMainWindow):
             panel.pay_shown()
 
     def apply_settings(self, settings) -> None:
+        kiosk_changed = bool(getattr(self.settings, "kiosk", False)) != bool(settings.kiosk)
         self.settings = settings
+        if kiosk_changed and self.isVisible():
+            self.show_on_screen()
         self.scanner.set_config(settings.scanner_config())
         if self.engine is not None:
             self.engine.settings.qr_expiry_seconds = float(settings.qr_expiry_seconds)
             if settings.active_profile in self.engine.profiles():
                 self.set_profile(settings.active_profile)
+            else:
+                self.set_profile(self.checkout.profile)  # the payment-code route may have changed
 
     def closeEvent(self, event) -> None:  # noqa: N802
         QApplication.instance().removeEventFilter(self.scanner)

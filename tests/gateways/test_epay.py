@@ -20,6 +20,7 @@ from cashier.gateways.base import (
     BadSignature,
     Capability,
     ConnectionLost,
+    DefiniteError,
     IncomingRequest,
     InvalidParameter,
     Method,
@@ -413,10 +414,53 @@ def test_micropay_system_error_is_unknown_and_the_query_tells(gw, sim_client):
     assert sim_client.order("epay", "MICRO00007")["charged"] == 1
 
 
-def test_micropay_on_a_site_without_scan_support(gw, site):
+def test_micropay_v1_default_answer_after_the_charge_is_unknown_never_a_refusal(gw, site, sim_client):
+    """彩虹易支付 V1: after the channel charged, echoJson answers code 1 + payurl."""
+    site.scan_reply = "echojson"
+    with pytest.raises(UnknownOutcome) as err:
+        gw.micropay("MICRO00010", Y("3.00"), "134567890123456784", Wallet.WECHAT, "x")
+    assert not isinstance(err.value, DefiniteError)
+    assert sim_client.order("epay", "MICRO00010")["charged"] == 1
+    assert gw.query(ref("MICRO00010", "3.00", Method.MICROPAY)).status == PayStatus.PAID
+
+
+def test_micropay_v1_alipay_channel_shows_unpaid_until_its_notice(gw, site, sim_client):
+    """The site's Alipay channel marks a scanned payment paid only when Alipay's notice
+    arrives: the order reads status 0 for a while after the charge."""
+    site.scan_reply, site.paid_status_lag = "echojson", 20.0
+    with pytest.raises(UnknownOutcome):
+        gw.micropay("MICRO00011", Y("3.00"), "2812345678901234", Wallet.ALIPAY, "x")
+    order = ref("MICRO00011", "3.00", Method.MICROPAY)
+    assert gw.query(order).status == PayStatus.PENDING
+    sim_client.advance(21)
+    assert gw.query(order).status == PayStatus.PAID
+
+
+def test_micropay_v1_decline_is_code_minus_2_with_trade_no(gw, site, sim_client):
+    site.scan_reply = "echojson"
+    sim_client.micropay_behaviour("decline", reason="余额不足")
+    state = gw.micropay("MICRO00012", Y("1.00"), "134567890123456785", Wallet.WECHAT, "x")
+    assert state.status == PayStatus.FAILED and state.reason == "余额不足"
+    assert received(site, "micropay")["method"] == "scan"
+
+
+def test_micropay_resubmitted_after_payment_is_unknown(gw, site):
+    """code -1 该订单(...)已完成支付: a retry of an order paid meanwhile, never a failure."""
+    site.scan_reply = "echojson"
+    with pytest.raises(UnknownOutcome):
+        gw.micropay("MICRO00013", Y("1.00"), "134567890123456786", Wallet.WECHAT, "x")
+    with pytest.raises(UnknownOutcome) as err:
+        gw.micropay("MICRO00013", Y("1.00"), "134567890123456786", Wallet.WECHAT, "x")
+    assert "已完成支付" in err.value.message()
+
+
+def test_micropay_on_a_site_without_scan_support_is_unknown_not_a_refusal(gw, site):
+    """An old site ignores method=scan and answers a QR link: the same form as a V1
+    success, so a live charge can never tell them apart. Unknown: query."""
     site.scan_supported = False
-    with pytest.raises(NotSupported):
+    with pytest.raises(UnknownOutcome):
         gw.micropay("MICRO00008", Y("1.00"), "134567890123456783", Wallet.WECHAT, "x")
+    assert gw.query(ref("MICRO00008", method=Method.MICROPAY)).status == PayStatus.PENDING
 
 
 def test_micropay_refuses_a_non_numeric_code(gw):

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.gateways.endpoint import NotifyEndpoint
+from cashier import i18n
 from cashier.gateways import build_gateway
 from cashier.gateways.base import (
     BadResponse,
@@ -38,9 +39,9 @@ from cashier.gateways.base import (
     check_notification_against,
 )
 from cashier.gateways.http import GatewayHttp
-from cashier.gateways.its500 import DEFAULT_QUERY_URL, Its500Gateway, alipay_link
+from cashier.gateways.its500 import DEFAULT_QUERY_URL, SEED_BASE_URL, Its500Gateway, alipay_link, userid_link
 from cashier.sim.core import SimState
-from cashier.sim.its500 import Its500Sim
+from cashier.sim.its500 import Its500Sim, alipay_user_id
 
 APPKEY = "demo-its500-appkey-0005"
 SECRET = "demo-its500-appsecret-000000005"
@@ -98,10 +99,14 @@ def test_class_declares_what_its500_has():
     for missing in (Capability.REFUND, Capability.REFUND_QUERY, Capability.CLOSE, Capability.REVERSE,
                     Capability.MICROPAY, Capability.MERGED_QR):
         assert missing not in caps
-    assert Its500Gateway.unverified == {Capability.QUERY, Capability.CHECK_CONNECTION}
+    # the query is known only from public clients; the connection check uses createOrder (seed)
+    assert Its500Gateway.unverified == {Capability.QUERY}
     assert Its500Gateway.limits.min_amount == Decimal("1.00")
+    assert Its500Gateway.limits.max_qr_expiry == 300  # orders live 5 minutes
     assert Its500Gateway.qr_methods() == (Method.WECHAT, Method.ALIPAY, Method.QQ)
-    assert Its500Gateway.default_base_url == "https://pay.its500.com"
+    # the host every public client calls; the seed's host stays selectable
+    assert Its500Gateway.default_base_url == "https://admin.zhanzhangfu.com"
+    assert SEED_BASE_URL == "https://pay.its500.com"
 
 
 def test_unsupported_operations(gw):
@@ -121,8 +126,14 @@ def test_unsupported_operations(gw):
 
 
 def test_query_url_default_and_override(build, profile):
-    assert build(extra={}).query_url == DEFAULT_QUERY_URL
+    # the createOrder host answers the status too...
+    assert build(extra={}).query_url == profile.base_url + "/order/onlinePayFindResult"
+    assert build(extra={}, base_url="https://admin.zhanzhangfu.com/").query_url == DEFAULT_QUERY_URL
+    assert DEFAULT_QUERY_URL == "https://admin.zhanzhangfu.com/order/onlinePayFindResult"
+    # ...except the seed's host, whose query path no public client shows
+    assert build(extra={}, base_url=SEED_BASE_URL).query_url == DEFAULT_QUERY_URL
     assert build().query_url == profile.extra["query_url"]
+    assert build(extra={"query_url": "https://q.example.com/x"}).query_url == "https://q.example.com/x"
     with pytest.raises(ConfigError):
         build(extra={"query_url": "http://admin.zhanzhangfu.com/order/onlinePayFindResult"})
 
@@ -134,8 +145,13 @@ def test_create_alipay_qr(gw, its, sim_client):
     no = new_no()
     before = datetime.now(timezone.utc)
     qr = gw.create_qr(no, Decimal("100.00"), Method.ALIPAY, "开通超级VIP", 300)
-    assert qr.qr.startswith("https://qr.alipay.com/fkx") and qr.qr_image_url is None
     assert Decimal("99.01") <= qr.amount_to_pay < Decimal("100.00")
+    # the QR is the zfbuseridcode link: the customer's Alipay opens with the amount filled in
+    answer = its.answers[qr.gateway_trade_no]
+    assert qr.qr == answer["zfbuseridcode"] and qr.qr_image_url is None
+    assert qr.qr.endswith(f"/its500/zfbuserid?zfbuserid={alipay_user_id(APPKEY)}&price={qr.amount_to_pay}")
+    with httpx.Client() as client:
+        assert client.get(qr.qr).status_code == 200
     assert qr.gateway_trade_no.startswith("oderpay-") and qr.wallet == Wallet.ALIPAY and qr.out_trade_no == no
     assert before + timedelta(seconds=299) <= qr.expires_at <= datetime.now(timezone.utc) + timedelta(seconds=301)
     sent = its.received[-1]
@@ -143,6 +159,27 @@ def test_create_alipay_qr(gw, its, sim_client):
     assert sent["fields"] == {"price": "100.00", "name": "开通超级VIP", "paytype": "ali", "thirduid": no}
     order = sim_client.order("its500", qr.gateway_trade_no)
     assert order["amount"] == "100.00" and order["pay_amount"] == str(qr.amount_to_pay)
+
+
+def test_alipay_without_zfbuseridcode_shows_the_personal_code_link(gw, its):
+    its.missing_codes[APPKEY] = {"zfbuserid"}
+    qr = gw.create_qr(new_no(), Decimal("100.00"), Method.ALIPAY, "x", 300)
+    assert "zfbuseridcode" not in its.answers[qr.gateway_trade_no]
+    assert qr.qr.startswith("https://qr.alipay.com/fkx") and qr.qr == alipay_link(its.answers[qr.gateway_trade_no]["qrcode"])
+    # the customer must type the amount: it is what the window shows big
+    assert qr.amount_to_pay < Decimal("100.00")
+
+
+def test_userid_link_only_for_the_amount_to_pay():
+    link = "https://www.xxx.com/common/zfbuserid?zfbuserid=2088212200290635&price=99.13"
+    assert userid_link(link, Decimal("99.13")) == link
+    assert userid_link(" " + link + " ", Decimal("99.13")) == link
+    assert userid_link(link.replace("99.13", "99,13"), Decimal("99.13")) == ""  # not an amount
+    assert userid_link(link, Decimal("99.14")) == ""  # another amount would lose the order
+    assert userid_link(link + "&price=99.13", Decimal("99.13")) == ""
+    assert userid_link("https://x.example/pay?zfbuserid=2088212200290635", Decimal("1.00")).startswith("https://")
+    for bad in ("", "alipays://platformapi?x=1", "javascript:alert(1)", "https:///nohost", "https://a b.com/"):
+        assert userid_link(bad, Decimal("1.00")) == ""
 
 
 def test_create_wechat_and_qq_give_the_personal_code_image(gw):
@@ -163,7 +200,7 @@ def test_answer_keys_carry_trailing_spaces(sim):
                         data={"price": "100", "name": "开通超级VIP", "paytype": "ali"},
                         headers={"Payment-Key": APPKEY, "Payment-Secret": SECRET}).json()
     assert answer["code"] == "10001" and answer["msg"] == "下单成功"
-    assert {"originalprice ", "remarks ", "wxcode ", "zfbcode ", "qrcode "} <= set(answer)
+    assert {"originalprice ", "remarks ", "wxcode ", "zfbcode ", "qrcode ", "zfbuseridcode "} <= set(answer)
     assert answer["originalprice "] == "100"
     assert answer["qrcode "].startswith("alipayqr://platformapi/startapp?saId=10000007&qrcode=https%3A%2F%2Fqr.alipay.com%2F")
     assert alipay_link(answer["qrcode "]).startswith("https://qr.alipay.com/fkx")
@@ -227,7 +264,7 @@ def test_account_problems_are_rejected(gw, its, code):
 
 
 def test_no_uploaded_code_is_rejected(gw, its):
-    its.missing_codes[APPKEY] = {"wx", "zfb"}
+    its.missing_codes[APPKEY] = {"wx", "zfb", "zfbuserid"}
     with pytest.raises(Rejected) as info:
         gw.create_qr(new_no(), Decimal("5.00"), Method.WECHAT, "x", 300)
     assert info.value.key == "gw.its500_no_code"
@@ -296,10 +333,23 @@ def test_query_without_order_id_asks_nothing(gw, its):
     assert its.received == []
 
 
-def test_query_with_bad_keys(build, gw):
+def test_query_proves_nothing_about_the_keys(build, gw, sim):
+    """The public demo page asks the status with no credentials at all: so does the simulator."""
     qr = gw.create_qr(new_no(), Decimal("3.00"), Method.ALIPAY, "x", 300)
-    with pytest.raises(BadSignature):
-        build(secret="wrong-secret").query(ref(qr, "3.00"))
+    assert build(secret="wrong-secret").query(ref(qr, "3.00")).status == PayStatus.PENDING
+    url = sim.gateway_url("its500") + "/order/onlinePayFindResult?orderId=" + qr.gateway_trade_no
+    assert httpx.post(url).json() == {"msg": "订单未支付", "code": "10002"}
+
+
+def test_query_answer_naming_bad_keys_is_bad_signature(profile):
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"code": "10005", "msg": "不合法"}))
+    gw = Its500Gateway(profile, SECRET, http=GatewayHttp(profile.base_url, transport=transport))
+    try:
+        with pytest.raises(BadSignature):
+            gw.query(OrderRef(out_trade_no=new_no(), amount=Decimal("3.00"), method=Method.ALIPAY,
+                              gateway_trade_no="oderpay-1"))
+    finally:
+        gw.close_transport()
 
 
 # ----------------------------------------------------------- transport failures
@@ -388,6 +438,13 @@ def test_canned_answer_of_the_seed(profile):
     try:
         ali = gw.create_qr(new_no(), Decimal("100.00"), Method.ALIPAY, "开通超级VIP", 300)
         assert ali.qr == "https://qr.alipay.com/fkx152655c8lyjz0qqxag7a" and ali.amount_to_pay == Decimal("99.13")
+        # the sample's zfbuseridcode names price=1000.00, not the 99.13 to pay: not shown
+        answer["zfbuseridcode "] = "https://www.xxx.com/common/zfbuserid?zfbuserid=2088212200290635&price=1000.00"
+        ali = gw.create_qr(new_no(), Decimal("100.00"), Method.ALIPAY, "开通超级VIP", 300)
+        assert ali.qr == "https://qr.alipay.com/fkx152655c8lyjz0qqxag7a"
+        answer["zfbuseridcode "] = "https://www.xxx.com/common/zfbuserid?zfbuserid=2088212200290635&price=99.13"
+        ali = gw.create_qr(new_no(), Decimal("100.00"), Method.ALIPAY, "开通超级VIP", 300)
+        assert ali.qr == answer["zfbuseridcode "] and ali.amount_to_pay == Decimal("99.13")
         wx = gw.create_qr(new_no(), Decimal("100.00"), Method.WECHAT, "开通超级VIP", 300)
         assert wx.qr == "" and wx.qr_image_url == "http://zyphoto.xxx.cn/20210309003047"
         with pytest.raises(Rejected):  # no qqcode in that answer
@@ -501,13 +558,38 @@ def test_notification_reply(gw):
 # -------------------------------------------------------------- check connection
 
 
-def test_check_connection(gw, build, its):
-    assert gw.check_connection()
-    assert its.received[-1]["path"] == "/order/onlinePayFindResult"
-    with pytest.raises(BadSignature):
+def test_check_connection_uses_a_call_that_needs_the_keys(gw, build, its, sim_client):
+    text = gw.check_connection()
+    sent = its.received[-1]
+    assert sent["path"] == "/order/createOrder" and sent["fields"]["price"] == "1.00"
+    assert "请勿支付" in sent["fields"]["name"]
+    # it says plainly that it made a test order, and that it lapses
+    assert "AppSecret" in text and "1.00" in text and "5 分钟" in text and "已上传" in text
+    created = [o for o in sim_client.orders("its500") if o["amount"] == "1.00"]
+    assert len(created) == 1 and created[0]["status"] == "NOTPAY"
+    sim_client.advance(301)
+    assert sim_client.order("its500", created[0]["out_trade_no"])["status"] == "CLOSED"
+    with pytest.raises(BadSignature) as info:
         build(secret="wrong-secret").check_connection()
+    assert info.value.gateway_code == "10005"
     with pytest.raises(BadSignature):
         build(merchant_id="no-such-appkey").check_connection()
+
+
+def test_check_connection_names_account_problems_and_missing_codes(gw, its):
+    its.account_state[APPKEY] = "10008"
+    with pytest.raises(Rejected) as info:
+        gw.check_connection()
+    assert "余额不足" in info.value.message("zh_CN")
+    del its.account_state[APPKEY]
+    its.missing_codes[APPKEY] = {"wx", "qq"}
+    text = gw.check_connection()
+    assert "未上传：微信、QQ" in text
+    i18n.set_language("en")
+    try:
+        assert "Not uploaded in the back office: WeChat, QQ" in gw.check_connection()
+    finally:
+        i18n.set_language("zh_CN")
 
 
 # ---------------------------------------------------------------------- secrets
@@ -521,7 +603,7 @@ def test_secret_never_logged(build, profile, sim_client, caplog):
     gw.query(ref(qr, "5.00", Method.WECHAT))
     gw.check_connection()
     for call in (lambda: build(secret="wrong-secret").create_qr(new_no(), Decimal("5.00"), Method.ALIPAY, "x", 300),
-                 lambda: build(secret="wrong-secret").query(ref(qr, "5.00")),
+                 lambda: build(secret="wrong-secret").check_connection(),
                  lambda: gw.create_qr(new_no(), Decimal("0.50"), Method.ALIPAY, "x", 300)):
         with pytest.raises(Exception) as info:
             call()

@@ -19,6 +19,8 @@ def locker(db_path):
     class Locker:
         def __init__(self) -> None:
             self.conn = sqlite3.connect(db_path, isolation_level=None)
+            # a SQLite file without the ledger's schema yet (a 0-byte file would be damaged books)
+            self.conn.execute("PRAGMA journal_mode = WAL")
 
         def hold(self) -> None:
             self.conn.execute("BEGIN EXCLUSIVE")

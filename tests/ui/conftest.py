@@ -92,26 +92,42 @@ class Counter:
                              timeout=timeout)
 
 
-@pytest.fixture
-def counter(qtbot, tmp_path):
+def open_counter(qtbot, tmp_path, *, lang: str | None = None, area=None) -> Counter:
+    """The demo window on a fake clock; `lang` "en" for English; `area` a QRect the
+    window is fitted to (a screen's available geometry)."""
+    from cashier import i18n
     from cashier.engine import FakeClock
     from cashier.services import open_context
     from cashier.ui.app import make_app
     from cashier.ui.window import MainWindow
 
+    if lang is not None:
+        i18n.set_language(lang)
     make_app([])
     clock = FakeClock()
     ctx = open_context(demo=True, clock=clock, start=False, ledger_path=tmp_path / "ledger.sqlite3")
     keys = KeyClock()
     window = MainWindow(demo=True, scanner_clock=keys)
     qtbot.addWidget(window)
+    from PySide6.QtCore import QRect
+
+    window.fit_to(area if area is not None else QRect(0, 0, 1280, 800))
     window.set_context(ctx)
     window.show()
     qtbot.waitExposed(window)
     qtbot.waitUntil(lambda: window.checkout._built, timeout=10000)  # built after the first frame
     window.checkout.setFocus()
-    c = Counter(window, ctx, clock, keys, qtbot)
+    return Counter(window, ctx, clock, keys, qtbot)
+
+
+def close_counter(c: Counter) -> None:
+    c.window.workers.wait(20000)
+    c.window.close()
+    c.ctx.close()
+
+
+@pytest.fixture
+def counter(qtbot, tmp_path):
+    c = open_counter(qtbot, tmp_path)
     yield c
-    window.workers.wait(20000)
-    window.close()
-    ctx.close()
+    close_counter(c)

@@ -1,0 +1,71 @@
+"""Keeping merchant keys out of every text the app writes (logs, the ledger, messages).
+
+Every key the app loads is registered here (in memory only); `redact` hides every
+registered key, and every piece of one of 8 characters or more, behind ***. The gateway
+HTTP layer (its messages) and the log file (every line) both go through `redact_runs`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+MASK = "***"
+_lock = threading.Lock()
+_known: set[str] = set()
+
+
+def register(*secrets: str) -> None:
+    """Remember keys so that every later `redact` hides them."""
+    with _lock:
+        _known.update(s for s in secrets if s and s.strip())
+
+
+# A piece of a key this long or longer is hidden too (an answer may echo part of one).
+REDACT_MIN_RUN = 8
+
+
+def redact(text: str, secrets: Iterable[str] | None = None) -> str:
+    """`text` with every key (the given ones, else every registered one) hidden, and
+    any piece of one of REDACT_MIN_RUN characters or more (see redact_runs)."""
+    if secrets is None:
+        with _lock:
+            secrets = tuple(_known)
+    return redact_runs(text, secrets)
+
+
+def redact_runs(text: str, secrets: Iterable[str], *, run: int = REDACT_MIN_RUN) -> str:
+    """`text` with every secret replaced by "***", and also every piece of one: any
+    `run` or more consecutive characters of a secret (case-insensitive), so that an
+    answer echoing part of a key, or cut in the middle of one, shows none of it.
+    A secret shorter than `run` is replaced where it appears whole."""
+    if not text:
+        return text
+    low = text.lower()
+    hidden = bytearray(len(text))
+    for secret in secrets:
+        if not secret:
+            continue
+        key = secret.lower()
+        if len(key) < run:
+            start = low.find(key)
+            while start >= 0:
+                hidden[start:start + len(key)] = b"\x01" * len(key)
+                start = low.find(key, start + 1)
+            continue
+        windows = {key[i:i + run] for i in range(len(key) - run + 1)}
+        for i in range(len(low) - run + 1):
+            if low[i:i + run] in windows:
+                hidden[i:i + run] = b"\x01" * run
+    if not any(hidden):
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if hidden[i]:
+            while i < len(text) and hidden[i]:
+                i += 1
+            out.append("***")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)

@@ -1,0 +1,36 @@
+"""Small helpers shared by the pages: scroll areas for forms, dialogs that fit the
+screen whatever the text and the scale."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFrame, QLayout, QScrollArea, QWidget
+
+
+def scrolling(inner: QWidget) -> QScrollArea:
+    """`inner` in a vertical scroll area: a long form stays usable on a short screen."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(inner)
+    return area
+
+
+def fit_dialog(dialog: QDialog, layout: QLayout) -> None:
+    """A dialog as wide as its text needs (a share of the screen), never larger
+    than the screen's available area."""
+    from cashier.ui.app import px
+
+    parent = dialog.parentWidget()
+    if parent is not None:  # the window is fitted to its screen's area
+        area = parent.window().geometry()
+    else:
+        screen = dialog.screen()
+        area = screen.availableGeometry() if screen is not None else None
+    width = px(640)
+    if area is not None:
+        width = min(width, area.width() - 40)
+        dialog.setMaximumSize(area.width(), area.height())
+    dialog.setMinimumWidth(width)
+    layout.setSizeConstraint(QLayout.SizeConstraint.SetDefaultConstraint)

@@ -1,0 +1,108 @@
+"""Every page of the real window, at the counter screens shops have, in both
+languages: nothing outside its window or parent, no two siblings overlapping, no
+button or label cutting its text (font metrics through the style)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import FENGNIAO, close_counter, open_counter
+from tests.ui.layout_check import layout_faults
+
+WECHAT_CODE = "134567890123456789"
+# Available areas in logical pixels. 1366×768 at 125 % scaling (QT_SCALE_FACTOR=1.25)
+# is 1093×614 logical pixels: the same window sees the same space.
+SIZES = {
+    "1024x768": QRect(0, 0, 1024, 768),
+    "1280x800": QRect(0, 0, 1280, 800),
+    "1366x768": QRect(0, 0, 1366, 768),
+    "1920x1080": QRect(0, 0, 1920, 1080),
+    "1366x768@125%": QRect(0, 0, 1093, 614),
+}
+
+
+def _check(counter, area: QRect, screen: str, faults: dict) -> None:
+    window = counter.window
+    QApplication.processEvents()
+    counter.qtbot.wait(1)
+    QApplication.processEvents()
+    found = layout_faults(window, area)
+    if found:
+        faults[screen] = found
+
+
+def _check_dialog(counter, dialog, area: QRect, screen: str, faults: dict) -> None:
+    dialog.show()
+    counter.qtbot.waitExposed(dialog)
+    QApplication.processEvents()
+    found = layout_faults(dialog, area)
+    if found:
+        faults[screen] = found
+    dialog.reject()
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_page_fits(qtbot, tmp_path, size, lang):
+    area = SIZES[size]
+    counter = open_counter(qtbot, tmp_path, lang=lang, area=area)
+    faults: dict[str, list[str]] = {}
+    try:
+        window, co = counter.window, counter.checkout
+        assert window.size() == area.size()
+        _check(counter, area, "checkout", faults)
+        counter.type_human("36.80")
+        counter.key(Qt.Key.Key_F1)
+        counter.wait_mode("qr")
+        _check(counter, area, "qr", faults)
+        counter.sim.pay("ltzf", co.current.out_trade_no)
+        counter.run(6)
+        counter.wait_state("paid")
+        _check(counter, area, "paid", faults)
+        counter.key(Qt.Key.Key_Return)
+        window.set_profile(FENGNIAO)
+        counter.sim.micropay_behaviour("never", auth_code=WECHAT_CODE)
+        counter.type_human("15")
+        counter.scan(WECHAT_CODE)
+        counter.wait_mode("waiting")
+        _check(counter, area, "waiting", faults)
+        counter.clock.advance(16)
+        counter.sim.advance(16)
+        counter.key(Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: co.current.state not in ("userpaying", "unknown"), timeout=10000)
+        if co.current.state == "reversing":
+            _check(counter, area, "reversing", faults)
+            counter.run(5)
+        counter.wait_mode("result")
+        _check(counter, area, "reversed", faults)
+        counter.key(Qt.Key.Key_Escape)
+        for name in ("attention", "history", "report", "settings"):
+            page = window.show_page(name)
+            counter.idle()
+            _check(counter, area, name, faults)
+            if name == "history":
+                page.select(next(o for o in page.orders if o.state == "paid").out_trade_no) if page.orders else None
+                counter.idle()
+                _check(counter, area, "history_selected", faults)
+            if name == "settings":
+                page.tabs.setCurrentIndex(1)
+                _check(counter, area, "settings_profiles", faults)
+                from cashier.ui.settings_page import ProfileDialog
+
+                _check_dialog(counter, ProfileDialog(window), area, "profile_dialog", faults)
+        from cashier.ui.history import RefundDialog, SetPinDialog
+
+        history = window.show_page("history")
+        counter.idle()
+        paid = next(o for o in history.orders if o.state == "paid")
+        from decimal import Decimal
+
+        _check_dialog(counter, RefundDialog(window, paid, Decimal("36.80")), area, "refund_dialog", faults)
+        _check_dialog(counter, SetPinDialog(window), area, "pin_dialog", faults)
+        window.show_first_run()
+        _check(counter, area, "first_run", faults)
+    finally:
+        close_counter(counter)
+    assert not faults, "\n".join(f"{screen}: {f}" for screen, found in faults.items() for f in found)
