@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, "
           f"{os.cpu_count()} cpus, {platform.platform()}")
 
+    start = time.perf_counter()
+    Ledger(path).close()
+    print(f"open (migrating a file of an older schema, if it is one): {ms(time.perf_counter() - start)}")
     raw = sqlite3.connect(path)
     n_orders = raw.execute("SELECT count(*) FROM orders").fetchone()[0]
     newest = raw.execute("SELECT max(created_at) FROM orders").fetchone()[0]

@@ -37,6 +37,9 @@ define({
     "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
     "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
+    "cli.paid_held": ("paid（资金被冻结）", "paid (held)"),
+    "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",
+                        "Paid but held (frozen) by the payment site: {count} (counted as taken; check with the site)"),
     "cli.report.total": ("合计", "Total"),
     "cli.bad_limit": ("条数应为 1 到 {maximum} 之间的整数：{text}", "The limit must be a whole number from 1 to {maximum}: {text}"),
     "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
@@ -64,6 +67,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def is_held(order) -> bool:
+    from cashier.engine.core import is_held as held
+
+    return held(order)
+
+
 def _ts(value: float | None) -> str | None:
     return datetime.fromtimestamp(value).isoformat(timespec="seconds") if value else None
 
@@ -84,6 +93,7 @@ def order_dict(order) -> dict[str, Any]:
         "gateway_trade_no": order.gateway_trade_no,
         "reason": order.reason,
         "reason_code": order.reason_code,
+        "held": is_held(order),  # paid, but the site froze the money (reason says so)
         "created_at": _ts(order.created_at),
         "expires_at": _ts(order.expires_at),
         "paid_at": _ts(order.paid_at),
@@ -391,8 +401,19 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         out.emit(refund_dict(refund), _refund_text(refund))
         return 0
     if args.command == "doctor":
-        detail = engine.gateway(args.profile).check_connection()
-        out.emit({"profile": args.profile, "ok": True, "detail": detail}, tr("cli.doctor_ok", detail=detail))
+        gateway = engine.gateway(args.profile)
+        detail = gateway.check_connection()
+        found = gateway.probe()  # charges nothing; remembered on the profile
+        if found:
+            from cashier.gateways.base import ConfigError
+            from cashier.profiles import ProfileStore
+
+            try:
+                ProfileStore().remember(args.profile, found)
+            except ConfigError:  # a profile that is not kept in the store (the demo's)
+                pass
+        out.emit({"profile": args.profile, "ok": True, "detail": detail, "found": found},
+                 tr("cli.doctor_ok", detail=detail) + "".join(f"\n{k}: {v}" for k, v in found.items()))
         return 0
     if args.command == "resume":
         deadline = time.monotonic() + args.wait
@@ -468,6 +489,9 @@ def _report_text(report) -> str:
                         refunds=len(report.unresolved_refunds)))
         lines += ["  " + _order_text(o) for o in report.unresolved_orders]
         lines += ["  " + _refund_text(r) for r in report.unresolved_refunds]
+    if report.held_orders:
+        lines.append(tr("cli.report.held", count=len(report.held_orders)))
+        lines += ["  " + _order_text(o) for o in report.held_orders]
     lines.append(tr("cli.report.header", day=report.day.isoformat()))
     for line in (*report.lines, report.totals):
         label = f"{line.gateway} {line.wallet}".strip() or tr("cli.report.total")
@@ -477,7 +501,8 @@ def _report_text(report) -> str:
 
 
 def _order_text(order) -> str:
-    parts = [order.out_trade_no, order.state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
+    state = tr("cli.paid_held") if is_held(order) else order.state
+    parts = [order.out_trade_no, state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
     if order.qr:
         parts.append(order.qr)
     if order.reason:

@@ -3,7 +3,7 @@
 Pure Python, no Qt: `cashier.ui.scanfilter` feeds this detector every key press of the
 whole application, as (text, timestamp in ms), and replays the keys it gives back.
 
-How a scan is told from a person (see shared counter-rules.md, "Barcode scanners"):
+How a scan is told from a person (see docs/counter.md, "Barcode scanners"):
 
 * Keys are held back while they come fast (gap <= `max_gap_ms`, 50 ms by default,
   configurable up to 150). The first key of a burst is held until the next key, or

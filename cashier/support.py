@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cashier import logs, paths, redaction
+from cashier.ledger.db import quick_check
 
 _SECRET_WORDS = ("key", "secret", "token", "password", "pin", "sign")
 
@@ -87,8 +88,7 @@ def ledger_facts(path: Path | None) -> dict[str, Any]:
         facts["sqlite"] = sqlite3.sqlite_version
         facts["schema_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
         facts["journal_mode"] = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        result = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
-        facts["integrity"] = "; ".join(" ".join(str(r).split()) for r in result[:20])
+        facts["integrity"] = quick_check(path)
         for table in ("orders", "refunds"):
             try:
                 facts[f"{table}_by_state"] = dict(

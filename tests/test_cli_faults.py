@@ -208,4 +208,7 @@ def test_every_command_says_one_line_and_sends_nothing(mode, books, tmp_path):
                 assert EXPECTED[mode] in lines[0], shown
         elif run["args"][0] not in PROFILE_ONLY and run["args"][1:2] != ["test"]:
             raise AssertionError(f"a command that opens the ledger succeeded: {shown}")
+        writes_profiles = run["args"][:2] in (["profile", "add"], ["profile", "use"], ["profile", "remove"])
+        if strict and mode in ("read_only", "full") and writes_profiles:
+            assert run["code"] == 1 and EXPECTED[mode] in run["stderr"], shown
     assert sent == [], f"requests reached the gateway: {sent}"

@@ -147,7 +147,7 @@ class Engine(OrderFlows, RefundFlows):
             return self.ledger.reschedule_order(order.out_trade_no, expect=order.state, owner=self.owner,
                                                 next_check_at=fields.get("next_check_at"),
                                                 check_count=fields.get("check_count"))
-        name = action or decision.event or ("gateway_error" if decision.detail else "reschedule")
+        name = decision.action or action or decision.event or ("gateway_error" if decision.detail else "reschedule")
         new = self.ledger.update_order(order.out_trade_no, event=decision.event, expect=order.state,
                                        owner=self.owner, actor=actor, action=name,
                                        detail=dict(decision.detail) if decision.detail else None, **fields)
@@ -158,7 +158,7 @@ class Engine(OrderFlows, RefundFlows):
 
     def _write_refund(self, refund: RefundRecord, decision: D.Decision, *, actor: str = "engine",
                       action: str | None = None) -> RefundRecord:
-        name = action or decision.event or ("gateway_error" if decision.detail else "reschedule")
+        name = decision.action or action or decision.event or ("gateway_error" if decision.detail else "reschedule")
         new = self.ledger.update_refund(refund.out_refund_no, event=decision.event, expect=refund.state,
                                         owner=self.owner, actor=actor, action=name,
                                         detail=dict(decision.detail) if decision.detail else None,
@@ -190,6 +190,15 @@ class Engine(OrderFlows, RefundFlows):
 
     def order(self, out_trade_no: str) -> OrderRecord:
         return self._get(out_trade_no)
+
+    def qr_image(self, out_trade_no: str) -> bytes:
+        """The picture to show for an order whose gateway gave no link, only an image
+        (its500): fetched through the gateway's HTTP layer. Blocking: call it off the
+        GUI thread."""
+        order = self._get(out_trade_no)
+        if not order.qr_image_url:
+            raise EngineError("engine.unknown_order", out_trade_no=out_trade_no)
+        return self.gateway(order.profile).fetch_qr_image(order.qr_image_url)
 
     # ------------------------------------------------------------------ history
     def search_history(self, query=None, *, limit: int = 50, before=None):
@@ -382,3 +391,8 @@ class Engine(OrderFlows, RefundFlows):
         twin = next((o for o in self.ledger.orders_for_sale(order.sale_id)
                      if o.out_trade_no != order.out_trade_no and o.state == S.PAID), None)
         return twin.out_trade_no if twin else None
+
+
+def is_held(order: OrderRecord) -> bool:
+    """Paid, but the payment site holds (froze) the money: shown with a warning."""
+    return order.state == S.PAID and order.reason_code == D.HELD_REASON

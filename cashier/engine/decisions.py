@@ -32,6 +32,10 @@ from cashier.money import format_yuan
 # `then`: what the engine sends right after writing the decision.
 SEND_REVERSE = "reverse"
 RESEND_REFUND = "resend_refund"
+# Paid, but the payment site holds (froze) the money (epay status 3): the event's
+# action (the day's report lists them) and the reason shown.
+from cashier.ledger.db import HELD_ACTION  # noqa: E402  (the report finds them by it)
+HELD_REASON = "reason.held"
 # How many order-level answers ("the number exists, no status") before a person looks.
 REFUND_EVIDENCE_CHECKS = 3
 # How many times a refund the gateway does not know is sent again with its number.
@@ -46,6 +50,8 @@ class Decision:
     # Write an audit row even without a state change (a gateway error is worth one).
     audit: bool = False
     detail: Mapping[str, Any] | None = None
+    # The audit row's action when it matters to a reader of the log (e.g. HELD_ACTION).
+    action: str | None = None
 
     @property
     def quiet(self) -> bool:
@@ -136,6 +142,8 @@ def paid(order, answer: PaymentState, now: float, twin: str | None) -> Decision:
     if flag is not None:
         event = None if order.state == S.NEEDS_CHECK else S.FLAGGED
         return Decision(event, {**fields, **flag}, audit=True)
+    if answer.held:  # paid, but the site holds the money: paid, with a warning
+        return Decision(S.PAID_EVENT, {**fields, **why(HELD_REASON)}, action=HELD_ACTION)
     if order.state in (S.EXPIRED, S.CANCELLED, S.NEEDS_CHECK):
         fields.update(why("reason.late_payment"))
     return Decision(S.PAID_EVENT, fields)
@@ -196,6 +204,14 @@ def unanswered(order, now: float, limits: GatewayLimits, settings, *, not_found:
 
 def error_next(order, exc: GatewayError | None, now: float, settings) -> Decision:
     """The gateway could not be asked: try again later, a person after too many tries."""
+    from cashier.gateways.base import BadAmount
+
+    if isinstance(exc, BadAmount) and order.state != S.NEEDS_CHECK:
+        # An amount that cannot be booked: asking again gets the same answer, so a
+        # person looks now; the order stays watched.
+        return Decision(S.FLAGGED, {**why_error(exc), "watch_until": now + settings.late_payment_watch_seconds,
+                                    "next_check_at": now + settings.needs_check_poll_seconds},
+                        detail=error_detail(exc), action="bad_amount")
     count = order.check_count + 1
     if count >= settings.max_error_checks and order.state != S.NEEDS_CHECK:
         return Decision(S.FLAGGED, {**why("reason.unreachable"), "check_count": count,

@@ -13,6 +13,7 @@ from cashier.engine.types import EngineError, EngineEvent, MicropayBusy, NotAPay
 from cashier.gateways.base import (
     QR_CAPABILITY,
     AlreadyExists,
+    BadAmount,
     Capability,
     DefiniteError,
     Gateway,
@@ -250,6 +251,9 @@ class OrderFlows:
         if gw.supports(Capability.QUERY):
             try:
                 result = self._query(order, gw, reserved=reserved)
+            except BadAmount as exc:
+                if order.state != S.NEEDS_CHECK:
+                    return self._write(order, D.error_next(order, exc, self.now(), self.settings))
             except GatewayError as exc:
                 log.info("micropay %s: query failed (%s)", order.out_trade_no, type(exc).__name__)
         decision = D.micropay_next(order, result, self.now(), self.settings,

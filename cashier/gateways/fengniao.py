@@ -1,4 +1,4 @@
-"""Fengniao-style open gateway (seed 002): one URL, `method` picks the operation.
+"""Fengniao-style open gateway (docs/gateways/fengniao.md): one URL, `method` picks the operation.
 
 Every request is a form POST of `app_id`, `method`, `version=1.0`, `content` (the
 business parameters as one JSON string), `sign_type=MD5` and `sign`. The signature
@@ -52,6 +52,7 @@ from urllib.parse import parse_qsl
 from cashier.gateways.base import (
     AlreadyExists,
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     Gateway,
@@ -155,10 +156,7 @@ def _amount(fields: Mapping[str, Any], key: str) -> Decimal | None:
     value = fields.get(key)
     if value is None or value == "":
         return None
-    try:
-        return parse_wire_amount(value)
-    except ValueError:
-        raise BadResponse(reason=f"{key} is not an amount") from None
+    return answer_amount(value, key)
 
 
 def _text(fields: Mapping[str, Any], key: str) -> str:

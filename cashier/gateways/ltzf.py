@@ -1,7 +1,7 @@
 """LTZF 蓝兔支付 (https://api.ltzf.cn): WeChat / Alipay native QR, 一码付 merged QR,
 order query, refund, refund query and the payment / refund notifications.
 
-Protocol (shared/gateways.md "LTZF", seed 000):
+Protocol (docs/gateways/ltzf.md, from LTZF's own document):
   * POST application/x-www-form-urlencoded, JSON answer {code: 0|1, msg, data, request_id},
     answers carry no signature.
   * Sign = uppercase MD5 of the canonical string of the endpoint's REQUIRED fields
@@ -59,6 +59,7 @@ from typing import Any, Callable, ClassVar, Mapping, NoReturn
 from cashier.gateways.base import (
     AlreadyExists,
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     Gateway,
@@ -265,10 +266,7 @@ class LtzfGateway(Gateway):
 
     @staticmethod
     def _amount(value: object, what: str) -> Decimal:
-        try:
-            return parse_wire_amount(value)
-        except (ValueError, TypeError):
-            raise BadResponse(reason=f"{what}={str(value)[:20]}") from None
+        return answer_amount(value, what)
 
     # --------------------------------------------------------------- create QR
     def create_qr(self, out_trade_no: str, amount: Decimal, method: Method, subject: str,

@@ -13,7 +13,14 @@ clients; none of it is confirmed against the live gateway (the UI says so):
   default 30, at most 60; public docs of the sibling endpoints) is sent to match the
   QR countdown, so this gateway's QR expiry is clamped to 60 minutes.
 * `POST /pay/micropay` (JSON): auth_code; pay_type 1 WeChat, 2 Alipay, 3 UnionPay.
+  The public docs say code 1 means paid and list only mch_trade_no, out_order_no,
+  total_fee in the answer: code 1 without a status is PAID.
 * `GET /pay/query?out_order_no=` -> `data.status` 1 pending, 2 paid, 3 failed/closed.
+  The public docs list neither access_key nor sign for it (we send both anyway: an
+  unsigned gateway ignores them) and only mch_trade_no, out_order_no, notify, status
+  in the answer: a paid answer without total_fee is PAID at the amount asked.
+  Because the query may well need no key, it proves nothing about the keys: the
+  connection check creates a 0.01 yuan order that lapses after one minute instead.
 * `POST /pay/refund` (JSON): the public docs list access_key, refund_fee (fen),
   out_order_no (or mch_trade_no) and sign "see the signature algorithm"; at most 10
   partial refunds. We send exactly those fields, signed by the general rule.
@@ -37,7 +44,8 @@ Rules this client follows (our decisions where nothing is documented):
   either), so none is sent and a refund is not idempotent: the engine never re-sends
   one whose outcome is unknown (no refund query exists), it asks the clerk to check.
   code 1 = the refund is accepted AND treated as done (SUCCEEDED). A signature
-  refusal of a refund while a signed query with the same key is accepted means the
+  refusal of a refund while a signed payment request with the same key is accepted
+  (earlier in the session, or a test order made on the spot) means the
   refund's signature form is what is unconfirmed (`RefundSignatureUnconfirmed`), not
   the key: the message says what to ask the provider.
 * Notifications: JSON POST `{"content": {...order fields...}, "sign": "..."}`. The
@@ -63,6 +71,7 @@ from typing import Any, Mapping
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_fen,
     BadSignature,
     Capability,
     DefiniteError,
@@ -96,15 +105,17 @@ from cashier.money import from_fen, to_fen
 define({
     "gw.weidoufu_unclear": ("微豆付返回“{reason}”，结果未知，正在查询",
                             "Weidoufu answered \u201c{reason}\u201d; outcome unknown, querying"),
-    "gw.weidoufu_check_ok": ("微豆付连接正常，密钥已通过验证", "Weidoufu is reachable and accepted the keys"),
+    "gw.weidoufu_check_ok": ("微豆付已接受密钥。为核验密钥创建了一笔 0.01 元的测试订单（没有展示给任何人，1 分钟后自动失效，请勿支付）。",
+                             "Weidoufu accepted the keys. To check them a 0.01 yuan test order was created "
+                             "(shown to nobody; it lapses after one minute, do not pay it)."),
     "gw.weidoufu_refund_sign_unconfirmed": (
-        "微豆付拒绝了退款请求的签名（“{reason}”），而同一密钥签名的查询请求被接受：密钥没有问题，"
+        "微豆付拒绝了退款请求的签名（“{reason}”），而同一密钥签名的收款请求被接受：密钥没有问题，"
         "是本网关退款接口的签名方式尚未得到确认。退款没有执行。请在微豆付商户后台手动退款，"
         "并请微豆付客服确认 /pay/refund 的签名规则：我们发送 access_key、out_order_no、refund_fee 三个字段，"
         "按字段名排序拼成 k=v&…，末尾加 &secret_key=密钥，取 MD5 转大写；请对方说明签名包含哪些字段、"
         "顺序如何、是否拼接 secret_key。",
-        "Weidoufu refused the signature of the refund (\u201c{reason}\u201d) while a query signed with the same "
-        "key was accepted: the key is fine, it is this gateway's refund signature form that is unconfirmed. "
+        "Weidoufu refused the signature of the refund (\u201c{reason}\u201d) while a payment request signed with "
+        "the same key was accepted: the key is fine, it is this gateway's refund signature form that is unconfirmed. "
         "Nothing was refunded. Refund by hand in the Weidoufu merchant back office, and ask Weidoufu support "
         "for the exact signature rule of /pay/refund: we send access_key, out_order_no and refund_fee, sorted "
         "by name and joined as k=v&..., then &secret_key=KEY, MD5, uppercase; ask which fields are signed, in "
@@ -118,7 +129,7 @@ PAY_TYPE = {Wallet.WECHAT: 1, Wallet.ALIPAY: 2, Wallet.UNIONPAY: 3}
 WALLET_OF_PAY_TYPE = {1: Wallet.WECHAT, 2: Wallet.ALIPAY, 3: Wallet.UNIONPAY}
 QR_PAY_TYPE = {Method.WECHAT: 1, Method.ALIPAY: 2}
 
-# Payment-code prefixes (shared/counter-rules.md), used when the caller did not say.
+# Payment-code prefixes (WeChat 10..15, Alipay 25..30, UnionPay 62), used when the caller did not say.
 _CODE_WALLETS = (
     (re.compile(r"^1[0-5]\d{16}$"), Wallet.WECHAT),
     (re.compile(r"^(2[5-9]|30)\d{14,22}$"), Wallet.ALIPAY),
@@ -219,20 +230,9 @@ def _has(message: str, words: tuple[str, ...]) -> bool:
 
 
 def _fen(value: object, what: str) -> int:
-    """An integer fen amount from an answer (int, or a digit string)."""
-    if isinstance(value, bool):
-        raise BadResponse(reason=f"{what} is not fen")
-    if isinstance(value, int):
-        fen = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        fen = int(value.strip())
-    elif isinstance(value, Decimal) and value == value.to_integral_value():
-        fen = int(value)
-    else:
-        raise BadResponse(reason=f"{what} is not fen")
-    if fen < 0:
-        raise BadResponse(reason=f"{what} is negative")
-    return fen
+    """An integer fen amount from an answer (int, or a digit string), within the
+    ledger's range; BadAmount otherwise."""
+    return to_fen(answer_fen(value, what))
 
 
 def _int_or_none(value: object) -> int | None:
@@ -281,6 +281,9 @@ class WeidoufuGateway(Gateway):
     # -- plumbing ---------------------------------------------------------------
     def sign(self, fields: Mapping[str, object]) -> str:
         return weidoufu_sign(fields, self._secret)
+
+    # True once a signed request was accepted in this session (the keys work).
+    _keys_accepted = False
 
     def _signed(self, fields: dict[str, Any]) -> dict[str, Any]:
         body = {k: v for k, v in fields.items() if v is not None and v != ""}
@@ -338,6 +341,7 @@ class WeidoufuGateway(Gateway):
         ok, message, data = self._answer(self.http.post_json("/pay/native", body))
         if not ok:
             self._raise_for(message)
+        self._keys_accepted = True
         code_url = data.get("code_url")
         if not isinstance(code_url, str) or not code_url.strip():
             raise BadResponse(reason="no code_url")
@@ -383,6 +387,9 @@ class WeidoufuGateway(Gateway):
             if _has(message, _PARAM_WORDS):
                 raise InvalidParameter(reason=reason, gateway_code="0")
             raise UnclearAnswer(reason=reason, gateway_code="0")
+        self._keys_accepted = True
+        if "status" not in data:  # the public docs: code 1 means paid
+            data = {**data, "status": 2, "pay_type": data.get("pay_type", PAY_TYPE[wallet])}
         state = self._state(out_trade_no, Method.MICROPAY, data, message)
         if state.status == PayStatus.UNKNOWN:
             raise BadResponse(reason="micropay answer without a known status")
@@ -415,11 +422,11 @@ class WeidoufuGateway(Gateway):
         trade_no = str(trade_no) if trade_no else None
         wallet = WALLET_OF_PAY_TYPE.get(_int_or_none(data.get("pay_type")) or 0, Wallet.UNKNOWN)
         if status == 2:
-            if "total_fee" not in data:
-                raise BadResponse(reason="paid without total_fee")
+            # the documented query answer has no total_fee: the engine then takes the amount asked
+            paid = from_fen(_fen(data.get("total_fee"), "total_fee")) if "total_fee" in data else None
             return PaymentState(
                 PayStatus.PAID, out_trade_no,
-                paid_amount=from_fen(_fen(data.get("total_fee"), "total_fee")),
+                paid_amount=paid,
                 paid_at=parse_china_time(data.get("pay_time")),
                 gateway_trade_no=trade_no, wallet=wallet,
             )
@@ -446,6 +453,7 @@ class WeidoufuGateway(Gateway):
             except BadSignature as refused:
                 self._refund_signature_refused(refused)
                 raise
+        self._keys_accepted = True
         if "refund_fee" in data and _fen(data["refund_fee"], "refund_fee") != fee:
             raise BadResponse(reason="refund_fee differs from ours")
         if data.get("out_order_no") not in (None, "", order.out_trade_no):
@@ -461,25 +469,37 @@ class WeidoufuGateway(Gateway):
         )
 
     def _refund_signature_refused(self, refused: BadSignature) -> None:
-        """A refund's signature was refused. If a query signed with the same key is
-        accepted, the key is fine and the refund's signature form is what is unconfirmed:
-        raise that. Otherwise return (the caller re-raises the key error)."""
-        try:
-            self._probe_keys()
-        except GatewayError:
-            return
+        """A refund's signature was refused. If the same key signs requests the gateway
+        accepts (seen in this session, or proved now by `_probe_keys`), the key is fine
+        and the refund's signature form is what is unconfirmed: raise that. Otherwise
+        return (the caller re-raises the key error)."""
+        if not self._keys_accepted:
+            try:
+                self._probe_keys()
+            except GatewayError:
+                return
         raise RefundSignatureUnconfirmed(reason=refused.params.get("reason") or "",
                                          gateway_code=refused.gateway_code) from refused
 
-    def _probe_keys(self) -> PaymentState:
-        """Query an order number that cannot exist: any answer but a signature refusal
-        proves the keys work (the signature is checked before the lookup)."""
-        probe_no = "CHECK" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")  # never one of ours
-        state = self.query(OrderRef(out_trade_no=probe_no, amount=Decimal("0.01"), method=Method.WECHAT))
-        if state.status not in (PayStatus.NOT_FOUND, PayStatus.PENDING, PayStatus.CLOSED, PayStatus.PAID,
-                                PayStatus.FAILED):
-            raise BadResponse(reason=state.reason or "unexpected answer")
-        return state
+    def _probe_keys(self) -> None:
+        """Prove the keys with a call that needs them: a signed /pay/native order of
+        0.01 yuan that is shown to nobody and lapses after one minute (the query may be
+        answered without any key, so it proves nothing)."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
+        body = self._signed({
+            "body": "连接测试（请勿支付）",
+            "out_order_no": "CHECK" + stamp,  # never one of ours
+            "pay_type": 1,
+            "total_fee": 1,
+            "notify_url": self.profile.notify_url,
+            "expire": 1,
+        })
+        ok, message, data = self._answer(self.http.post_json("/pay/native", body))
+        if not ok:
+            self._raise_for(message)
+        if not isinstance(data.get("code_url"), str):
+            raise BadResponse(reason="no code_url")
+        self._keys_accepted = True
 
     def verify_notification(self, request: IncomingRequest) -> Notification:
         content_text, fields, sign = self._notification_parts(request)
@@ -560,7 +580,7 @@ class WeidoufuGateway(Gateway):
         return HttpReply(200, "success") if ok else HttpReply(400, "fail")
 
     def check_connection(self) -> str:
-        """A signed query of an order number that cannot exist (see `_probe_keys`)."""
+        """A 0.01 yuan test order that lapses after a minute (see `_probe_keys`)."""
         self._probe_keys()
         return tr("gw.weidoufu_check_ok")
 

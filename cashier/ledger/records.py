@@ -260,6 +260,9 @@ class Report:
     unresolved_refunds: tuple[RefundRecord, ...]
     lines: tuple[ReportLine, ...]
     totals: ReportLine = field(default_factory=lambda: ReportLine("", ""))
+    # paid in the day while the payment site holds (froze) the money: counted as paid,
+    # listed so that someone checks with the site
+    held_orders: tuple[OrderRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         def record(rec: OrderRecord | RefundRecord) -> dict[str, Any]:
@@ -276,4 +279,5 @@ class Report:
             "end": self.end,
             "lines": [line.to_dict() for line in self.lines],
             "totals": self.totals.to_dict(),
+            "held_orders": [record(o) for o in self.held_orders],
         }

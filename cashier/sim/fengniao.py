@@ -1,4 +1,4 @@
-"""Simulated Fengniao-style open gateway (seed 002).
+"""Simulated Fengniao-style open gateway (docs/gateways/fengniao.md).
 
 One URL (anything below /fengniao/), form POST of app_id, method, version, content,
 sign_type, sign. The merchant is found by app_id, the signature checked over every

@@ -1,5 +1,5 @@
 """LTZF 蓝兔支付, simulated: the same paths, fields, answers and rules as api.ltzf.cn
-(shared/gateways.md "LTZF", seed 000).
+(docs/gateways/ltzf.md).
 
   * POST form only; answers {code, msg, data?, request_id}, unsigned.
   * A request is verified over ONLY the endpoint's required fields (uppercase MD5,

@@ -8,7 +8,11 @@ then `&secret_key=SECRET`), uppercase; the simulator checks it over exactly the
 fields it received, so a client signing a different field set gets "签名错误".
 
 Answers: `{"code": 1|0, "message": "...", "data": {...}}`. Rules the simulator applies
-(from the public docs where they say something, our assumptions elsewhere):
+(from the public docs where they say something, our assumptions elsewhere). The query
+follows the public docs: no access_key and no sign needed (ignored when sent), by
+out_order_no or mch_trade_no, answering only mch_trade_no, out_order_no, notify and
+status. A micropay paid at once answers code 1 with the documented fields plus
+status (code 1 alone means paid).
 out_order_no letters/digits, 18..32 chars; `/pay/native` takes `expire` in minutes
 (default 30, at most 60: more is refused as a parameter error) and the order lapses
 then; at most 10 partial refunds per order; the same order may not be queried more
@@ -187,6 +191,8 @@ class WeidoufuSim(GatewaySim):
         fields = self._fields(request)
         with self.state.lock:
             self.received.append({"path": request.path, "method": request.method, "fields": dict(fields)})
+        if request.path == "/pay/query":  # unsigned (public docs)
+            return self._query(fields)
         merchant, failure = self._check(fields, request.path)
         if failure is not None:
             return failure
@@ -194,7 +200,6 @@ class WeidoufuSim(GatewaySim):
             "/pay/miniapp": self._miniapp,
             "/pay/native": self._native,
             "/pay/micropay": self._micropay,
-            "/pay/query": self._query,
             "/pay/refund": self._refund,
         }[request.path]
         return handler(merchant, fields)
@@ -331,16 +336,29 @@ class WeidoufuSim(GatewaySim):
             "attach": order.attach,
         }
 
-    def _query(self, merchant, fields: dict[str, Any]) -> SimResponse:
+    def _query(self, fields: dict[str, Any]) -> SimResponse:
         out_order_no = fields.get("out_order_no")
-        if not isinstance(out_order_no, str) or not out_order_no:
-            return self._fail("out_order_no 参数不能为空")
-        if not self.state.rate_ok(NAME, merchant.merchant_id, "query:" + out_order_no, QUERY_SPACING):
+        mch_trade_no = fields.get("mch_trade_no")
+        if isinstance(out_order_no, str) and out_order_no:
+            key = out_order_no
+            order = self.state.get(NAME, out_order_no)
+        elif isinstance(mch_trade_no, str) and mch_trade_no:
+            key = mch_trade_no
+            with self.state.lock:
+                order = next((o for o in self.state.orders.values()
+                              if o.gateway == NAME and o.trade_no == mch_trade_no), None)
+        else:
+            return self._fail("mch_trade_no 或 out_order_no 必须有一个")
+        if not self.state.rate_ok(NAME, "*", "query:" + key, QUERY_SPACING):
             return self._fail("请求过于频繁，请稍后再试")
-        order = self.state.get(NAME, out_order_no)
-        if order is None or order.merchant_id != merchant.merchant_id:
-            return self._fail("订单不存在", {"out_order_no": out_order_no})
-        return self._ok("成功", self._order_data(order))
+        if order is None:
+            return self._fail("订单不存在", {"out_order_no": out_order_no or ""})
+        data = self._order_data(order)
+        notified = any(n["gateway"] == NAME and n["out_trade_no"] == order.out_trade_no and n["status"] == 200
+                       for n in self.state.notifications_sent)
+        return SimResponse.json({"code": 1, "message": "查询成功", "status": "success", "data": {
+            "mch_trade_no": data["mch_trade_no"], "out_order_no": data["out_order_no"],
+            "notify": 2 if notified else 1, "status": data["status"]}})
 
     def _refund(self, merchant, fields: dict[str, Any]) -> SimResponse:
         out_order_no = fields.get("out_order_no")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from pathlib import Path
+from typing import Callable
 
-from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
+from PySide6.QtCore import QLibraryInfo, QLocale, QObject, QTranslator, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from cashier import i18n
+from cashier import i18n, logs
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"  # package data
 CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
@@ -91,3 +93,66 @@ def make_app(argv: list[str], language: str | None = None) -> QApplication:
     app.setFont(font)
     apply_scale(screen_scale(app), app)
     return app
+
+
+class _Relay(QObject):
+    """Carries a line from any thread to the GUI thread (a queued signal)."""
+
+    line = Signal(str)
+
+
+class LastResort:
+    """sys.excepthook and threading.excepthook for the window: an exception nobody
+    caught (in a slot, a timer, a worker thread) becomes one plain line in a message
+    box and its traceback goes to the log file. The window keeps running."""
+
+    def __init__(self, parent: Callable[[], QWidget | None]) -> None:
+        self._parent = parent
+        self._relay = _Relay()  # created on the GUI thread: its slot runs there
+        self._relay.line.connect(self.show)
+        self._box: QMessageBox | None = None
+        self.shown: list[str] = []
+        self._previous = (sys.excepthook, threading.excepthook)
+
+    def install(self) -> "LastResort":
+        sys.excepthook = self._hook
+        logs.install_thread_hook(self._relay.line.emit)
+        return self
+
+    def uninstall(self) -> None:
+        sys.excepthook, threading.excepthook = self._previous
+
+    def _hook(self, exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            app = QApplication.instance()
+            if app is not None:
+                app.quit()
+            return
+        try:
+            if exc is not None and exc.__traceback__ is None:
+                exc = exc.with_traceback(tb)
+            self._relay.line.emit(logs.one_line(logs.describe(exc if exc is not None else exc_type())))
+        except Exception:  # the last resort must not raise in turn
+            pass
+
+    def show(self, line: str) -> None:
+        """One message box at a time: a burst of errors updates its text."""
+        self.shown.append(line)
+        if self._box is None:
+            self._box = QMessageBox(QMessageBox.Icon.Warning, i18n.tr("ui.last_resort.title"), line,
+                                    QMessageBox.StandardButton.Ok, self._parent())
+            self._box.setModal(False)
+            self._box.finished.connect(self._closed)
+        else:
+            self._box.setText(line)
+        self._box.show()
+
+    def _closed(self, _result: int) -> None:
+        if self._box is not None:
+            self._box.deleteLater()
+            self._box = None
+
+
+i18n.define({
+    "ui.last_resort.title": ("出错了", "Something went wrong"),
+})

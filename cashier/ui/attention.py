@@ -101,10 +101,10 @@ class AttentionPage(QWidget):
         pass  # the window refreshes the list on every order event (attention_changed)
 
     def refresh(self) -> None:
-        engine = self.window.engine
-        if engine is None:
+        counter = self.window.counter
+        if counter is None:
             return
-        self.window.workers.run(engine.needs_attention, self._show, lambda exc: None)
+        self.window.workers.run(counter.needs_attention, self._show, lambda exc: None)
 
     def _show(self, orders) -> None:
         self.orders = list(orders)
@@ -140,8 +140,8 @@ class AttentionPage(QWidget):
         order = self.selected()
         if order is None:
             return
-        engine = self.window.engine
-        self.window.workers.run(lambda: engine.check(order.out_trade_no, actor="clerk"),
+        counter = self.window.counter
+        self.window.workers.run(lambda: counter.check(order.out_trade_no, actor="clerk"),
                                 lambda _: self.refresh(), self._failed)
 
     def mark_selected(self, who: str | None = None) -> None:
@@ -151,8 +151,8 @@ class AttentionPage(QWidget):
         name = who.strip() if who is not None else ask_checker(self)
         if not name:
             return
-        engine = self.window.engine
-        self.window.workers.run(lambda: engine.mark_checked(order.out_trade_no, actor=name),
+        counter = self.window.counter
+        self.window.workers.run(lambda: counter.mark_checked(order.out_trade_no, actor=name),
                                 lambda _: self.refresh(), self._failed)
 
     def _failed(self, exc) -> None:

@@ -8,13 +8,17 @@ import secrets
 
 from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QPushButton, QSpinBox, QVBoxLayout
 
-from cashier.i18n import UserError, define, tr
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+
+from cashier.i18n import define, tr
+from cashier.ui.checkout.texts import error_text
 from cashier.scanner import Scan, classify_payment_code
 
 define({
     "ui.demo.title": ("演示·顾客", "Demo customer"),
     "ui.demo.pay": ("顾客扫码付款\nCtrl+Shift+P", "Customer pays\nCtrl+Shift+P"),
-    "ui.demo.scan": ("出示付款码", "Show payment code"),
+    "ui.demo.scan": ("出示付款码\nCtrl+Shift+S", "Show payment code\nCtrl+Shift+S"),
     "ui.demo.kind.pay": ("立即付款", "pays at once"),
     "ui.demo.kind.password": ("输密码后付款", "pays after password"),
     "ui.demo.kind.never": ("一直不付款", "never pays"),
@@ -57,6 +61,10 @@ class CustomerPanel(QFrame):
         self.scan_button = QPushButton(tr("ui.demo.scan"))
         self.scan_button.clicked.connect(self.show_code)
         layout.addWidget(self.scan_button)
+        self.scan_button.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        # Out of the checkout's Tab chain: a digit typed on the checkout never lands here.
+        for w in (self.pay_button, self.kind, self.seconds, self.scan_button):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def pay_shown(self) -> None:
         order = self.window.checkout.current
@@ -64,30 +72,21 @@ class CustomerPanel(QFrame):
         if sim is None or order is None or order.method == "micropay" or order.state != "pending":
             self.window.flash(tr("ui.demo.nothing"))
             return
-        engine = self.window.engine
-
-        def pay():
-            sim.pay_order(order)
-            try:  # the engine would see it at its next poll; ask now for a snappy demo
-                return engine.check(order.out_trade_no, actor="demo")
-            except UserError:
-                return None
-
-        self.window.workers.run(pay, lambda _: self.window.flash(tr("ui.demo.paid")),
-                                lambda exc: self.window.flash(str(exc)))
+        counter = self.window.counter
+        self.window.workers.run(lambda: counter.demo_customer_pays(order), lambda _: self.window.flash(tr("ui.demo.paid")),
+                                lambda exc: self.window.flash(error_text(exc)))
 
     def show_code(self) -> None:
         """The customer holds out a payment code; the clerk 'scans' it."""
-        sim = self.window.ctx.sim_client
+        counter = self.window.counter
         kind = self.kind.currentData()
         seconds = float(self.seconds.value())
         code = demo_code()
 
         def arm():
-            sim.micropay_behaviour(kind, seconds=seconds, auth_code=code,
-                                   reason="余额不足" if kind == "decline" else "")
+            counter.demo_next_code(kind, seconds, code)
 
         def scan(_):
             self.window.checkout.on_scan(Scan(code, code, classify_payment_code(code)))
 
-        self.window.workers.run(arm, scan, lambda exc: self.window.flash(str(exc)))
+        self.window.workers.run(arm, scan, lambda exc: self.window.flash(error_text(exc)))

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cashier.i18n import define, tr
+from cashier.ui.widgets import keyed
 
 define({
     "ui.first.title": ("欢迎使用收银台", "Welcome to the cashier"),
@@ -63,6 +64,8 @@ class FirstRunPage(QWidget):
         self.add_button = QPushButton(tr("ui.first.add"))
         self.add_button.setProperty("tall", True)
         self.add_button.clicked.connect(self.add_profile)
+        keyed(self.demo_button, tr("ui.first.demo"), "Ctrl+D", below=True)
+        keyed(self.add_button, tr("ui.first.add"), "Ctrl+N", below=True)
         row.addWidget(self.demo_button)
         row.addWidget(self.add_button)
         layout.addLayout(row)

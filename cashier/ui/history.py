@@ -3,7 +3,7 @@ line a clerk types, e.g. "12.34 15:00", plus two pickers), newest first in pages
 order's refund state in the list; refunds approved by the manager's PIN and followed
 until final (engine events); 查单 and 已核对 where they apply.
 
-The page talks to the engine (search_history, history_entry, refunds_for, refund,
+The page talks to the counter service (search_history, history_entry, refunds_for, refund,
 check, mark_checked), never to the ledger."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from cashier.gateways.base import Capability
 from cashier.history_search import WALLETS, parse_search
 from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
@@ -175,9 +174,9 @@ class RefundDialog(QDialog):
             return
         who = self.who.text().strip() or "manager"
         reason = self.reason.text().strip() or tr("ui.refund.default_reason")
-        engine, no = self.window.engine, self.order.out_trade_no
+        counter, no = self.window.counter, self.order.out_trade_no
         self.buttons.setEnabled(False)
-        self.window.workers.run(lambda: engine.refund(no, amount, reason, actor=who), self._done, self._failed)
+        self.window.workers.run(lambda: counter.refund(no, amount, reason, actor=who), self._done, self._failed)
 
     def _done(self, refund) -> None:
         self.result_refund = refund
@@ -334,8 +333,8 @@ class HistoryPage(QWidget):
             self.window.bridge.order_changed.connect(self.on_order)
 
     def _now(self) -> float:
-        engine = self.window.engine
-        return engine.now() if engine is not None else time.time()
+        counter = self.window.counter
+        return counter.now() if counter is not None else time.time()
 
     def focus_search(self) -> None:
         self.search.setFocus()
@@ -378,20 +377,20 @@ class HistoryPage(QWidget):
             return
         self.query, self.description = parsed.query, parsed.description
         self._say_understood(self.description)
-        engine = self.window.engine
-        if engine is None:
+        counter = self.window.counter
+        if counter is None:
             return
         self._generation += 1
         generation, query = self._generation, self.query
-        self.window.workers.run(lambda: engine.search_history(query, limit=PAGE),
+        self.window.workers.run(lambda: counter.search_history(query, limit=PAGE),
                                 lambda entries: self._show_page(generation, entries, append=False), self._failed)
 
     def load_more(self) -> None:
-        engine = self.window.engine
-        if engine is None or not self.entries or self.query is None:
+        counter = self.window.counter
+        if counter is None or not self.entries or self.query is None:
             return
         generation, query, cursor = self._generation, self.query, self.entries[-1].page_key
-        self.window.workers.run(lambda: engine.search_history(query, limit=PAGE, before=cursor),
+        self.window.workers.run(lambda: counter.search_history(query, limit=PAGE, before=cursor),
                                 lambda entries: self._show_page(generation, entries, append=True), self._failed)
 
     def _say_understood(self, text: str, *, error: bool = False) -> None:
@@ -463,16 +462,16 @@ class HistoryPage(QWidget):
 
     def _load_detail(self) -> None:
         order = self.selected_order
-        engine = self.window.engine
+        counter = self.window.counter
         self.message.setText("")
-        if order is None or engine is None:
+        if order is None or counter is None:
             self.detail.setText(tr("ui.hist.pick"))
             self.refunds = []
             self.refund_table.setRowCount(0)
             self._update_buttons()
             return
         no = order.out_trade_no
-        self.window.workers.run(lambda: (engine.history_entry(no), engine.refunds_for(no)), self._show_detail,
+        self.window.workers.run(lambda: (counter.history_entry(no), counter.refunds_for(no)), self._show_detail,
                                 self._failed)
 
     def _show_detail(self, result) -> None:
@@ -499,14 +498,11 @@ class HistoryPage(QWidget):
 
     def _update_buttons(self) -> None:
         order = self.selected_order
-        engine = self.window.engine
+        counter = self.window.counter
         can_refund = False
         self.refund_button.setToolTip("")
-        if order is not None and engine is not None and order.state == S.PAID and self.refundable > 0:
-            try:
-                can_refund = engine.gateway(order.profile).supports(Capability.REFUND)
-            except UserError:
-                can_refund = False
+        if order is not None and counter is not None and order.state == S.PAID and self.refundable > 0:
+            can_refund = counter.can_refund(order.profile)
             if not can_refund:
                 self.refund_button.setToolTip(tr("ui.hist.manual"))
         self.refund_button.setEnabled(can_refund)
@@ -535,17 +531,17 @@ class HistoryPage(QWidget):
 
     def check_order(self) -> None:
         order = self.selected_order
-        engine = self.window.engine
-        if order is None or engine is None:
+        counter = self.window.counter
+        if order is None or counter is None:
             return
-        self.window.workers.run(lambda: engine.check(order.out_trade_no, actor="clerk"),
+        self.window.workers.run(lambda: counter.check(order.out_trade_no, actor="clerk"),
                                 lambda _: self._load_detail(), self._failed)
 
     def mark_checked(self, who: str | None = None) -> None:
         """已核对: a person settled the selected order by hand (asks who)."""
         order = self.selected_order
-        engine = self.window.engine
-        if order is None or engine is None or order.state not in S.CHECKABLE_ORDER_STATES:
+        counter = self.window.counter
+        if order is None or counter is None or order.state not in S.CHECKABLE_ORDER_STATES:
             return
         name = who.strip() if who is not None else ask_checker(self)
         if not name:
@@ -555,25 +551,25 @@ class HistoryPage(QWidget):
             self._load_detail()
             self.window.refresh_attention()
 
-        self.window.workers.run(lambda: engine.mark_checked(order.out_trade_no, actor=name), done, self._failed)
+        self.window.workers.run(lambda: counter.mark_checked(order.out_trade_no, actor=name), done, self._failed)
 
     def check_refund(self) -> None:
-        engine = self.window.engine
+        counter = self.window.counter
         open_refunds = [r for r in self.refunds if r.state not in S.FINAL_REFUND_STATES]
-        if not open_refunds or engine is None:
+        if not open_refunds or counter is None:
             return
         no = open_refunds[0].out_refund_no
-        self.window.workers.run(lambda: engine.check_refund(no, actor="clerk"),
+        self.window.workers.run(lambda: counter.check_refund(no, actor="clerk"),
                                 lambda _: self._load_detail(), self._failed)
 
     def on_refund(self, refund) -> None:
         if self.selected_order is not None and refund.out_trade_no == self.selected_order.out_trade_no:
             self._load_detail()
             return
-        engine = self.window.engine
-        if engine is not None and any(o.out_trade_no == refund.out_trade_no for o in self.orders):
+        counter = self.window.counter
+        if counter is not None and any(o.out_trade_no == refund.out_trade_no for o in self.orders):
             no = refund.out_trade_no
-            self.window.workers.run(lambda: engine.history_entry(no),
+            self.window.workers.run(lambda: counter.history_entry(no),
                                     lambda entry: entry is not None and self._replace(entry), self._failed)
 
     def on_order(self, order) -> None:

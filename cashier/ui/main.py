@@ -48,6 +48,29 @@ def run(argv: list[str]) -> int:
         import logging
 
         logging.basicConfig(level=os.environ["CASHIER_LOG"])
+    from cashier import logs
+
+    logs.setup("cashier")
+    try:
+        return _run(args)
+    except Exception as exc:  # before or after the window: one line, the traceback in the log
+        line = logs.one_line(logs.describe(exc))
+        print(f"cashier: {line}", file=sys.stderr)
+        _show_fatal(line)
+        return 1
+
+
+def _show_fatal(line: str) -> None:
+    try:
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        if QApplication.instance() is not None:
+            QMessageBox.critical(None, "收银台 cashier", line)
+    except Exception:
+        pass
+
+
+def _run(args) -> int:
     from cashier import i18n
     from cashier import settings as settings_mod
 
@@ -64,6 +87,9 @@ def run(argv: list[str]) -> int:
     demo = args.demo
     first_run = not demo and not _has_profiles()
     window = MainWindow(demo=demo, settings=settings)
+    from cashier.ui.app import LastResort
+
+    last_resort = LastResort(lambda: window).install()
     timings["window"] = time.perf_counter() - T0
     if settings_error is not None:
         window.flash(settings_error.message())
@@ -88,6 +114,7 @@ def run(argv: list[str]) -> int:
     window.show_on_screen()
     code = app.exec()
     window.shutdown()
+    last_resort.uninstall()
     if args.print_timings:
         print(" ".join(f"{k}={v * 1000:.0f}ms" for k, v in timings.items()), file=sys.stderr)
     return code

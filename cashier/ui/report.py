@@ -14,8 +14,11 @@ from PySide6.QtWidgets import (
 from cashier.i18n import UserError, define, tr
 from cashier.money import format_yuan
 from cashier.ui.checkout import wallet_text
+from cashier.ui.widgets import keyed
 
 define({
+    "ui.rep.held": ("其中 {count} 笔已付款但资金被支付站点冻结，请与站点核实",
+                    "{count} paid but held (frozen) by the payment site: check with the site"),
     "ui.rep.title": ("日报", "Daily report"),
     "ui.rep.day": ("日期", "Day"),
     "ui.rep.today": ("今天", "Today"),
@@ -59,6 +62,7 @@ class ReportPage(QWidget):
         top.addWidget(self.day)
         today = QPushButton(tr("ui.rep.today"))
         today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        keyed(today, tr("ui.rep.today"), "Ctrl+T")
         top.addWidget(today)
         layout.addLayout(top)
         self.unresolved = QLabel("")
@@ -70,6 +74,8 @@ class ReportPage(QWidget):
         self.orders_link.clicked.connect(lambda: self.window.show_page("attention"))
         self.refunds_link = QPushButton(tr("ui.rep.refunds"))
         self.refunds_link.clicked.connect(self.show_refunds)
+        keyed(self.orders_link, tr("ui.rep.open_orders"), "F7")
+        keyed(self.refunds_link, tr("ui.rep.refunds"), "F8")
         links.addWidget(self.orders_link)
         links.addWidget(self.refunds_link)
         links.addStretch(1)
@@ -84,6 +90,9 @@ class ReportPage(QWidget):
         self.empty.setObjectName("hint")
         layout.addWidget(self.empty)
 
+    def first_focus(self):
+        return self.day
+
     def activate(self) -> None:
         self.reload()
 
@@ -91,12 +100,12 @@ class ReportPage(QWidget):
         self.reload()
 
     def reload(self) -> None:
-        engine = self.window.engine
-        if engine is None:
+        counter = self.window.counter
+        if counter is None:
             return
         q = self.day.date()
         day = datetime.date(q.year(), q.month(), q.day())
-        self.window.workers.run(lambda: engine.ledger.daily_report(day), self._show,
+        self.window.workers.run(lambda: counter.daily_report(day), self._show,
                                 lambda exc: self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc)))
 
     def _show(self, report) -> None:
@@ -108,6 +117,9 @@ class ReportPage(QWidget):
         else:
             self.unresolved.setText(tr("ui.rep.all_clear"))
             self.unresolved.setStyleSheet("color: #07a35a;")
+        if report.held_orders:  # paid, but the site froze the money: someone checks with the site
+            self.unresolved.setText(self.unresolved.text() + "  " + tr("ui.rep.held", count=len(report.held_orders)))
+            self.unresolved.setStyleSheet("color: #d83931;")
         # Refunds live in 订单/退款 (the to-check page lists orders only).
         self.orders_link.setVisible(bool(n_orders))
         self.refunds_link.setText(tr("ui.rep.open_refunds") if n_refunds else tr("ui.rep.refunds"))

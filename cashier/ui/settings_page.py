@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from cashier.i18n import UserError, define, tr
-from cashier.ui.widgets import fit_dialog, scrolling
+from cashier.ui.widgets import fit_dialog, keyed, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -31,14 +31,14 @@ define({
     "ui.set.suffix.none": ("无（停顿结束）", "None (pause ends it)"),
     "ui.set.pin": ("店长密码", "Manager PIN"),
     "ui.set.pin_set": ("已设置", "set"),
-    "ui.set.pin_unset": ("未设置（退款前必须设置）", "not set (needed before refunds)"),
+    "ui.set.pin_unset": ("未设置", "not set"),
     "ui.set.pin_change": ("设置/修改…", "Set/change…"),
     "ui.set.pin_saved": ("店长密码已保存", "Manager PIN saved"),
     "ui.set.notify": ("接收网关通知（需要公网转发，默认关闭）", "Receive gateway notifications (needs a relay; off by default)"),
     "ui.set.notify_port": ("通知端口", "Notification port"),
     "ui.set.notify_path": ("通知路径", "Notification path"),
     "ui.set.kiosk": ("全屏显示（收银机模式，无窗口边框）", "Full screen (kiosk: no window frame)"),
-    "ui.set.micropay_profile": ("付款码由哪个商户配置收款（当前配置不能收时）", "Payment codes go to (when the profile in use takes none)"),
+    "ui.set.micropay_profile": ("付款码转交给", "Payment codes go to"),
     "ui.set.micropay_none": ("不转交", "Nobody else"),
     "ui.set.save": ("保存", "Save"),
     "ui.set.saved": ("设置已保存", "Settings saved"),
@@ -250,6 +250,7 @@ class SettingsPage(QWidget):
         pin_button = QPushButton(tr("ui.set.pin_change"))
         pin_button.clicked.connect(self.change_pin)
         pin_row.addWidget(self.pin_state, 1)
+        keyed(pin_button, tr("ui.set.pin_change"), "Ctrl+P")
         pin_row.addWidget(pin_button)
         self.micropay_profile = QComboBox()
         self.kiosk = QCheckBox(tr("ui.set.kiosk"))
@@ -277,6 +278,7 @@ class SettingsPage(QWidget):
         row.addWidget(save)
         outer.addLayout(row)
         self.save_button = save
+        keyed(save, tr("ui.set.save"), "Ctrl+S")
         return page
 
     def load(self) -> None:
@@ -376,6 +378,10 @@ class SettingsPage(QWidget):
         self.test_button.clicked.connect(self.test_selected)
         self.reload_button = QPushButton(tr("ui.set.reload"))
         self.reload_button.clicked.connect(self.window_reload)
+        for b, text, key in ((self.use_button, "ui.set.use", "Ctrl+U"), (self.add_button, "ui.set.add", "Ctrl+N"),
+                             (self.edit_button, "ui.set.edit", "Ctrl+E"), (self.delete_button, "ui.set.delete", "Ctrl+Del"),
+                             (self.test_button, "ui.set.test", "Ctrl+T"), (self.reload_button, "ui.set.reload", "Ctrl+R")):
+            keyed(b, tr(text), key)
         for i, b in enumerate((self.use_button, self.add_button, self.edit_button, self.delete_button,
                                self.test_button, self.reload_button)):
             row.addWidget(b, i // 3, i % 3)
@@ -384,6 +390,9 @@ class SettingsPage(QWidget):
         self.test_result.setWordWrap(True)
         layout.addWidget(self.test_result)
         return page
+
+    def first_focus(self):
+        return self.tabs.tabBar()
 
     def activate(self) -> None:
         self.load()
@@ -434,10 +443,11 @@ class SettingsPage(QWidget):
         profile, is_demo = self.selected_profile()
         if profile is None:
             return
-        engine = self.window.engine
-        if engine is not None and profile.name in engine.profiles():
-            self.window.set_profile(profile.name)
-        if not is_demo:
+        counter = self.window.counter
+        if counter is not None and profile.name in counter.profiles():
+            self.window.use_profile(profile.name)
+            return
+        if not is_demo:  # not loaded (e.g. added since): remembered for the next reload
             from cashier.profiles import ProfileStore
 
             try:
@@ -488,20 +498,15 @@ class SettingsPage(QWidget):
         profile, is_demo = self.selected_profile()
         if profile is None:
             return
-        engine = self.window.engine
+        counter = self.window.counter
         self.test_result.setText(tr("ui.set.testing"))
 
         def test() -> str:
-            if engine is not None and profile.name in engine.profiles():
-                return engine.gateway(profile.name).check_connection()
-            from cashier import secrets
-            from cashier.gateways import build_gateway
+            if counter is not None:
+                return counter.check_connection(profile)
+            from cashier.counter import check_profile_connection
 
-            gw = build_gateway(profile, secrets.get_secret(profile.name))
-            try:
-                return gw.check_connection()
-            finally:
-                gw.close_transport()
+            return check_profile_connection(profile)
 
         self.window.workers.run(
             test, lambda detail: self.test_result.setText(tr("ui.set.test_ok", detail=detail)),

@@ -34,3 +34,13 @@ def fit_dialog(dialog: QDialog, layout: QLayout) -> None:
         dialog.setMaximumSize(area.width(), area.height())
     dialog.setMinimumWidth(width)
     layout.setSizeConstraint(QLayout.SizeConstraint.SetDefaultConstraint)
+
+
+def keyed(button, label: str, key: str, *, below: bool = False) -> None:
+    """A button that shows its key and is pressed by it (while it is visible and
+    enabled: one key can serve a button on each screen)."""
+    from PySide6.QtGui import QKeySequence
+
+    button.setText(f"{label}\n{key}" if below else f"{label}  {key}")
+    button.setShortcut(QKeySequence(key))
+    button.setProperty("key", key)

@@ -7,11 +7,11 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QStackedWidget,
+    QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSizePolicy, QStackedWidget,
     QVBoxLayout, QWidget,
 )
 
-from cashier.i18n import UserError, define, tr
+from cashier.i18n import define, tr
 from cashier.ui.checkout import CheckoutPage
 from cashier.ui.workers import Workers
 
@@ -54,7 +54,8 @@ class MainWindow(QMainWindow):
         self.demo = demo
         self.settings = settings or settings_mod.load()
         self.ctx = None
-        self.engine = None
+        self.engine = None  # only for the bridge and start-up; pages use self.counter
+        self.counter = None  # cashier.counter.Counter: what the pages may ask
         self.bridge = None
         self._open_context = open_context
         self._painted = False
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         root.setSpacing(0)
         nav = QFrame()
         nav.setObjectName("nav")
+        nav.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)  # as wide as its labels
         nav_layout = QVBoxLayout(nav)
         self.nav_group = QButtonGroup(self)
         self.nav_group.setExclusive(True)
@@ -88,13 +90,13 @@ class MainWindow(QMainWindow):
         self.checkout = CheckoutPage(self)
         self.checkout.status_message.connect(self.flash)
         self.checkout.attention_changed.connect(self.refresh_attention)
-        self._add_page("checkout", tr("ui.nav.checkout") + "  F9", self.checkout, nav_layout)
+        self._add_page("checkout", self.checkout, nav_layout)
 
         self._lazy_pages = {"attention": None, "history": None, "report": None, "settings": None}
         for name in self._lazy_pages:
             holder = QWidget()
             QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
-            self._add_page(name, tr("ui.nav." + name), holder, nav_layout)
+            self._add_page(name, holder, nav_layout)
         nav_layout.addStretch(1)
         self.customer_holder = QVBoxLayout()
         nav_layout.addLayout(self.customer_holder)
@@ -113,18 +115,25 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.status_pending)
         bar.addWidget(self.status_note, 1)
 
+        # F9 as well as Alt+1: back to the checkout from anywhere, one key.
         QShortcut(QKeySequence("F9"), self, activated=lambda: self.show_page("checkout"))
         QShortcut(QKeySequence("Ctrl+Shift+P"), self, activated=self._customer_pays)
 
-    def _add_page(self, name: str, title: str, widget: QWidget, nav_layout) -> None:
-        button = QPushButton(title)
+    def _add_page(self, name: str, widget: QWidget, nav_layout) -> None:
+        button = QPushButton()
         button.setObjectName("nav")
         button.setCheckable(True)
+        # Pages are reached by their keys (Alt+1…5, shown on the buttons); the menu
+        # takes no focus, so typing on the checkout never lands in it.
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        index = len(self.nav_buttons) + 1
+        button.setProperty("pageKey", f"Alt+{index}")
+        QShortcut(QKeySequence(f"Alt+{index}"), self, activated=lambda n=name: self.show_page(n))
         button.clicked.connect(lambda _=False, n=name: self.show_page(n))
         self.nav_group.addButton(button)
         nav_layout.addWidget(button)
         self.nav_buttons[name] = button
+        self._set_nav_text(name, tr("ui.nav." + name))
         self.pages.addWidget(widget)
         widget.setProperty("page", name)
 
@@ -150,6 +159,10 @@ class MainWindow(QMainWindow):
         else:
             self.showMaximized()
 
+    def _set_nav_text(self, name: str, text: str) -> None:
+        button = self.nav_buttons[name]
+        button.setText(f"{text}  {button.property('pageKey')}")
+
     def page(self, name: str) -> QWidget:
         for i in range(self.pages.count()):
             w = self.pages.widget(i)
@@ -172,6 +185,8 @@ class MainWindow(QMainWindow):
             inner.activate()
         if name == "checkout":
             self.checkout.setFocus()
+        elif hasattr(inner, "first_focus"):
+            inner.first_focus().setFocus(Qt.FocusReason.ShortcutFocusReason)
         return inner
 
     @property
@@ -221,14 +236,18 @@ class MainWindow(QMainWindow):
         self.workers.run(open_it, self._context_opened, self._context_failed)
 
     def _context_failed(self, exc: BaseException) -> None:
+        from cashier import logs
+
         _log().error("context failed: %r", exc)
-        reason = exc.message() if isinstance(exc, UserError) else repr(exc)
+        reason = logs.one_line(logs.describe(exc))  # a UserError's message, a file problem named, or a bug logged
         self.status_conn.setText(tr("ui.status.offline"))
         self.flash(tr("ui.start_failed", reason=reason))
         self.checkout._say(tr("ui.start_failed", reason=reason))
 
     def _context_opened(self, ctx) -> None:
         self.set_context(ctx)
+        if ctx.ledger.integrity == "not checked":  # too big to read whole at open: now, on a worker
+            self.workers.run(ctx.ledger.check_integrity, None, self._ledger_damaged)
         engine = ctx.engine
         if getattr(engine, "_thread", None) is None and not getattr(ctx, "manual", False):
             # start() runs recovery (network): on a worker, never here.
@@ -236,14 +255,26 @@ class MainWindow(QMainWindow):
         else:
             self._set_online(True)
 
+    def _ledger_damaged(self, exc: BaseException) -> None:
+        from cashier import logs
+
+        line = logs.one_line(logs.describe(exc))
+        self.flash(line)
+        self.checkout._say(line)
+
     def set_context(self, ctx) -> None:
         from cashier.ui.bridge import EngineBridge
 
+        from cashier.counter import Counter
+
         self.ctx = ctx
         self.engine = ctx.engine
+        self.counter = Counter(ctx)
         self.bridge = EngineBridge(self.engine, self)
         self.bridge.order_changed.connect(self.checkout.on_order)
-        profile = self.settings.active_profile if self.settings.active_profile in self.engine.profiles() \
+        # (demo mode starts on the first demo profile; scanned codes go to one that
+        # takes them: Counter.micropay_route)
+        profile = self.settings.active_profile if self.settings.active_profile in self.counter.profiles() \
             else ctx.active_profile
         self.set_profile(profile)
         if ctx.demo and ctx.sim_client is not None:
@@ -256,7 +287,7 @@ class MainWindow(QMainWindow):
         if problems:  # e.g. a profile whose key is no longer in the keyring: say so, and stay
             text = tr("ui.profile_problem", text="；".join(f"{n}：{why}" for n, why in problems.items()))
             self.status_note.setText(text)
-            if not self.engine.profiles():
+            if not self.counter.profiles():
                 self.checkout._say(text)
         self.refresh_attention()
         for page in self._lazy_pages.values():
@@ -265,7 +296,7 @@ class MainWindow(QMainWindow):
         self.context_ready.emit(ctx)
 
     def set_profile(self, profile: str | None) -> None:
-        self.checkout.set_engine(self.engine, profile)
+        self.checkout.set_counter(self.counter, profile)
         self.status_profile.setText(tr("ui.status.profile", name=profile) if profile else tr("ui.status.no_profile"))
 
     def _set_online(self, ok: bool) -> None:
@@ -291,12 +322,12 @@ class MainWindow(QMainWindow):
         if page is not None:
             page.refresh()
             return
-        engine = self.engine
-        self.workers.run(lambda: len(engine.needs_attention()), self.set_attention_count, lambda exc: None)
+        counter = self.counter
+        self.workers.run(counter.attention_count, self.set_attention_count, lambda exc: None)
 
     def set_attention_count(self, n: int) -> None:
         self.status_pending.setText(tr("ui.status.pending", n=n))
-        self.nav_buttons["attention"].setText(tr("ui.nav.attention_n", n=n) if n else tr("ui.nav.attention"))
+        self._set_nav_text("attention", tr("ui.nav.attention_n", n=n) if n else tr("ui.nav.attention"))
 
     def _scan_scope(self, obj) -> bool:
         """Keys may be a scan only on the checkout, with no dialog open."""
@@ -317,26 +348,35 @@ class MainWindow(QMainWindow):
     def micropay_profile(self) -> str | None:
         """Where a payment code goes when the active profile takes none: the one
         chosen in settings, else (demo mode) the first demo profile that can."""
-        if self.engine is None:
+        if self.counter is None:
             return None
-        able = self.micropay_profiles()
-        chosen = getattr(self.settings, "micropay_profile", None)
-        if chosen in able:
-            return chosen
-        if self.ctx is not None and self.ctx.demo and able:
-            from cashier.gateways.base import Capability
-
-            # the demo shows every flow: prefer one that can also reverse a charge
-            return next((n for n in able if self.engine.gateway(n).supports(Capability.REVERSE)), able[0])
-        return None
+        return self.counter.micropay_route(getattr(self.settings, "micropay_profile", None))
 
     def micropay_profiles(self) -> list[str]:
         """The usable profiles that take payment codes (付款码)."""
-        if self.engine is None:
-            return []
-        from cashier.gateways.base import Capability
+        return self.counter.micropay_profiles() if self.counter is not None else []
 
-        return [name for name in self.engine.profiles() if self.engine.gateway(name).supports(Capability.MICROPAY)]
+    def use_profile(self, name: str) -> None:
+        """Make `name` the profile in use (the checkout's switcher, settings); a
+        shop's choice is remembered, a demo's is not."""
+        from cashier.i18n import UserError
+
+        if self.counter is None or name not in self.counter.profiles():
+            return
+        self.set_profile(name)
+        self.flash(tr("ui.profile_switched", name=name))
+        if not self.ctx.demo:
+            from cashier.profiles import ProfileStore
+            from cashier.settings import SettingsStore
+
+            try:
+                ProfileStore().set_active(name)
+                self.apply_settings(SettingsStore().update(active_profile=name))
+            except UserError as exc:
+                self.flash(exc.message())
+        page = self._lazy_pages.get("settings")
+        if page is not None:
+            page.refresh_profiles()
 
     def show_first_run(self) -> None:
         from cashier.ui.firstrun import FirstRunPage
@@ -384,7 +424,7 @@ class MainWindow(QMainWindow):
         self.scanner.set_config(settings.scanner_config())
         if self.engine is not None:
             self.engine.settings.qr_expiry_seconds = float(settings.qr_expiry_seconds)
-            if settings.active_profile in self.engine.profiles():
+            if settings.active_profile in self.counter.profiles():
                 self.set_profile(settings.active_profile)
             else:
                 self.set_profile(self.checkout.profile)  # the payment-code route may have changed
@@ -397,11 +437,11 @@ class MainWindow(QMainWindow):
         """Profiles changed: close the engine and open it again (off the GUI thread)."""
         if self.ctx is None or self.ctx.demo:
             return
-        old, self.ctx, self.engine = self.ctx, None, None
+        old, self.ctx, self.engine, self.counter = self.ctx, None, None, None
         if self.bridge is not None:
             self.bridge.deleteLater()
             self.bridge = None
-        self.checkout.set_engine(None, None)
+        self.checkout.set_counter(None, None)
         self.status_conn.setText(tr("ui.status.connecting"))
 
         def reopen():

@@ -80,8 +80,10 @@ class Workers(QObject):
         self.busy_changed.emit(len(self._callbacks))
         if on_error is not None:
             on_error(exc)
-        else:
-            _log().error("unhandled worker error: %r", exc)
+        else:  # nobody handles it: the last resort (one line shown, traceback logged)
+            import sys
+
+            sys.excepthook(type(exc), exc, exc.__traceback__)
 
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)

@@ -1,4 +1,4 @@
-"""The signing algorithms against the check vectors in shared/gateways.md."""
+"""The signing algorithms against the published check vectors (docs/gateways/)."""
 
 from cashier.gateways.signing import canonical, epay_sign, signature_equal, wx_v2_sign
 

@@ -232,31 +232,51 @@ def test_unknown_access_key_is_bad_signature(build):
 # ------------------------------------------------------------------------ query
 
 
-def test_query_pending_then_paid(gw, sim_client):
+def test_query_pending_then_paid(gw, wd, sim_client):
     no = new_no()
     created = gw.create_qr(no, Decimal("8.88"), Method.ALIPAY, "x", 300)
-    state = gw.query(ref(no, "8.88", Method.ALIPAY))
+    order = OrderRef(out_trade_no=no, amount=Decimal("8.88"), method=Method.ALIPAY, wallet=Wallet.ALIPAY)
+    state = gw.query(order)
     assert state.status == PayStatus.PENDING and not state.user_paying
     assert state.gateway_trade_no == created.gateway_trade_no
     sim_client.pay("weidoufu", no)
     sim_client.advance(1)
-    state = gw.query(ref(no, "8.88", Method.ALIPAY))
-    assert state.status == PayStatus.PAID and state.paid_amount == Decimal("8.88")
-    assert state.wallet == Wallet.ALIPAY
-    assert state.paid_at is not None and state.paid_at.tzinfo is not None
-    assert abs(state.paid_at - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    state = gw.query(order)
+    # the documented answer: mch_trade_no, out_order_no, notify, status (no amount, no time)
+    assert state.status == PayStatus.PAID and state.paid_amount is None and state.paid_at is None
+    assert state.wallet == Wallet.ALIPAY and state.gateway_trade_no == created.gateway_trade_no
+
+
+def test_query_answers_as_documented(sim, gw):
+    """No access_key and no sign needed, by either order number; documented fields only."""
+    no = new_no()
+    created = gw.create_qr(no, Decimal("1.00"), Method.WECHAT, "x", 300)
+    url = sim.gateway_url("weidoufu") + "/pay/query"
+    answer = httpx.get(url, params={"out_order_no": no}).json()
+    assert answer == {"code": 1, "message": "查询成功", "status": "success",
+                      "data": {"mch_trade_no": created.gateway_trade_no, "out_order_no": no, "notify": 1,
+                               "status": 1}}
+    assert httpx.get(url, params={"mch_trade_no": created.gateway_trade_no}).json()["data"]["out_order_no"] == no
+
+
+def test_paid_query_answer_with_total_fee_is_checked(profile):
+    """A richer answer than the documented one is used (and read strictly)."""
+    def answer(request):
+        return httpx.Response(200, json={"code": 1, "message": "ok", "data": {
+            "out_order_no": request.url.params["out_order_no"], "status": 2, "total_fee": 250, "pay_type": 2,
+            "pay_time": "2021-05-11 11:31:08"}})
+
+    gw = WeidoufuGateway(profile, SECRET, http=GatewayHttp(profile.base_url, transport=httpx.MockTransport(answer)))
+    try:
+        state = gw.query(ref(new_no(), "2.50"))
+        assert state.status == PayStatus.PAID and state.paid_amount == Decimal("2.50")
+        assert state.wallet == Wallet.ALIPAY and state.paid_at == datetime(2021, 5, 11, 3, 31, 8, tzinfo=timezone.utc)
+    finally:
+        gw.close_transport()
 
 
 def test_query_unknown_order_is_not_found(gw):
     assert gw.query(ref(new_no())).status == PayStatus.NOT_FOUND
-
-
-def test_query_of_another_merchants_order_is_not_found(gw, build, sim_client):
-    sim_client.add_merchant("weidoufu", "other-access-key-000000000001", "other-secret")
-    other = build(merchant_id="other-access-key-000000000001", secret="other-secret")
-    no = new_no()
-    other.create_qr(no, Decimal("1.00"), Method.WECHAT, "x", 300)
-    assert gw.query(ref(no)).status == PayStatus.NOT_FOUND
 
 
 def test_query_rate_limit(gw, sim_client):
@@ -310,7 +330,24 @@ def test_micropay_user_paying_then_paid(gw, sim_client):
     assert query.status == PayStatus.PENDING and query.user_paying
     sim_client.advance(8)
     query = gw.query(ref(no, "20.00", Method.MICROPAY))
-    assert query.status == PayStatus.PAID and query.paid_amount == Decimal("20.00")
+    assert query.status == PayStatus.PAID and query.paid_amount is None  # the engine takes the amount asked
+
+
+def test_micropay_answer_as_documented_is_paid(profile):
+    """The public docs: code 1 means paid; the answer has no status."""
+    def answer(request):
+        sent = json.loads(request.content)
+        return httpx.Response(200, json={"code": 1, "message": "支付成功", "data": {
+            "mch_trade_no": "202105135513716648486662", "out_order_no": sent["out_order_no"],
+            "total_fee": sent["total_fee"]}})
+
+    gw = WeidoufuGateway(profile, SECRET, http=GatewayHttp(profile.base_url, transport=httpx.MockTransport(answer)))
+    try:
+        state = gw.micropay(new_no(), Decimal("3.50"), ALIPAY_CODE, Wallet.UNKNOWN, "x")
+        assert state.status == PayStatus.PAID and state.paid_amount == Decimal("3.50")
+        assert state.wallet == Wallet.ALIPAY and state.gateway_trade_no == "202105135513716648486662"
+    finally:
+        gw.close_transport()
 
 
 def test_micropay_decline_is_failed(gw, sim_client):
@@ -390,11 +427,24 @@ def test_refund_signature_refused_while_payments_work(gw, wd, sim_client):
     assert "签名方式尚未得到确认" in zh and "请检查商户密钥" not in zh and "签名错误" in zh
     assert "access_key、out_order_no、refund_fee" in zh and "&secret_key=" in zh and "手动退款" in zh
     assert "unconfirmed" in en and "check the merchant key" not in en
-    # the key was proved by a signed query of an order number that cannot exist
-    assert [r["path"] for r in wd.received[-2:]] == ["/pay/refund", "/pay/query"]
+    # the key was seen working in this session (the paid order's signed /pay/native)
+    assert [r["path"] for r in wd.received[-2:]] == ["/pay/native", "/pay/refund"]
     assert sim_client.order("weidoufu", no)["refunds"] == []
     # a payment with the same key still goes through
     assert gw.micropay(new_no(), Decimal("1.00"), WECHAT_CODE, Wallet.WECHAT, "x").status == PayStatus.PAID
+
+
+def test_refund_signature_refused_in_a_fresh_session_proves_the_key_first(build, gw, wd, sim_client):
+    no = paid_order(gw, sim_client)
+    wd.refund_sign_form = "public_page"
+    fresh = build()
+    with pytest.raises(RefundSignatureUnconfirmed):
+        fresh.refund(ref(no), new_no("RF"), Decimal("1.00"), "")
+    # proved by a signed 0.01 yuan order that lapses after a minute
+    probe = wd.received[-1]
+    assert probe["path"] == "/pay/native" and probe["fields"]["total_fee"] == 1 and probe["fields"]["expire"] == 1
+    sim_client.advance(61)
+    assert sim_client.order("weidoufu", probe["fields"]["out_order_no"])["status"] == "CLOSED"
 
 
 def test_refund_with_a_wrong_key_says_check_the_key(build, gw, sim_client):
@@ -770,10 +820,13 @@ def test_notification_reply(gw):
 # -------------------------------------------------------------- check connection
 
 
-def test_check_connection(gw, build, wd):
-    assert gw.check_connection()
-    assert wd.received[-1]["path"] == "/pay/query"
-    assert gw.check_connection()  # a second check right away is not rate limited
+def test_check_connection_uses_a_call_that_needs_the_keys(gw, build, wd):
+    """The query may be answered without any key (public docs): the check makes a test order."""
+    text = gw.check_connection()
+    assert "0.01" in text and "1 分钟" in text and "请勿支付" in text
+    sent = wd.received[-1]
+    assert sent["path"] == "/pay/native" and sent["fields"]["total_fee"] == 1 and sent["fields"]["expire"] == 1
+    assert gw.check_connection()  # a second check right away is fine
     with pytest.raises(BadSignature):
         build(secret="wrong-key").check_connection()
     with pytest.raises(BadSignature):

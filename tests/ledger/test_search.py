@@ -150,6 +150,9 @@ def test_search_walks_an_index_in_order(ledger, shop):
     assert "orders_wallet" in wallet and "TEMP B-TREE" not in wallet
     state = plan(base + " WHERE state = 'paid'" + order, ())
     assert "orders_state" in state and "TEMP B-TREE" not in state
+    for status in ("refunded", "partly_refunded", "fully_refunded"):
+        refunded = plan(base + f" INDEXED BY orders_refunded WHERE {db._STATUS_SQL[status][0]}" + order, ())
+        assert "orders_refunded" in refunded and "TEMP B-TREE" not in refunded
     conn.close()
 
 
@@ -183,3 +186,49 @@ def test_not_paid_and_unfinished_pages_across_states(ledger, clock):
             page = ledger.search_orders(query, limit=4, before=page[-1])
         assert _numbers(pages) == expected, status
         assert _numbers(ledger.search_orders(OrderQuery(status=status, amount=D("1.00")), limit=100)) == expected
+
+
+def _refunded_fen(ledger, no):
+    conn = sqlite3.connect(ledger.path)
+    try:
+        return conn.execute("SELECT refunded_fen FROM orders WHERE out_trade_no = ?", (no,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_refunded_sum_follows_every_refund_state(ledger):
+    order = paid_order(ledger, "R1", amount=D("30.00"))
+    ledger.create_refund(out_refund_no="X1", out_trade_no="R1", amount=D("10.00"), reason="", actor="店长")
+    assert _refunded_fen(ledger, "R1") == 0  # sent, not yet given back
+    ledger.update_refund("X1", state="processing", expect="sending")
+    assert _refunded_fen(ledger, "R1") == 0
+    ledger.update_refund("X1", state="succeeded", expect="processing")
+    assert _refunded_fen(ledger, "R1") == 1000
+    _refund(ledger, order, "X2", "5.00", state="failed")
+    assert _refunded_fen(ledger, "R1") == 1000
+    _refund(ledger, order, "X3", "20.00")
+    assert _refunded_fen(ledger, "R1") == 3000
+    assert ledger.history_entry("R1").refund_state == "fully"
+
+
+def test_migration_from_v3_counts_the_refunds_already_made(db_path):
+    from cashier.ledger import schema
+
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("BEGIN")
+    schema.apply(conn, 0, 3)
+    conn.execute("COMMIT")
+    for no, state in (("O1", "paid"), ("O2", "paid")):
+        conn.execute("INSERT INTO orders (out_trade_no, sale_id, counter_id, profile, gateway, method, wallet,"
+                     " amount_fen, amount_to_pay_fen, paid_amount_fen, state, created_at, updated_at)"
+                     " VALUES (?, ?, '01', 'p', 'ltzf', 'wechat', 'wechat', 1000, 1000, 1000, ?, 1, 1)",
+                     (no, no, state))
+    for rno, no, fen, state in (("Q1", "O1", 300, "succeeded"), ("Q2", "O1", 200, "failed"),
+                                ("Q3", "O2", 1000, "succeeded")):
+        conn.execute("INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, state, actor, created_at,"
+                     " updated_at) VALUES (?, ?, ?, ?, 'x', 2, 2)", (rno, no, fen, state))
+    conn.close()
+    with Ledger(db_path) as ledger:
+        assert (_refunded_fen(ledger, "O1"), _refunded_fen(ledger, "O2")) == (300, 1000)
+        assert _numbers(ledger.search_orders(OrderQuery(status="partly_refunded"))) == ["O1"]
+        assert _numbers(ledger.search_orders(OrderQuery(status="fully_refunded"))) == ["O2"]
