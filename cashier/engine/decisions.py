@@ -394,7 +394,12 @@ def refund_queried(refund, result: RefundState | GatewayError, now: float, limit
 
 
 def refund_retry(refund, exc: GatewayError, now: float, settings) -> Decision:
+    from cashier.gateways.base import BadAmount
+
     count = refund.check_count + 1
+    if isinstance(exc, BadAmount):  # an amount the books cannot hold: a person checks it now
+        return Decision(S.R_FLAGGED, {**refund_why_error(exc), "check_count": count, "next_check_at": None},
+                        detail=error_detail(exc), action="bad_amount")
     if count >= settings.max_error_checks:
         return Decision(S.R_FLAGGED, {**refund_why("reason.unreachable"), "check_count": count,
                                       "next_check_at": None}, detail=error_detail(exc))

@@ -196,7 +196,8 @@ def test_a_qr_payload_the_gateway_does_not_use_is_not_drawn(site, engine, payloa
 @pytest.mark.parametrize("gateway,good,bad", [
     ("ltzf", ["weixin://wxpay/bizpayurl?pr=x1", "https://qr.alipay.com/bax01234"], ["alipays://x", "wxp://f2f0"]),
     ("epay", ["weixin://wxpay/bizpayurl?pr=x1", "wxp://f2f0abc", "https://qpay.qq.com/qr/1", "alipays://platformapi/x",
-              "http://127.0.0.1:8080/epay/submit.php?a=1"], ["javascript:alert(1)", "http://example.com/x"]),
+              "http://127.0.0.1:8080/epay/submit.php?a=1", "https://pay.example.com/cashier.php?sitename=小店"],
+     ["javascript:alert(1)", "http://example.com/x", "https://pay.example.com/\u202egpj.exe"]),
     ("fengniao", ["weixin://wxpay/bizpayurl?pr=x1", "https://qr.alipay.com/bax0"], ["alipays://x", "tel:123"]),
     ("weidoufu", ["weixin://wxpay/bizpayurl?pr=x1", "https://qr.alipay.com/bax0"], ["wxp://f2f0", "sms:1"]),
     ("its500", ["https://qr.alipay.com/fkx1", "https://www.example.com/common/zfbuserid?price=1.00"],
@@ -292,3 +293,63 @@ def test_the_notification_receiver_refuses_a_body_it_should_not_read(engine, len
         receiver.stop()
     assert reply.startswith(b"HTTP/1.1 400"), reply
     assert not [r for r in caplog.records if r.exc_info]
+
+
+# ------------------------------------------------------------------ refunds (LTZF's refund query)
+
+
+class LtzfSite:
+    """A hostile LTZF: creates, reports paid, accepts the refund, then answers the
+    refund query with `refund_fee`."""
+
+    def __init__(self, refund_fee: str) -> None:
+        self.refund_fee = refund_fee
+
+    def __call__(self, conn: Conn) -> None:
+        path = conn.request.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[1]
+        if path.endswith("/native"):
+            body = {"code": 0, "data": {"code_url": QR, "QRcode_url": "https://x.example/q.png"}}
+        elif path.endswith("/get_pay_order"):
+            body = {"code": 0, "data": {"pay_status": 1, "total_fee": "3.00", "order_no": "W1",
+                                        "success_time": "2026-01-01 10:00:00"}}
+        elif path.endswith("/refund_order"):
+            body = {"code": 0, "data": {"order_no": "RF1"}}
+        else:
+            body = '{"code": 0, "data": {"refund_status": 1, "refund_fee": ' + self.refund_fee + "}}"
+        raw = (json.dumps(body) if isinstance(body, dict) else body).encode()
+        conn.send(head(length=len(raw)) + raw)
+
+
+@pytest.mark.parametrize("refund_fee", ['"1e9999"', "1e400", '"99999999999999999999999.00"'])
+def test_a_refund_query_with_an_impossible_amount_is_handed_to_a_person(tmp_path, refund_fee):
+    with HostileServer(LtzfSite(refund_fee)) as server:
+        clock = FakeClock()
+        profile = Profile(name="lt", gateway="ltzf", base_url=server.base_url, merchant_id="1230000109")
+        gw = build_gateway(profile, KEY, http=GatewayHttp(profile.base_url, secrets=(KEY,), deadline=DEADLINE))
+        ledger = Ledger(tmp_path / "ledger.sqlite3", clock=clock.now)
+        engine = Engine(ledger, {"lt": gw}, settings=EngineSettings(), clock=clock)
+        try:
+            order = engine.start_qr("lt", Decimal("3.00"), Method.WECHAT)
+            _run(engine, 10)
+            assert engine.order(order.out_trade_no).state == S.PAID
+            refund = engine.refund(order.out_trade_no, Decimal("1.00"), "test", actor="t")
+            assert refund.state == S.REFUND_PROCESSING
+            for _ in range(90):
+                engine.run_due()
+                clock.advance(1.0)
+            after = ledger.get_refund(refund.out_refund_no)
+            assert after.state == S.REFUND_NEEDS_CHECK, after
+            assert "refund_fee" in after.failure_reason
+        finally:
+            gw.close_transport()
+            ledger.close()
+
+
+def test_half_a_megabyte_of_words_is_not_written_to_the_books_on_every_poll(site, engine):
+    site.query = {"code": -3, "msg": "系统繁忙" + "很长" * 100_000}
+    order = engine.start_qr("hostile", Decimal("1.00"), Method.WECHAT)
+    _run(engine, 12)
+    after = engine.order(order.out_trade_no)
+    stored = [after.reason or ""] + [json.dumps(e.detail, ensure_ascii=False) for e in engine.ledger.events(
+        order.out_trade_no)]
+    assert max(len(text) for text in stored) < 2000
