@@ -237,3 +237,11 @@ def test_a_keyring_backend_that_is_not_installed_is_named(books, tmp_path):
     errors = [line for line in query.stderr.splitlines() if line.startswith("cashier-cli:")]
     assert query.returncode == 1 and len(errors) == 1 and "读不到商户密钥" in errors[0], query.stderr
     assert history.returncode == 0 and books["order"] in history.stdout
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "0001-01-01"])
+def test_history_search_for_a_day_out_of_range_is_named(text, isolated_home):
+    proc = subprocess.run([sys.executable, "-m", "cashier.cli", "history", "--search", text], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"cashier-cli: 没有这一天：{text}"]

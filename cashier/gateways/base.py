@@ -433,21 +433,25 @@ MAX_QR_PAYLOAD = 2048
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
+# A gateway's words kept in a message or a reason (and so in the ledger): at most this long.
+MAX_REASON = 300
+
+
+def _clean_words(gateway: "Gateway", text: str) -> str:
+    """The gateway's words, redacted and cut to MAX_REASON (redacted before cutting)."""
+    excerpt = getattr(gateway.http, "excerpt", None)
+    return excerpt(text, MAX_REASON) if excerpt is not None else text[:MAX_REASON]
+
+
 def _redact_error(gateway: "Gateway", exc: GatewayError) -> GatewayError:
-    redact = getattr(gateway.http, "redact", None)
-    if redact is None:
-        return exc
-    exc.params = {k: redact(v) if isinstance(v, str) else v for k, v in exc.params.items()}
+    exc.params = {k: _clean_words(gateway, v) if isinstance(v, str) else v for k, v in exc.params.items()}
     exc.args = (exc.message(EN),)
     return exc
 
 
 def _redact_result(gateway: "Gateway", result: Any) -> Any:
-    redact = getattr(gateway.http, "redact", None)
-    if redact is None:
-        return result
     if dataclasses.is_dataclass(result) and isinstance(getattr(result, "reason", None), str):
-        clean = redact(result.reason)
+        clean = _clean_words(gateway, result.reason)
         if clean != result.reason:
             return dataclasses.replace(result, reason=clean)
     return result

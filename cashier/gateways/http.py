@@ -271,7 +271,9 @@ class GatewayHttp:
     def excerpt(self, text: str, length: int = 80) -> str:
         """A short piece of an answer for a message: redacted first, then cut, so a key
         cut in two at the edge shows no part of itself."""
-        return self.redact(text)[:length]
+        # Only the start can show: a key reaching into it lies wholly within this much.
+        reach = length + max((len(secret) for secret in self._secrets), default=0)
+        return self.redact(text[:reach])[:length]
 
     def url(self, path: str) -> str:
         if path.startswith("http://") or path.startswith("https://"):

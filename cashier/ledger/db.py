@@ -800,14 +800,16 @@ class Ledger:
             fen = to_fen(query.amount)
             branches = [("orders_amount", ["amount_fen = ?"], [fen]),
                         ("orders_paid_amount", [f"{_SHOWN_AMOUNT_SQL} = ?", _SHOWN_AMOUNT_DIFFERS_SQL], [fen])]
-        elif status == "not_paid":  # one walk per state: an IN list would need a sort
-            branches = [("orders_state", ["state = ?"], [s]) for s in sorted(states.FINAL_ORDER_STATES - {states.PAID})]
-            status = None
         elif status == "unresolved":  # few: their partial index, then a small sort
             branches = [("orders_unresolved", [_ORDER_UNRESOLVED_SQL], [])]
             status = None
         elif status in _REFUND_STATUSES:  # the refunded orders' own index, newest first
             branches = [("orders_refunded", [], [])]
+        elif query.wallet is not None:  # a wallet nobody used must not walk every paid order
+            branches = [("orders_wallet", [], [])]
+        elif status == "not_paid":  # one walk per state: an IN list would need a sort
+            branches = [("orders_state", ["state = ?"], [s]) for s in sorted(states.FINAL_ORDER_STATES - {states.PAID})]
+            status = None
         else:
             branches = [(None, [], [])]
         if status is not None:

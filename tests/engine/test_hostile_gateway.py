@@ -342,3 +342,13 @@ def test_a_refund_query_with_an_impossible_amount_is_handed_to_a_person(tmp_path
         finally:
             gw.close_transport()
             ledger.close()
+
+
+def test_half_a_megabyte_of_words_is_not_written_to_the_books_on_every_poll(site, engine):
+    site.query = {"code": -3, "msg": "系统繁忙" + "很长" * 100_000}
+    order = engine.start_qr("hostile", Decimal("1.00"), Method.WECHAT)
+    _run(engine, 12)
+    after = engine.order(order.out_trade_no)
+    stored = [after.reason or ""] + [json.dumps(e.detail, ensure_ascii=False) for e in engine.ledger.events(
+        order.out_trade_no)]
+    assert max(len(text) for text in stored) < 2000

@@ -77,6 +77,9 @@ def test_by_state(ledger, shop):
     assert _numbers(ledger.search_orders(OrderQuery(status="paid"))) == ["F", "C", "B", "A"]
     assert _numbers(ledger.search_orders(OrderQuery(status="unresolved"))) == ["D"]
     assert _numbers(ledger.search_orders(OrderQuery(status="not_paid"))) == ["E"]
+    assert _numbers(ledger.search_orders(OrderQuery(status="paid", wallet="alipay"))) == ["F", "B"]
+    assert _numbers(ledger.search_orders(OrderQuery(status="not_paid", wallet="wechat"))) == ["E"]
+    assert ledger.search_orders(OrderQuery(status="not_paid", wallet="alipay")) == []
     with pytest.raises(ValueError):
         OrderQuery(status="weird")
 
