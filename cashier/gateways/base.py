@@ -430,7 +430,14 @@ GUARDED_OPERATIONS = ("create_qr", "micropay", "query", "close", "reverse", "ref
                       "check_connection", "fetch_qr_image")
 # A QR payload is at most this long (a version-40 QR holds 2,953 bytes).
 MAX_QR_PAYLOAD = 2048
-_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def _link_text_ok(text: object) -> bool:
+    """A link as text: not empty, not too long, no space, no control or format
+    character (a right-to-left override would show one link and open another).
+    Non-ASCII is allowed: a site may leave its Chinese name unencoded in a query."""
+    return (isinstance(text, str) and 0 < len(text) <= MAX_QR_PAYLOAD and text.isprintable()
+            and not any(ch.isspace() for ch in text))
 
 
 # A gateway's words kept in a message or a reason (and so in the ledger): at most this long.
@@ -555,7 +562,7 @@ class Gateway:
         """Whether `text` is a QR payload of a form this gateway uses."""
         from cashier.gateways.http import is_loopback_host
 
-        if not isinstance(text, str) or len(text) > MAX_QR_PAYLOAD or not _PRINTABLE_ASCII.fullmatch(text):
+        if not _link_text_ok(text):
             return False
         parts = urlsplit(text)
         scheme = parts.scheme.lower()
@@ -648,7 +655,7 @@ Gateway.fetch_qr_image = _guarded("fetch_qr_image", Gateway.fetch_qr_image)  # t
 def _image_url_ok(url: object, schemes: frozenset[str]) -> bool:
     from cashier.gateways.http import is_loopback_host
 
-    if not isinstance(url, str) or len(url) > MAX_QR_PAYLOAD or not _PRINTABLE_ASCII.fullmatch(url):
+    if not _link_text_ok(url):
         return False
     parts = urlsplit(url)
     host = parts.hostname or ""

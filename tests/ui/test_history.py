@@ -295,7 +295,7 @@ def test_report_links_to_refunds(books, qtbot):
     report = books.window.show_page("report")
     books.idle()
     qtbot.waitUntil(lambda: report.report is not None, timeout=10000)
-    assert report.refunds_link.text() == "查看未完成的退款"
+    assert report.refunds_link.text() == "查看未完成的退款  F8"
     report.refunds_link.click()
     books.idle()
     from cashier.ui.history import HistoryPage
