@@ -113,6 +113,13 @@ REJECTED_CODES = frozenset({
     "15001", "15002", "15501", "15502", "15503",
 })
 
+# Codes of the seed's table (3.4) that say nothing definite about a payment-code charge:
+# "12001 订单号已存在" means an order with our number exists (our own request, seen
+# twice: it may be paid), "14001 订单还未支付" is the customer still confirming, the
+# refund and withdrawal codes do not belong to a charge. Outcome unknown: query.
+MICROPAY_NOT_REFUSALS = frozenset({ORDER_EXISTS, ORDER_NOT_FOUND, REFUND_NO_EXISTS, "12004", "14001", "14500",
+                                   "15501", "15502", "15503"})
+
 QR_METHODS = {Method.WECHAT: "weixin.qr_code_pay", Method.ALIPAY: "alipay.qr_code_pay", Method.QQ: "qq.unified"}
 QR_WALLETS = {Method.WECHAT: Wallet.WECHAT, Method.ALIPAY: Wallet.ALIPAY, Method.QQ: Wallet.QQ}
 MICROPAY_METHODS = {Wallet.WECHAT: "weixin.scan_qr_code_pay", Wallet.ALIPAY: "alipay.scan_qr_code_pay"}
@@ -220,10 +227,10 @@ class FengniaoGateway(Gateway):
         form["sign"] = sign_fields(form, self._secret)
         return form
 
-    def _call(self, method: str, business: Mapping[str, Any], *, accept: frozenset[str] = frozenset()
-              ) -> tuple[str, str, dict[str, Any]]:
+    def _call(self, method: str, business: Mapping[str, Any], *, accept: frozenset[str] = frozenset(),
+              unknown: frozenset[str] = frozenset()) -> tuple[str, str, dict[str, Any]]:
         """POST one method; return (code, message, fields) for code 0 or a code in `accept`,
-        raise the typed error otherwise."""
+        raise the typed error otherwise (a code in `unknown`: outcome unknown)."""
         answer = self.http.post_form(self.http.base_url, self.build_request(method, business))
         if "error_code" not in answer:
             raise BadResponse(reason=f"{method}: no error_code")
@@ -239,6 +246,8 @@ class FengniaoGateway(Gateway):
         reason = f"{message} ({code})" if message else code
         if code == SYSTEM_ERROR:
             raise UnknownOutcome("fengniao.system_error", gateway_code=code, code=code, reason=message)
+        if code in unknown:
+            raise UnknownOutcome("fengniao.unknown_code", gateway_code=code, code=code, reason=message)
         if code == BAD_SIGNATURE:
             raise BadSignature(gateway_code=code, reason=reason)
         if code == BAD_PARAMETER:
@@ -316,7 +325,7 @@ class FengniaoGateway(Gateway):
         else:
             business.update(auth_code=auth_code, scene="bar_code", client_ip=self._client_ip,
                             notify_url=self.profile.notify_url)
-        _, message, fields = self._call(MICROPAY_METHODS[wallet], business)
+        _, message, fields = self._call(MICROPAY_METHODS[wallet], business, unknown=MICROPAY_NOT_REFUSALS)
         trade_no = _text(fields, "trade_no")
         self._remember_trade_no(out_trade_no, trade_no)
         status = _text(fields, "trade_status")
@@ -328,8 +337,9 @@ class FengniaoGateway(Gateway):
                                 paid_at=paid_at, **base)
         if status in WAITING_STATUSES:
             return PaymentState(PayStatus.PENDING, user_paying=True, reason=reason, **base)
-        if status in ("PAYERROR", "CLOSED", "REVOKED", "TRADE_CLOSED"):
+        if status in ("PAYERROR", "CLOSED", "REVOKED") or (status == "TRADE_CLOSED" and paid_at is None):
             return PaymentState(PayStatus.FAILED, reason=reason, **base)
+        # (TRADE_CLOSED with a pay time reads "paid, then refunded" in trade.query: not a decline)
         raise BadResponse(reason=f"micropay answer without a known trade_status: {status or '-'}")
 
     # -- query ----------------------------------------------------------------------------

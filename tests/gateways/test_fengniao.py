@@ -673,3 +673,15 @@ def test_secret_never_logged_or_shown(gw, demo_profile, sim_client, fsim, caplog
     texts = [caplog.text, repr(gw)] + [str(e) for e in errors] + [e.message("en") for e in errors]
     assert all(SECRET not in text for text in texts)
     assert all(SECRET not in json.dumps(form, ensure_ascii=False) for form in fsim.received)
+
+
+def test_micropay_order_exists_is_unknown_not_a_refusal(gw):
+    """12001 订单号已存在 on a payment code: an order with our number exists (our own
+    request seen twice) and may be paid. Not a definite refusal: query."""
+    from cashier.gateways.base import DefiniteError, UnknownOutcome
+
+    gw.micropay("DUPMICRO0001", Decimal("1.00"), "134567890123450999", Wallet.WECHAT, "x")
+    with pytest.raises(UnknownOutcome) as err:
+        gw.micropay("DUPMICRO0001", Decimal("1.00"), "134567890123450998", Wallet.WECHAT, "x")
+    assert not isinstance(err.value, DefiniteError) and err.value.gateway_code == "12001"
+    assert gw.query(micro_ref("DUPMICRO0001")).status == PayStatus.PAID
