@@ -12,6 +12,7 @@ resolution is an event in the ledger's log.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import threading
@@ -22,6 +23,7 @@ from typing import Any, Callable
 
 from cashier.gateways.base import Capability, GatewayError, ListedOrder, PayStatus, Wallet
 from cashier.i18n import UserError, define, tr
+from cashier.engine.reconciling import CORRECTION_SUFFIX
 from cashier.ledger import books as B
 from cashier.ledger import states as S
 from cashier.money import format_yuan
@@ -34,7 +36,7 @@ define({
     "recon.kind.amount_differs": ("金额不符", "Amount differs"),
     "recon.kind.refund_differs": ("退款不符", "Refund differs"),
     "recon.kind.unknown_to_us": ("本店没有这笔订单", "Unknown to us"),
-    "recon.reason.recorded": ("对账补记：{note}", "Recorded by reconciliation: {note}"),
+    "recon.reason.recorded": ("对账补记", "Recorded by reconciliation"),
     "recon.cannot_record": ("这类差异不能“补记收款”，请选择“标记退款”或“已核对”",
                             "This kind of difference cannot be recorded as a payment: flag it for refund or mark it checked"),
     "recon.note_needed": ("请写一句备注", "Write a short note"),
@@ -127,9 +129,23 @@ class Reconciler:
         self._stop = stop or threading.Event()
 
     def plan(self, profile: str, day: datetime.date) -> list[tuple[Any, Decimal]]:
-        """(order, refunded) for every order of `profile` created on `day` (local)."""
+        """(order, refunded) for every order of `profile` created on `day` (local). A
+        correction row ("<number>-R", money recorded for a closed order) is not asked
+        about itself: it stands in for its original."""
         start, end = day_bounds(day)
-        return self.ledger.orders_of_profile_between(profile, start, end)
+        rows = self.ledger.orders_of_profile_between(profile, start, end)
+        corrections = {o.out_trade_no[:-len(CORRECTION_SUFFIX)]: (o, r) for o, r in rows
+                       if o.out_trade_no.endswith(CORRECTION_SUFFIX)}
+        planned = []
+        for order, refunded in rows:
+            if order.out_trade_no.endswith(CORRECTION_SUFFIX) and order.out_trade_no[:-len(CORRECTION_SUFFIX)] in corrections:
+                continue
+            fix = corrections.get(order.out_trade_no)
+            if fix is not None:
+                order = dataclasses.replace(order, state=fix[0].state, paid_amount=fix[0].paid_amount)
+                refunded = fix[1]
+            planned.append((order, refunded))
+        return planned
 
     def _progress(self, progress: Progress) -> None:
         if self._on_progress is not None:
@@ -242,13 +258,12 @@ def resolve(engine, books, out_trade_no: str, action: str, note: str, *, pin: st
     actor = books.verify_manager(pin, action=f"reconcile_{action}")
     detail: dict[str, Any] = {"run_id": diff.run_id, "kind": diff.kind, "note": note}
     if action == "record":
-        reason = tr("recon.reason.recorded", note=note)
         theirs = diff.gateway
         amount = Decimal(theirs["amount"]) if theirs.get("amount") else None
         if diff.kind in (B.PAID_THERE_NOT_HERE, B.AMOUNT_DIFFERS):
             order = ledger.get_order(out_trade_no)
             engine.record_reconciled_payment(out_trade_no, paid_amount=amount or order.amount_to_pay, actor=actor,
-                                             reason=reason, paid_at=theirs.get("paid_at"),
+                                             note=note, paid_at=theirs.get("paid_at"),
                                              gateway_trade_no=theirs.get("gateway_trade_no"), detail=detail)
         elif diff.kind == B.UNKNOWN_TO_US:
             listed = ListedOrder(out_trade_no=out_trade_no, gateway_trade_no=theirs.get("gateway_trade_no"),
@@ -257,13 +272,13 @@ def resolve(engine, books, out_trade_no: str, action: str, note: str, *, pin: st
                                           if theirs.get("paid_at") else None),
                                  wallet=Wallet(theirs.get("wallet") or "unknown"))
             run = next(r for r in ledger.recon_runs_by_id([diff.run_id]))
-            engine.adopt_gateway_order(run.profile, listed, actor=actor, reason=reason, detail=detail)
+            engine.adopt_gateway_order(run.profile, listed, actor=actor, note=note, detail=detail)
         elif diff.kind == B.REFUND_DIFFERS and diff.gateway.get("status") == PayStatus.REFUNDED.value:
             refundable = ledger.refundable(out_trade_no)
             if refundable <= 0:
                 raise UserError("recon.cannot_record")
             # The list/query answer gives no refunded sum: what is left is recorded as refunded.
-            engine.record_reconciled_refund(out_trade_no, refundable, actor=actor, reason=reason, detail=detail)
+            engine.record_reconciled_refund(out_trade_no, refundable, actor=actor, note=note, detail=detail)
         else:
             raise UserError("recon.cannot_record")
     return ledger.resolve_difference(diff.run_id, out_trade_no, resolution=action, actor=actor, note=note,

@@ -27,7 +27,7 @@ from cashier.ledger.records import SEARCH_STATUSES, HistoryEntry
 from cashier.money import AmountError, format_yuan, parse_amount
 from cashier.ui.attention import ask_checker, method_text
 from cashier.ui.pin import PinDialog
-from cashier.ui.widgets import fit_dialog
+from cashier.ui.widgets import fit_dialog, keyed
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),
@@ -302,9 +302,7 @@ class HistoryPage(QWidget):
                   context=Qt.ShortcutContext.WidgetShortcut)
         for button, key in ((self.check_button, "F5"), (self.refund_check, "F6"), (self.mark_button, "F7"),
                             (self.refund_button, "F8"), (self.more, "Ctrl+PgDown")):
-            button.setText(f"{button.text()}  {QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)}")
-            QShortcut(QKeySequence(key), self, activated=button.animateClick,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            keyed(button, button.text(), key)
         self._update_buttons()
 
     @property

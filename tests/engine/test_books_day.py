@@ -145,8 +145,12 @@ def test_reconciliation_finds_each_kind_and_a_manager_resolves_them(env, books):
     assert env.engine.order(late.out_trade_no).state == S.CLOSED  # nothing changed without the PIN
 
     resolve(env.engine, books, late.out_trade_no, "record", "顾客后来付了", pin=PIN)
-    paid = env.engine.order(late.out_trade_no)
-    assert paid.state == S.PAID and paid.paid_amount == Decimal("15.00")
+    # A closed order stays closed (no way out of a final state): the money is a new,
+    # audited correction row beside it.
+    assert env.engine.order(late.out_trade_no).state == S.CLOSED
+    paid = env.engine.order(late.out_trade_no + "-R")
+    assert paid.state == S.PAID and paid.paid_amount == Decimal("15.00") and paid.checked_by == "manager"
+    assert "对账补记" in paid.reason
     resolve(env.engine, books, foreign["out_trade_no"], "record", "另一台设备收的", pin=PIN)
     adopted = env.engine.order(foreign["out_trade_no"])
     assert adopted.state == S.PAID and adopted.paid_amount == Decimal("8.88")
