@@ -95,6 +95,7 @@ def order_dict(order) -> dict[str, Any]:
         "qr_image_url": order.qr_image_url,
         "gateway_trade_no": order.gateway_trade_no,
         "reason": order.reason,
+        "reason_code": order.reason_code,
         "held": is_held(order),  # paid, but the site froze the money (reason says so)
         "created_at": _ts(order.created_at),
         "expires_at": _ts(order.expires_at),
@@ -432,7 +433,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         order = engine.stop_waiting(args.out_trade_no, actor="cli")
         if args.wait > 0:  # query-then-reverse may have to wait for the gateway's rate limit
             order = _wait(engine, order.out_trade_no, args.wait,
-                          stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING, S.CLOSING})
+                          stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING})
         out.emit(order_dict(order), _order_text(order))
         return 0
     if args.command == "refund":
