@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from cashier.ledger import Ledger  # noqa: E402
+from cashier.ledger import Ledger, db  # noqa: E402
 from cashier.money import from_fen  # noqa: E402
 
 GATEWAYS = [("ltzf", 35), ("epay", 20), ("fengniao", 20), ("weidoufu", 15), ("its500", 10)]
@@ -256,7 +256,12 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     ledger = Ledger(path)
-    print(f"open ({args.orders:,} orders, schema current): {ms(time.perf_counter() - start)}")
+    checked = "quick_check at open" if ledger.integrity != "not checked" else (
+        f"no quick_check at open: file above {db.QUICK_CHECK_MAX_BYTES / 2**20:.0f} MiB")
+    print(f"open ({args.orders:,} orders, schema current, {checked}): {ms(time.perf_counter() - start)}")
+    start = time.perf_counter()
+    db.quick_check(path)
+    print(f"full PRAGMA quick_check (check_integrity, the support bundle): {ms(time.perf_counter() - start)}")
     rng = random.Random(args.seed + 1)
     try:
         print("reads (the OS file cache is warm after the fill):")

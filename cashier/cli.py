@@ -37,7 +37,13 @@ define({
     "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
     "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
+    "cli.paid_held": ("paid（资金被冻结）", "paid (held)"),
+    "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",
+                        "Paid but held (frozen) by the payment site: {count} (counted as taken; check with the site)"),
     "cli.report.total": ("合计", "Total"),
+    "cli.quit_ok": ("没有进行中的付款或退款，可以关闭", "No payment or refund in flight: safe to close"),
+    "cli.quit_busy": ("有 {count} 笔付款/退款正在进行，请等它完成后再更新或关闭收银台",
+                      "{count} payment(s)/refund(s) in flight: let them finish before updating or closing the cashier"),
     "cli.bad_limit": ("条数应为 1 到 {maximum} 之间的整数：{text}", "The limit must be a whole number from 1 to {maximum}: {text}"),
     "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
     "cli.interrupted": ("已中断", "Interrupted"),
@@ -64,6 +70,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def is_held(order) -> bool:
+    from cashier.engine.core import is_held as held
+
+    return held(order)
+
+
 def _ts(value: float | None) -> str | None:
     return datetime.fromtimestamp(value).isoformat(timespec="seconds") if value else None
 
@@ -83,6 +95,8 @@ def order_dict(order) -> dict[str, Any]:
         "qr_image_url": order.qr_image_url,
         "gateway_trade_no": order.gateway_trade_no,
         "reason": order.reason,
+        "reason_code": order.reason_code,
+        "held": is_held(order),  # paid, but the site froze the money (reason says so)
         "created_at": _ts(order.created_at),
         "expires_at": _ts(order.expires_at),
         "paid_at": _ts(order.paid_at),
@@ -192,14 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
     rq.add_argument("profile")
     rq.add_argument("out_refund_no")
 
-    doctor = sub.add_parser("doctor", help="reach the gateway and check the credentials")
-    doctor.add_argument("profile")
+    doctor = sub.add_parser("doctor", help="without a profile: check this machine (display, keyring, data folder, "
+                                           "gateways, clock); with one: reach its gateway and check the credentials")
+    doctor.add_argument("profile", nargs="?")
+
+    sub.add_parser("request-quit", help="for installers: exit 0 when no payment or refund is in flight in these "
+                                        "books, else name them and exit 3")
 
     resume = sub.add_parser("resume", help="settle every unresolved order and refund")
     resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
 
-    hist = sub.add_parser("history", help="newest orders")
+    hist = sub.add_parser("history", help="newest orders, or those a search finds")
     hist.add_argument("--limit", type=_limit, default=20, help=f"1 to {MAX_HISTORY} orders")
+    hist.add_argument("--search", default="", metavar="TEXT",
+                      help="as typed at the counter: an amount (12.34), a time (15:00, 14:00-16:00), a day "
+                           "(昨天, 12-01), a wallet (微信) or an order number")
+    from cashier.ledger.records import SEARCH_STATUSES
+
+    hist.add_argument("--state", choices=SEARCH_STATUSES, default=None, help="only orders in this state")
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
@@ -251,6 +275,10 @@ def _fail(out: Output, message: str) -> None:
 def _run(args: argparse.Namespace, out: Output) -> int:
     if args.command == "profile":
         return _profile(args, out)
+    if args.command == "doctor" and not args.profile:
+        return _machine_doctor(out)
+    if args.command == "request-quit":
+        return _request_quit(out)
     if args.command == "support-bundle":  # works when the ledger cannot be opened: that is when it helps
         from pathlib import Path
 
@@ -279,6 +307,42 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return _command(args, out, ctx)
     finally:
         ctx.close()
+
+
+def _machine_doctor(out: Output) -> int:
+    from cashier import doctor
+
+    checks = doctor.run_checks()
+    failed = any(c.status == "fail" for c in checks)
+    out.emit({"ok": not failed, "checks": [c.to_dict() for c in checks]}, doctor.render(checks))
+    return 1 if failed else 0
+
+
+def _request_quit(out: Output) -> int:
+    """Asked by the Windows installer before it replaces the program: are these books busy?"""
+    from cashier import paths
+    from cashier.ledger import Ledger
+    from cashier.ledger import states as S
+
+    # A request out or a customer paying: the program must not be replaced under them
+    # (expired and needs_check orders wait for a person, not for a reply).
+    in_flight = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.NEEDS_CHECK}
+    refund_in_flight = S.UNRESOLVED_REFUND_STATES - {S.REFUND_NEEDS_CHECK}
+    path = paths.database_path()
+    busy_orders: list = []
+    busy_refunds: list = []
+    if path.exists():
+        with Ledger(path) as ledger:
+            busy_orders = [o for o in ledger.unresolved_orders() if o.state in in_flight]
+            busy_refunds = [r for r in ledger.unresolved_refunds() if r.state in refund_in_flight]
+    if not busy_orders and not busy_refunds:
+        out.emit({"busy": False, "ledger": str(path)}, tr("cli.quit_ok"))
+        return 0
+    text = "\n".join([tr("cli.quit_busy", count=len(busy_orders) + len(busy_refunds))]
+                     + ["  " + _order_text(o) for o in busy_orders] + ["  " + _refund_text(r) for r in busy_refunds])
+    out.emit({"busy": True, "ledger": str(path), "orders": [order_dict(o) for o in busy_orders],
+              "refunds": [refund_dict(r) for r in busy_refunds]}, text)
+    return 3
 
 
 def _profile(args: argparse.Namespace, out: Output) -> int:
@@ -369,7 +433,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         order = engine.stop_waiting(args.out_trade_no, actor="cli")
         if args.wait > 0:  # query-then-reverse may have to wait for the gateway's rate limit
             order = _wait(engine, order.out_trade_no, args.wait,
-                          stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING, S.CLOSING})
+                          stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING})
         out.emit(order_dict(order), _order_text(order))
         return 0
     if args.command == "refund":
@@ -390,8 +454,11 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         out.emit(refund_dict(refund), _refund_text(refund))
         return 0
     if args.command == "doctor":
-        detail = engine.gateway(args.profile).check_connection()
-        out.emit({"profile": args.profile, "ok": True, "detail": detail}, tr("cli.doctor_ok", detail=detail))
+        from cashier.counter import doctor
+
+        detail, found = doctor(engine.gateway(args.profile), args.profile)  # charges nothing
+        out.emit({"profile": args.profile, "ok": True, "detail": detail, "found": found},
+                 tr("cli.doctor_ok", detail=detail) + "".join(f"\n{k}: {v}" for k, v in found.items()))
         return 0
     if args.command == "resume":
         deadline = time.monotonic() + args.wait
@@ -405,8 +472,15 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
                  "\n".join(_order_text(o) for o in left) or "OK")
         return 0 if not left else 3
     if args.command == "history":
-        orders = ctx.ledger.history(limit=args.limit)
-        out.emit({"orders": [order_dict(o) for o in orders]}, "\n".join(_order_text(o) for o in orders))
+        from cashier.history_search import parse_search
+
+        parsed = parse_search(args.search, now=ctx.engine.now(), status=args.state)
+        entries = ctx.engine.search_history(parsed.query, limit=args.limit)
+        out.emit({"search": parsed.description,
+                  "orders": [order_dict(e.order) | {"refunded": e.refunded, "refund_state": e.refund_state}
+                             for e in entries]},
+                 "\n".join(_order_text(e.order) + (f"  refunded {e.refunded:f}" if e.refunded else "")
+                           for e in entries))
         return 0
     if args.command == "report":
         day = date.today()
@@ -467,6 +541,9 @@ def _report_text(report) -> str:
                         refunds=len(report.unresolved_refunds)))
         lines += ["  " + _order_text(o) for o in report.unresolved_orders]
         lines += ["  " + _refund_text(r) for r in report.unresolved_refunds]
+    if report.held_orders:
+        lines.append(tr("cli.report.held", count=len(report.held_orders)))
+        lines += ["  " + _order_text(o) for o in report.held_orders]
     lines.append(tr("cli.report.header", day=report.day.isoformat()))
     for line in (*report.lines, report.totals):
         label = f"{line.gateway} {line.wallet}".strip() or tr("cli.report.total")
@@ -476,7 +553,8 @@ def _report_text(report) -> str:
 
 
 def _order_text(order) -> str:
-    parts = [order.out_trade_no, order.state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
+    state = tr("cli.paid_held") if is_held(order) else order.state
+    parts = [order.out_trade_no, state, format(order.amount_to_pay or order.amount, "f"), order.wallet]
     if order.qr:
         parts.append(order.qr)
     if order.reason:

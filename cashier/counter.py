@@ -145,8 +145,9 @@ class Counter:
 
     def qr_image(self, order) -> bytes:
         """The QR image of an order whose gateway gave only an image (its500's
-        personal code): through the gateway's HTTP layer (deadline, size cap)."""
-        return self.engine.gateway(order.profile).http.get_image(order.qr_image_url)
+        personal code): through the gateway's HTTP layer (deadline, size cap, the
+        picture address forms the gateway uses). Blocking: call it off the GUI thread."""
+        return self.engine.qr_image(order.out_trade_no)
 
     def order(self, out_trade_no: str):
         return self.engine.ledger.get_order(out_trade_no)
@@ -178,7 +179,7 @@ class Counter:
         """Test a profile (a loaded one by name, or a Profile not yet loaded)."""
         name = getattr(profile, "name", profile)
         if name in self.profiles():
-            return self.engine.gateway(name).check_connection()
+            return doctor(self.engine.gateway(name), name)[0]
         return check_profile_connection(profile)
 
     # -- demo ----------------------------------------------------------------------
@@ -204,6 +205,23 @@ def check_profile_connection(profile) -> str:
 
     gw = build_gateway(profile, secrets.get_secret(profile.name))
     try:
-        return gw.check_connection()
+        return doctor(gw, profile.name)[0]
     finally:
         gw.close_transport()
+
+
+def doctor(gw, name: str) -> tuple[str, dict[str, str]]:
+    """Reach the gateway, check the credentials, and find out, charging nothing, what
+    the merchant's site can do (epay: does it take payment codes); what is found is
+    remembered on the profile `name`. Returns (description, found)."""
+    from cashier.gateways.base import ConfigError
+    from cashier.profiles import ProfileStore
+
+    detail = gw.check_connection()
+    found = gw.probe()
+    if found:
+        try:
+            ProfileStore().remember(name, found)
+        except ConfigError:  # a profile that is not kept in the store (the demo's)
+            pass
+    return detail, found

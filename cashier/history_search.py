@@ -209,29 +209,38 @@ def parse_search(text: str, *, now: float, wallet: str | None = None, status: st
     if day is None and times is not None:
         day = today
     if day is not None:
-        start = datetime.datetime.combine(day, datetime.time())
-        end = start + datetime.timedelta(days=1)
-        day_text = (tr("search.today") if day == today
-                    else tr("search.yesterday") if day == today - datetime.timedelta(days=1)
-                    else day.isoformat())
-        if times is None:
-            since, until = start.timestamp(), end.timestamp()
-            parts.append(day_text)
-        else:
-            first, second = times
-            if second is None:
-                centre = datetime.datetime.combine(day, first)
-                low, high = max(centre - AROUND, start), min(centre + AROUND, end)
-                parts.append(day_text + " " + tr("search.around", time=first.strftime("%H:%M"),
-                                                 low=low.strftime("%H:%M"), high=high.strftime("%H:%M")))
-            else:
-                low = datetime.datetime.combine(day, first)
-                high = datetime.datetime.combine(day, second)
-                if high <= low:
-                    raise UserError("search.bad_time", text=f"{first.strftime('%H:%M')}–{second.strftime('%H:%M')}")
-                parts.append(f"{day_text} {low.strftime('%H:%M')}–{high.strftime('%H:%M')}")
-            since, until = low.timestamp(), high.timestamp()
+        try:
+            since, until = _bounds(day, times, today, parts)
+        except (OverflowError, ValueError, OSError):  # 9999-12-31 has no next day, year 1 no local time
+            raise UserError("search.bad_day", text=day.isoformat()) from None
     if use_wallet is not None:
         parts.append(tr("wallet." + use_wallet) if use_wallet in WALLETS else use_wallet)
     query = OrderQuery(amount=amount, since=since, until=until, wallet=use_wallet, status=status)
     return ParsedSearch(query, " · ".join(parts) if parts else tr("search.all"))
+
+
+def _bounds(day: datetime.date, times, today: datetime.date, parts: list[str]) -> tuple[float, float]:
+    """Unix times of the searched span of `day` (local time); appends its description."""
+    start = datetime.datetime.combine(day, datetime.time())
+    end = start + datetime.timedelta(days=1)
+    day_text = (tr("search.today") if day == today
+                else tr("search.yesterday") if day == today - datetime.timedelta(days=1)
+                else day.isoformat())
+    if times is None:
+        since, until = start.timestamp(), end.timestamp()
+        parts.append(day_text)
+    else:
+        first, second = times
+        if second is None:
+            centre = datetime.datetime.combine(day, first)
+            low, high = max(centre - AROUND, start), min(centre + AROUND, end)
+            parts.append(day_text + " " + tr("search.around", time=first.strftime("%H:%M"),
+                                             low=low.strftime("%H:%M"), high=high.strftime("%H:%M")))
+        else:
+            low = datetime.datetime.combine(day, first)
+            high = datetime.datetime.combine(day, second)
+            if high <= low:
+                raise UserError("search.bad_time", text=f"{first.strftime('%H:%M')}–{second.strftime('%H:%M')}")
+            parts.append(f"{day_text} {low.strftime('%H:%M')}–{high.strftime('%H:%M')}")
+        since, until = low.timestamp(), high.timestamp()
+    return since, until

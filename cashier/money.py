@@ -25,6 +25,7 @@ define({
     "amount.bad_digit": ("金额只能使用数字 0-9，不能使用“{char}”", "The amount may use only the digits 0-9, not '{char}'"),
     "amount.space_inside": ("金额中间不能有空格：{text}", "The amount cannot have a space inside it: {text}"),
     "amount.two_points": ("金额只能有一个小数点：{text}", "The amount can have only one decimal point: {text}"),
+    "amount.out_of_range": ("金额超出账本能记录的范围：{value}", "The amount is beyond what the books can hold: {value}"),
     "amount.bad_separator": ("千位分隔符的位置不对（应为 1,234.56 的形式）：{text}",
                              "The thousands separator is in the wrong place (write 1,234.56): {text}"),
 })
@@ -115,9 +116,15 @@ def check_amount(value: Decimal) -> Decimal:
     return value.quantize(FEN)
 
 
+# The ledger stores fen in SQLite INTEGER columns: 64-bit signed.
+MAX_FEN = 2**63 - 1
+
+
 def to_fen(value: Decimal) -> int:
     if not isinstance(value, Decimal):
         raise TypeError(f"money must be Decimal, not {type(value).__name__}")
+    if not value.is_finite() or abs(value) > Decimal(MAX_FEN) / 100:
+        raise AmountError("amount.out_of_range", value=str(value)[:30])
     fen = value * 100
     if fen != fen.to_integral_value():
         raise AmountError("amount.too_precise")
@@ -135,23 +142,35 @@ def format_yuan(value: Decimal) -> str:
     return f"{value.quantize(FEN):f}"
 
 
-def parse_wire_amount(text: object) -> Decimal:
-    """An amount as a gateway sent it ("0.01", "1", 1.5 is refused): yuan Decimal.
+class WireAmountError(ValueError):
+    """An amount in a gateway's answer that is not one: not a plain decimal, negative,
+    finer than a fen, or beyond what the books can hold."""
 
-    Raises ValueError for anything that is not a plain decimal string or int.
+
+_WIRE_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def parse_wire_amount(text: object) -> Decimal:
+    """An amount as a gateway sent it ("0.01", "1", a JSON number read as Decimal, an
+    int): yuan Decimal. Refused with WireAmountError (a ValueError): floats, booleans,
+    exponents ("1e9999"), signs, other digits than 0-9, more than two decimals that are
+    not zeros, and anything beyond the ledger's range ("99999999999999999999999.00").
     """
     if isinstance(text, bool) or isinstance(text, float):
         # JSON numbers are parsed with parse_float=Decimal, so a float here is a bug.
-        raise ValueError("amount arrived as float")
+        raise WireAmountError("amount arrived as float")
     if isinstance(text, int):
-        return Decimal(text).quantize(FEN)
-    if isinstance(text, Decimal):
+        value = Decimal(text)
+    elif isinstance(text, Decimal):
         value = text
+    elif isinstance(text, str) and _WIRE_RE.fullmatch(text.strip()):
+        value = Decimal(text.strip())
     else:
-        try:
-            value = Decimal(str(text).strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"not an amount: {text!r}") from exc
-    if not value.is_finite() or value < 0 or value != value.quantize(FEN):
-        raise ValueError(f"not an amount: {text!r}")
+        raise WireAmountError(f"not an amount: {str(text)[:30]!r}")
+    if not value.is_finite() or value < 0:
+        raise WireAmountError(f"not an amount: {str(text)[:30]!r}")
+    if value > Decimal(MAX_FEN) / 100:  # before quantize: 1E+400 has no fen to round to
+        raise WireAmountError(f"amount out of range: {str(text)[:30]!r}")
+    if value != value.quantize(FEN):
+        raise WireAmountError(f"not whole fen: {str(text)[:30]!r}")
     return value.quantize(FEN)

@@ -79,6 +79,14 @@ class ProfileStore:
         self._write(data)
         return profile
 
+    def remember(self, name: str, found: dict[str, str]) -> Profile:
+        """Keep what a probe found out about the site (e.g. epay's {"scan": "no"})."""
+        profile = self.get(name)
+        if not found or all(profile.extra.get(k) == v for k, v in found.items()):
+            return profile
+        updated = Profile.from_dict({**profile.to_dict(), "extra": {**profile.extra, **found}})
+        return self.add(updated, replace=True)
+
     def remove(self, name: str) -> None:
         data = self._read()
         kept = [p for p in data["profiles"] if p["name"] != name]

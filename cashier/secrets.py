@@ -20,6 +20,10 @@ define({
         "没有可用的系统钥匙串（{reason}），密钥未保存。Windows 使用凭据管理器，macOS 使用钥匙串，Linux 需要 Secret Service（如 GNOME Keyring）。",
         "No usable system keyring ({reason}); the key was not stored. Windows uses Credential Locker, macOS the Keychain, Linux needs a Secret Service (e.g. GNOME Keyring).",
     ),
+    "keyring.unreadable": (
+        "无法使用系统钥匙串（{reason}），读不到商户密钥。Windows 使用凭据管理器，macOS 使用钥匙串，Linux 需要 Secret Service（如 GNOME Keyring）。",
+        "The system keyring cannot be used ({reason}); the merchant key cannot be read. Windows uses Credential Locker, macOS the Keychain, Linux needs a Secret Service (e.g. GNOME Keyring).",
+    ),
     "keyring.missing": ("钥匙串里没有商户配置“{name}”的密钥，请在设置里重新输入", "The keyring holds no key for profile '{name}'; enter it again in settings"),
     "keyring.empty_secret": ("密钥不能为空", "The key cannot be empty"),
 })
@@ -33,7 +37,7 @@ class SecretMissing(UserError):
     key = "keyring.missing"
 
 
-def _keyring():
+def _keyring(key: str = "keyring.unavailable"):
     import keyring
     from keyring.backends import fail, null
 
@@ -42,13 +46,13 @@ def _keyring():
     except Exception as exc:  # e.g. PYTHON_KEYRING_BACKEND names a backend that is not installed
         configured = os.environ.get("PYTHON_KEYRING_BACKEND")
         reason = f"PYTHON_KEYRING_BACKEND={configured}: {type(exc).__name__}" if configured else type(exc).__name__
-        raise KeyringUnavailable(reason=reason) from None
+        raise KeyringUnavailable(key, reason=reason) from None
     # The null backend "stores" by forgetting: as unusable as none at all.
     if isinstance(backend, (fail.Keyring, null.Keyring)):
-        raise KeyringUnavailable(reason=type(backend).__module__)
+        raise KeyringUnavailable(key, reason=type(backend).__module__)
     # A chainer with nothing behind it is a failure too.
     if getattr(backend, "backends", None) == []:
-        raise KeyringUnavailable(reason="no backend")
+        raise KeyringUnavailable(key, reason="no backend")
     return keyring
 
 
@@ -69,13 +73,13 @@ def set_secret(profile_name: str, secret: str) -> None:
 
 
 def get_secret(profile_name: str) -> str:
-    keyring = _keyring()
+    keyring = _keyring("keyring.unreadable")
     from keyring.errors import KeyringError
 
     try:
         value = keyring.get_password(SERVICE, _username(profile_name))
     except KeyringError as exc:
-        raise KeyringUnavailable(reason=type(exc).__name__) from None
+        raise KeyringUnavailable("keyring.unreadable", reason=type(exc).__name__) from None
     if not value:
         raise SecretMissing(name=profile_name)
     redaction.register(value)  # never in a log line from now on

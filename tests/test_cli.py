@@ -223,6 +223,12 @@ def test_history_and_report(demo_profile, sim_client):
     paid = as_json(cli("--json", "micropay", name, "--amount", "8.00", "--auth-code", f"13{next(_code):016d}"))
     history = as_json(cli("--json", "history"))
     assert history["orders"][0]["out_trade_no"] == paid["out_trade_no"]
+    found = as_json(cli("--json", "history", "--search", "8.00 微信", "--state", "paid"))
+    assert [o["out_trade_no"] for o in found["orders"]] == [paid["out_trade_no"]]
+    assert found["orders"][0]["refund_state"] == "none" and "¥8.00" in found["search"]
+    assert as_json(cli("--json", "history", "--search", "8.01"))["orders"] == []
+    refused = cli("history", "--search", "8", check=False)
+    assert refused.returncode != 0 and "金额也可能是时间" in refused.stderr
     report = as_json(cli("--json", "report"))
     assert report["totals"]["paid_sum"] == "8.00" and report["totals"]["paid_count"] == 1
     text = cli("report").stdout

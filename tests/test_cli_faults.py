@@ -208,4 +208,40 @@ def test_every_command_says_one_line_and_sends_nothing(mode, books, tmp_path):
                 assert EXPECTED[mode] in lines[0], shown
         elif run["args"][0] not in PROFILE_ONLY and run["args"][1:2] != ["test"]:
             raise AssertionError(f"a command that opens the ledger succeeded: {shown}")
+        writes_profiles = run["args"][:2] in (["profile", "add"], ["profile", "use"], ["profile", "remove"])
+        if strict and mode in ("read_only", "full") and writes_profiles:
+            assert run["code"] == 1 and EXPECTED[mode] in run["stderr"], shown
     assert sent == [], f"requests reached the gateway: {sent}"
+
+
+def test_a_keyring_backend_that_is_not_installed_is_named(books, tmp_path):
+    """PYTHON_KEYRING_BACKEND naming a module that does not exist (a typo, or a frozen
+    build without it): commands needing the key say so in one line; the others work."""
+    home = tmp_path / "shop"
+    shutil.copytree(books["home"], home, symlinks=True)
+    env = {**os.environ, "CASHIER_HOME": str(home), "PYTHON_KEYRING_BACKEND": "no_such_module.Keyring",
+           "CASHIER_TEST_KEYRING_FILE": str(books["keyring"])}
+
+    def run(*args, stdin=""):
+        return subprocess.run([sys.executable, "-m", "cashier.cli", *args], input=stdin, capture_output=True,
+                              text=True, timeout=60, env=env)
+
+    add = run("profile", "add", "x", "--gateway", "ltzf", "--base-url", "http://127.0.0.1:9/ltzf",
+              "--merchant-id", LTZF.merchant_id, "--key-stdin", stdin="k\n")
+    query = run("query", "lt", books["order"])
+    history = run("history")
+    for proc in (add, query, history):
+        assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    assert add.returncode == 1 and "PYTHON_KEYRING_BACKEND=no_such_module.Keyring" in add.stderr
+    assert "密钥未保存" in add.stderr and len(add.stderr.strip().splitlines()) == 1
+    errors = [line for line in query.stderr.splitlines() if line.startswith("cashier-cli:")]
+    assert query.returncode == 1 and len(errors) == 1 and "读不到商户密钥" in errors[0], query.stderr
+    assert history.returncode == 0 and books["order"] in history.stdout
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "0001-01-01"])
+def test_history_search_for_a_day_out_of_range_is_named(text, isolated_home):
+    proc = subprocess.run([sys.executable, "-m", "cashier.cli", "history", "--search", text], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"cashier-cli: 没有这一天：{text}"]

@@ -19,8 +19,8 @@ def test_log_has_request_timing_and_no_key(demo_profile, isolated_home):
     log = (isolated_home / "logs" / "cashier-cli.log").read_text("utf-8")
     assert "cashier-cli pay: start" in log and "cashier-cli pay: exit 0" in log
     assert re.search(r"POST \S+ -> 200 after \d+ ms", log)  # each gateway request: path, status, time
+    assert f"order {out['out_trade_no']}: sending -> pending" in log  # outcomes, once written
     assert secret not in log
-    assert out["out_trade_no"]
 
 
 def test_damaged_profiles_file_is_named(isolated_home):

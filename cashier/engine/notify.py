@@ -20,6 +20,11 @@ from cashier.gateways.base import Capability, HttpReply, IncomingRequest, Notifi
 
 log = logging.getLogger("cashier.notify")
 
+# A notification is a few hundred bytes of form or JSON: anything past this is refused
+# unread. A client silent for READ_TIMEOUT seconds loses its connection.
+MAX_NOTIFICATION_BYTES = 64 * 1024
+READ_TIMEOUT = 10.0
+
 
 class NotificationReceiver:
     def __init__(self, engine, *, host: str = "127.0.0.1", port: int = 0, path: str = "/notify") -> None:
@@ -67,6 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out as two writes: without TCP_NODELAY, Nagle holds the
     # body until the client's delayed ACK (~40 ms per request on loopback).
     disable_nagle_algorithm = True
+    timeout = READ_TIMEOUT  # on the socket: a client that stops sending is dropped
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("notify: %s %s", self.command, urlsplit(self.path).path)
@@ -79,7 +85,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         receiver: NotificationReceiver = self.server.receiver  # type: ignore[attr-defined]
-        request = read_incoming(self)
+        try:
+            request = read_incoming(self)
+        except NotificationError as exc:
+            log.warning("notification refused unread: %s", exc.message("en"))
+            self.close_connection = True
+            send_reply(self, HttpReply(400, "FAIL"))
+            return
         reply = HttpReply(404, "FAIL")
         prefix = receiver.path + "/"
         if request.path.startswith(prefix):
@@ -94,9 +106,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 def read_incoming(handler: BaseHTTPRequestHandler) -> IncomingRequest:
     """The request a BaseHTTPRequestHandler is serving, as the gateways' verifiers want
-    it: query, form fields (for form posts) and the raw body (for JSON posts)."""
+    it: query, form fields (for form posts) and the raw body (for JSON posts).
+    NotificationError, before reading the body, when its length is missing-but-given,
+    not a number, or more than MAX_NOTIFICATION_BYTES."""
     split = urlsplit(handler.path)
-    length = int(handler.headers.get("Content-Length") or 0)
+    declared = (handler.headers.get("Content-Length") or "0").strip()
+    if not declared.isdigit() or not declared.isascii():
+        raise NotificationError("gw.notify_malformed", reason="Content-Length")
+    length = int(declared)
+    if length > MAX_NOTIFICATION_BYTES:
+        raise NotificationError("gw.notify_malformed", reason=f"body of {length} bytes")
     body = handler.rfile.read(length) if length else b""
     ctype = (handler.headers.get("Content-Type") or "").lower()
     form: dict[str, str] = {}

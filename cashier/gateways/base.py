@@ -11,18 +11,32 @@ Errors are typed by what they mean for money:
   * `UnknownOutcome` and subclasses: it may or may not have taken effect
     (timeout after sending, connection dropped, unparseable answer, HTTP 5xx).
     Query before doing anything else.
+
+Nothing else leaves a gateway operation: `Gateway.__init_subclass__` wraps each
+operation a gateway defines (`GUARDED_OPERATIONS`), so that an answer the code could
+not digest (a KeyError, a RecursionError, a decimal.InvalidOperation...) is a
+BadResponse, i.e. an unknown outcome to query, never a crash. The same wrapper
+redacts the key out of every error and reason it returns, and refuses a created QR
+whose payload is not one of the URL forms the gateway documents (`qr_schemes`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
+from urllib.parse import urlsplit
 
-from cashier.i18n import UserError, define
+from cashier.i18n import EN, UserError, define
+from cashier.money import MAX_FEN, WireAmountError, from_fen, parse_wire_amount
+
+log = logging.getLogger("cashier.gateways")
 
 define({
     "gw.rejected": ("支付网关拒绝了请求：{reason}", "The gateway refused the request: {reason}"),
@@ -38,8 +52,16 @@ define({
     "gw.insecure_url": ("网关地址必须使用 https（本机地址除外）：{url}", "The gateway address must use https (except loopback): {url}"),
     "gw.bad_url": ("网关地址无效：{url}", "Invalid gateway address: {url}"),
     "gw.bad_amount": ("金额无效：{value}", "Invalid amount: {value}"),
+    "gw.bad_answer_amount": ("支付网关返回的{what}无法作为金额记账（{value}），请人工核对这笔订单",
+                             "The gateway answered a {what} that cannot be booked as an amount ({value}): "
+                             "check this order by hand"),
+    "gw.bad_qr": ("支付网关返回的收款码不是它使用的链接形式，未展示（{value}），结果未知",
+                  "The gateway's payment code is not a link form it uses; not shown ({value}); outcome unknown"),
     "gw.amount_range": ("金额必须在 {minimum} 与 {maximum} 元之间", "The amount must be between ¥{minimum} and ¥{maximum}"),
     "gw.bad_trade_no": ("单号 {value} 不符合该网关的格式（{pattern}）", "Number {value} does not fit this gateway's format ({pattern})"),
+    "gw.refund_not_found": ("网关没有这笔退款（{reason}）", "The gateway has no such refund ({reason})"),
+    "gw.already_exists": ("网关已有这个单号，正在查询它的状态（{reason}）",
+                          "The gateway already has this number; asking for its status ({reason})"),
     "gw.notify_bad_signature": ("通知签名无效", "Notification signature is invalid"),
     "gw.notify_malformed": ("通知内容无效：{reason}", "Notification is malformed: {reason}"),
     "gw.notify_unknown_order": ("通知的订单不是本店的：{out_trade_no}", "Notification for an order that is not ours: {out_trade_no}"),
@@ -148,6 +170,8 @@ class PaymentState:
     reason: str | None = None  # the gateway's words for a failure or an odd state
     # micropay only: the customer must confirm on the phone (USERPAYING)
     user_paying: bool = False
+    # paid, but the site holds the money (epay status 3, frozen): `reason` says so
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,6 +189,10 @@ class RefundState:
     gateway_refund_no: str | None = None
     reason: str | None = None
     finished_at: datetime | None = None
+    # A gateway that cannot report one refund may report how much of the whole order
+    # it has refunded (Fengniao's order query); the engine weighs that against the
+    # order's other refunds. None: not known.
+    order_refunded: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +326,20 @@ class NotSent(DefiniteError):
     key = "gw.not_sent"
 
 
+class RefundNotFound(DefiniteError):
+    """The gateway has no refund with this number: our request never reached it (or
+    it refused it without keeping it). Sending it again with the same number is safe."""
+
+    key = "gw.refund_not_found"
+
+
+class AlreadyExists(GatewayError):
+    """The gateway already has this order or refund number: an earlier request with it
+    reached the gateway. Neither a success nor a refusal: its status must be asked."""
+
+    key = "gw.already_exists"
+
+
 class UnknownOutcome(GatewayError):
     """The request may or may not have taken effect: query before anything else."""
 
@@ -314,6 +356,38 @@ class BadResponse(UnknownOutcome):
     """Unparseable, unexpected or unsigned-when-it-should-be answer."""
 
     key = "gw.bad_response"
+
+
+class BadAmount(BadResponse):
+    """The answer names an amount that cannot be booked: not a number ("1e9999",
+    "abc"), finer than a fen, or beyond the ledger's range ("99999999999999999999999.00").
+    An unknown outcome that a person must look at: the engine flags the order at once
+    (asking again would get the same answer) and keeps watching it."""
+
+    key = "gw.bad_answer_amount"
+
+
+def answer_amount(value: object, what: str) -> Decimal:
+    """A yuan amount read from a gateway's answer, or BadAmount."""
+    try:
+        return parse_wire_amount(value)
+    except WireAmountError:
+        raise BadAmount(what=what, value=str(value)[:30]) from None
+
+
+def answer_fen(value: object, what: str) -> Decimal:
+    """An amount a gateway gives in integer fen (an int, a JSON integer, a digit string):
+    yuan, or BadAmount."""
+    fen: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        fen = value
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        fen = int(value) if value.adjusted() < 30 else None
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,30}", value.strip()):
+        fen = int(value.strip())
+    if fen is None or not 0 <= fen <= MAX_FEN:
+        raise BadAmount(what=what, value=str(value)[:30])
+    return from_fen(fen)
 
 
 class ServerError(UnknownOutcome):
@@ -371,6 +445,69 @@ class Profile:
 # ------------------------------------------------------------------------ gateway
 
 
+# The operations a gateway implements; each is wrapped by `_guarded` (see the module
+# docstring). verify_notification is not: it raises NotificationError by design.
+GUARDED_OPERATIONS = ("create_qr", "micropay", "query", "close", "reverse", "refund", "refund_query",
+                      "check_connection", "fetch_qr_image")
+# A QR payload is at most this long (a version-40 QR holds 2,953 bytes).
+MAX_QR_PAYLOAD = 2048
+
+
+def _link_text_ok(text: object) -> bool:
+    """A link as text: not empty, not too long, no space, no control or format
+    character (a right-to-left override would show one link and open another).
+    Non-ASCII is allowed: a site may leave its Chinese name unencoded in a query."""
+    return (isinstance(text, str) and 0 < len(text) <= MAX_QR_PAYLOAD and text.isprintable()
+            and not any(ch.isspace() for ch in text))
+
+
+# A gateway's words kept in a message or a reason (and so in the ledger): at most this long.
+MAX_REASON = 300
+
+
+def _clean_words(gateway: "Gateway", text: str) -> str:
+    """The gateway's words, redacted and cut to MAX_REASON (redacted before cutting)."""
+    excerpt = getattr(gateway.http, "excerpt", None)
+    return excerpt(text, MAX_REASON) if excerpt is not None else text[:MAX_REASON]
+
+
+def _redact_error(gateway: "Gateway", exc: GatewayError) -> GatewayError:
+    exc.params = {k: _clean_words(gateway, v) if isinstance(v, str) else v for k, v in exc.params.items()}
+    exc.args = (exc.message(EN),)
+    return exc
+
+
+def _redact_result(gateway: "Gateway", result: Any) -> Any:
+    if dataclasses.is_dataclass(result) and isinstance(getattr(result, "reason", None), str):
+        clean = _clean_words(gateway, result.reason)
+        if clean != result.reason:
+            return dataclasses.replace(result, reason=clean)
+    return result
+
+
+def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def operation(self: "Gateway", *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = fn(self, *args, **kwargs)
+        except GatewayError as exc:
+            _redact_error(self, exc)
+            raise
+        except UserError:
+            raise
+        except Exception as exc:  # an answer the code could not digest: unknown outcome
+            shown = repr(exc)[:200]
+            redact = getattr(self.http, "redact", None)
+            log.warning("%s %s: unreadable answer: %s", self.name, name, redact(shown) if redact else type(exc).__name__)
+            raise BadResponse(reason=f"unreadable answer ({type(exc).__name__})") from None
+        if name == "create_qr":
+            self.check_qr_order(result)
+        return _redact_result(self, result)
+
+    operation._guarded = True  # type: ignore[attr-defined]
+    return operation
+
+
 class Gateway:
     """Base class. Subclasses set the class attributes and implement what they can.
 
@@ -389,6 +526,18 @@ class Gateway:
     # Which profile fields this gateway uses, with labels for the settings form.
     profile_fields: ClassVar[tuple[str, ...]] = ("base_url", "merchant_id")
     default_base_url: ClassVar[str] = ""
+    # URL schemes this gateway's documents show for a QR payload. https (and http on
+    # this machine: the simulator) needs a host; javascript:, data:, file: never pass.
+    qr_schemes: ClassVar[frozenset[str]] = frozenset({"https", "weixin"})
+    # Schemes of a QR picture's address, for a gateway that gives only pictures.
+    qr_image_schemes: ClassVar[frozenset[str]] = frozenset({"https"})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in GUARDED_OPERATIONS:
+            fn = cls.__dict__.get(name)
+            if callable(fn) and not getattr(fn, "_guarded", False):
+                setattr(cls, name, _guarded(name, fn))
 
     def __init__(self, profile: Profile, secret: str, *, http=None) -> None:
         from cashier.gateways.http import GatewayHttp
@@ -430,6 +579,31 @@ class Gateway:
             raise InvalidParameter("gw.bad_trade_no", value=str(value)[:40], pattern=self.limits.trade_no_pattern)
         return value
 
+    def qr_payload_ok(self, text: object) -> bool:
+        """Whether `text` is a QR payload of a form this gateway uses."""
+        from cashier.gateways.http import is_loopback_host
+
+        if not _link_text_ok(text):
+            return False
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        if scheme in ("https", "http"):
+            host = parts.hostname or ""
+            return bool(host) and (scheme == "https" or ("https" in self.qr_schemes and is_loopback_host(host)))
+        return scheme in self.qr_schemes and text[len(scheme) + 1:].startswith("//") and len(text) > len(scheme) + 3
+
+    def check_qr_order(self, order: "QrOrder") -> None:
+        """BadResponse (unknown outcome: nothing is shown) unless the created order
+        carries a payload of a documented form, or a picture address to fetch."""
+        if not isinstance(order, QrOrder):
+            raise BadResponse(reason="create_qr gave no order")
+        if order.qr and not self.qr_payload_ok(order.qr):
+            raise BadResponse("gw.bad_qr", value=order.qr[:40])
+        if order.qr_image_url and not _image_url_ok(order.qr_image_url, self.qr_image_schemes):
+            raise BadResponse("gw.bad_qr", value=order.qr_image_url[:40])
+        if not order.qr and not order.qr_image_url:
+            raise BadResponse("gw.bad_qr", value="")
+
     def _require(self, capability: Capability) -> None:
         if capability not in self.capabilities:
             raise NotSupported(operation=capability.value)
@@ -470,6 +644,14 @@ class Gateway:
         refund query answers by re-sending the same refund idempotently)."""
         raise NotSupported(operation="refund_query")
 
+    def fetch_qr_image(self, url: str) -> bytes:
+        """The picture of a payment code a gateway gave only as an image (its500's
+        personal codes): through this gateway's HTTP layer, with its deadline and a
+        size cap. PNG, JPEG or GIF bytes; BadResponse otherwise."""
+        if not _image_url_ok(url, self.qr_image_schemes):
+            raise BadResponse("gw.bad_qr", value=str(url)[:40])
+        return self.http.get_image(url, schemes=self.qr_image_schemes)
+
     def verify_notification(self, request: IncomingRequest) -> Notification:
         """Check signature (constant time) and parse. Raises NotificationError."""
         raise NotSupported(operation="notify_verify")
@@ -480,6 +662,27 @@ class Gateway:
     def check_connection(self) -> str:
         """Reach the gateway and check the credentials. Returns a short description."""
         raise NotSupported(operation="check_connection")
+
+    def probe(self) -> dict[str, str]:
+        """Find out, charging nothing, what this merchant's site can do. Returns what to
+        remember in the profile's `extra` ({} when there is nothing to learn or the
+        answer was not conclusive); the gateway applies it to itself at once."""
+        return {}
+
+
+Gateway.fetch_qr_image = _guarded("fetch_qr_image", Gateway.fetch_qr_image)  # type: ignore[method-assign]
+
+
+def _image_url_ok(url: object, schemes: frozenset[str]) -> bool:
+    from cashier.gateways.http import is_loopback_host
+
+    if not _link_text_ok(url):
+        return False
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    return parts.scheme in schemes or (parts.scheme == "http" and is_loopback_host(host))
 
 
 def check_notification_against(note: Notification, our_out_trade_nos: Mapping[str, Decimal]) -> None:

@@ -48,12 +48,24 @@ What epay does NOT have, and what follows:
 
 Decisions where the documents are silent (not confirmed):
   * 付款码 micropay: newer sites take `mapi.php` with `method=scan` and `auth_code`.
-    The answer shape is not documented for V1: we read `code` 1 with `status` 1 as
-    paid and `status` 0 (or no status) as "customer confirming" (PENDING,
-    user_paying). `code` -2 (channel error) is a definite decline only when its words
-    say so (余额不足, 付款码已使用/无效/过期, ...); any other -2 (system busy, bank
-    error, unknown words) is an UnknownOutcome. A site that ignores `method=scan` and
-    answers a payment link charged nothing: NotSupported. Marked unverified.
+    彩虹易支付's V1 answer function has no branch for a payment-code result, so AFTER
+    the channel charged it answers its default `code 1 + trade_no + payurl`; an old
+    site that ignores `method=scan` answers the same form (charging nothing). So that
+    form, and any code 1 without `status` 1 (paid) or `status` 0 (customer
+    confirming), is an UnknownOutcome: query. `code` -2 (the channel's answer) is a
+    definite decline only when its words say so (余额不足, 付款码已使用/无效/过期,
+    ...); other -2 words are unknown. A -1 is a refusal only in the words of the
+    site's own pre-charge checks (`is_refusal`): mapi.php prints what the channel
+    plugin threw while charging as -1 too. An HTML page (`page_message`) saying
+    支付方式(type)不存在 is a refusal (nothing reached a channel; use a QR); other
+    pages are unknown, their words shown. Whether a site takes payment codes at all
+    is found by `probe` (doctor), charging nothing, and kept on the profile
+    (extra "scan"), never guessed from a live charge. See docs/refusals.md.
+  * Refunds: only the site's own checks before the channel is asked are refusals;
+    "退款失败：<channel words>" and anything unknown are UnknownOutcome.
+  * Signing: a value that is empty once trimmed (PHP's trim) is left out, as current
+    sites do; a notification signed the older way (keeping it) is accepted too.
+  * Status 3 (frozen by the site) is PAID with `held` set: paid, money held.
   * "该订单已完成支付" on a create (a retry of an order that is paid meanwhile) is an
     UnknownOutcome, never a definite failure: the engine queries and finds it paid.
   * Error answers are classified by their words as well as their codes (the family's
@@ -80,6 +92,7 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any, Callable, ClassVar, Mapping, NoReturn
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
@@ -87,6 +100,7 @@ import httpx
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     ConfigError,
@@ -127,6 +141,14 @@ define({
                                  "epay answered the payment code with a payment link ({reason}); outcome unknown, querying the order"),
     "epay.scheme_only": ("易支付只返回了小程序跳转链接，无法生成收款码：{link}",
                          "epay answered only a mini-program link, which cannot be shown as a QR: {link}"),
+    "epay.type_missing": ("易支付站点未开通这种付款码的支付方式（{reason}），未扣款：请让顾客扫码支付",
+                          "The epay site has no payment type for this code ({reason}); nothing was charged: "
+                          "ask the customer to scan a QR code instead"),
+    "epay.type_missing_qr": ("易支付站点未开通此支付方式：{reason}", "The epay site has not enabled this payment type: {reason}"),
+    "epay.site_page": ("易支付站点返回了错误页面：{reason}（结果未知，正在查询）",
+                       "The epay site answered with an error page: {reason} (outcome unknown, querying)"),
+    "epay.refund_unknown": ("易支付退款结果未知：{reason}。请勿重复退款，请在易支付后台核对",
+                            "epay refund outcome unknown: {reason}. Do not refund again: check the epay back office"),
     "epay.frozen": ("订单已被易支付站点冻结（已付款，资金暂扣）", "The epay site froze this order (paid; funds held)"),
     "epay.check_ok": ("易支付商户 {pid} 连接正常：余额 {money} 元，今日成交 {today} 笔",
                       "epay merchant {pid} reachable: balance ¥{money}, {today} paid orders today"),
@@ -161,6 +183,73 @@ _AUTH_CODE_TYPES = (
     (re.compile(r"^91\d{16}$"), "qqpay"),
 )
 
+# The site's own checks, made before any order reaches a channel (mapi.php, submit.php
+# and api.php of the 彩虹易支付 family): an answer in these words is a definite refusal.
+_REFUSAL_WORDS = (
+    "签名", "密钥", "RSA", "商户不存在", "商户ID", "PID不存在", "未传入任何参数", "不能为空", "格式不正确",
+    "不合法", "封禁", "审核", "最大支付金额", "最小支付金额", "单笔最小限额", "单笔最大限额", "参数有变化",
+    "未知的付款码类型", "实名认证", "联系QQ", "域名", "保证金", "禁止出售", "无法再发起支付", "安全验证",
+    "并发量", "商户余额不足", "创建订单失败", "频繁", "No Act",
+)
+# api.php?act=refund's own checks, made before the channel is asked to refund.
+_REFUND_REFUSALS = ("未开启", "不支持退款", "退款金额不能", "已退款", "已全额退款", "剩余可退款", "当前订单不存在",
+                    "接口订单号不存在", "金额输入错误", "不支持API退款")
+_TYPE_MISSING_RE = re.compile(r"支付方式\(type\)不存在|支付方式不存在")
+
+
+def is_refusal(msg: str) -> bool:
+    """True when an epay error answer is one of the site's own pre-charge checks."""
+    return any(w in msg for w in _REFUSAL_WORDS)
+
+
+class _PageText(HTMLParser):
+    """The visible text of a page, without scripts and styles, and its title."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skip = 0
+        self.in_title = False
+        self.title: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag == "title":
+            self.in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self.skip:
+            self.skip -= 1
+        elif tag == "title":
+            self.in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title.append(data)
+        elif not self.skip:
+            self.text.append(data)
+
+
+def page_message(text: str) -> str | None:
+    """The message of an HTML error page ("站点提示信息 ... 支付方式(type)不存在"), or
+    None when `text` is not an HTML page or shows no words."""
+    if not re.search(r"<\s*(html|body|h[1-6]|p|div|br|b|title)\b", text[:4000], re.I):
+        return None
+    parser = _PageText()
+    try:
+        parser.feed(text[:200_000])
+        parser.close()
+    except Exception:  # a page too broken to read: no message
+        return None
+    words = " ".join(" ".join(parser.text).split())
+    title = " ".join(" ".join(parser.title).split())
+    for heading in filter(None, (title, "站点提示信息", "跳转提示")):
+        if words.startswith(heading):
+            words = words[len(heading):].strip()
+    return words[:200] or None
+
+
 # Words of a micropay answer: "still confirming", "definitely declined", "unknown".
 _PAYING_WORDS = ("USERPAYING", "支付中", "输入密码", "输入支付密码", "等待用户")
 _UNKNOWN_WORDS = ("SYSTEMERROR", "BANKERROR", "系统", "繁忙", "超时", "稍后", "网络", "异常", "未知", "查询")
@@ -192,6 +281,9 @@ class EpayGateway(Gateway):
     name: ClassVar[str] = "epay"
     title_zh: ClassVar[str] = "易支付（彩虹易支付）"
     title_en: ClassVar[str] = "epay 易支付 (self-hosted)"
+    # The family passes its upstream channel's link through: WeChat (weixin://, a
+    # personal code's wxp://), Alipay (https://qr.alipay.com, alipays://), QQ (https).
+    qr_schemes = frozenset({"https", "weixin", "wxp", "alipays"})
     capabilities = frozenset({
         Capability.MERGED_QR,
         Capability.WECHAT_QR,
@@ -242,6 +334,7 @@ class EpayGateway(Gateway):
             raise ConfigError("epay.bad_pid", value=profile.merchant_id)
         self._pid = pid
         self._clock = clock or time.time
+        self._apply(profile.extra)  # {"scan": "no"}: found by doctor, never guessed from a charge
 
     # ------------------------------------------------------------------ helpers
     def _now(self) -> datetime:
@@ -279,11 +372,11 @@ class EpayGateway(Gateway):
         return self.profile.extra.get("return_url") or self.profile.notify_url
 
     # -- transport: lenient JSON (PHP notices may precede it), never a URL in a message
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, method: str, path: str, *, operation: str, **kwargs: Any) -> dict[str, Any]:
         # GatewayHttp maps transport failures and HTTP 429 / 4xx / 5xx to typed errors.
-        return self._parse(self.http.request(method, path, **kwargs))
+        return self._parse(self.http.request(method, path, **kwargs), operation=operation)
 
-    def _parse(self, response: httpx.Response) -> dict[str, Any]:
+    def _parse(self, response: httpx.Response, *, operation: str) -> dict[str, Any]:
         try:
             text = response.content.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -299,10 +392,26 @@ class EpayGateway(Gateway):
                 except ValueError:
                     data = None
         if data is None:
+            message = page_message(text)
+            if message:
+                self._page(message, operation=operation)
             raise BadResponse(reason="not JSON: " + self.http.excerpt(text)) from None
         if not isinstance(data, dict):
             raise BadResponse(reason="JSON is not an object")
         return data
+
+    def _page(self, message: str, *, operation: str) -> NoReturn:
+        """An HTML page instead of JSON: the site's error page (sysmsg), which PHP code
+        deep inside the site prints even for its JSON APIs. Its words are shown."""
+        reason = self.http.redact(message)
+        if _TYPE_MISSING_RE.search(message):
+            # Channel::submit found no enabled payment type: nothing was created at the
+            # channel, nothing charged.
+            raise Rejected("epay.type_missing" if operation == "micropay" else "epay.type_missing_qr",
+                           reason=reason, gateway_code="page")
+        if is_refusal(message):
+            self._fail(None, message, operation=operation)
+        raise BadResponse("epay.site_page", reason=reason, gateway_code="page")
 
     def _fail(self, code: int | None, msg: str, *, operation: str) -> NoReturn:
         """Raise the typed error an error answer means (see the module docstring)."""
@@ -339,7 +448,7 @@ class EpayGateway(Gateway):
         }
 
     def _mapi(self, fields: Mapping[str, str], *, operation: str) -> dict[str, Any]:
-        answer = self._call("POST", "mapi.php", data=self.signed(fields))
+        answer = self._call("POST", "mapi.php", operation=operation, data=self.signed(fields))
         code = _int_or_none(answer.get("code"))
         msg = _text(answer.get("msg"))
         if code == 1:
@@ -351,6 +460,12 @@ class EpayGateway(Gateway):
             raise BadResponse(reason="no code in the answer")
         if code == -2 and operation == "micropay":
             return answer  # the caller reads a channel answer of a payment code
+        if operation == "micropay" and not (is_refusal(msg) or (code == -3 and not msg)):
+            # mapi.php also answers code -1 with whatever the channel's plugin threw
+            # while charging: only the site's own checks (made before any charge) are
+            # definite refusals.
+            raise UnknownOutcome("epay.outcome_unknown", reason=self.http.redact(msg or f"code {code}"),
+                                 gateway_code=str(code))
         self._fail(code, msg, operation=operation)
 
     def _link(self, answer: Mapping[str, Any]) -> str:
@@ -441,10 +556,7 @@ class EpayGateway(Gateway):
         status = _int_or_none(answer.get("status"))
         if status == 1:
             paid = answer.get("money")
-            try:
-                paid_amount = parse_wire_amount(paid) if paid not in (None, "") else amount
-            except ValueError:
-                raise BadResponse(reason="money is not an amount") from None
+            paid_amount = answer_amount(paid, "money") if paid not in (None, "") else amount
             return PaymentState(PayStatus.PAID, out_trade_no, paid_amount=paid_amount,
                                 paid_at=parse_china_time(_text(answer.get("endtime"))) or self._now(),
                                 gateway_trade_no=trade_no, wallet=paid_wallet)
@@ -462,8 +574,8 @@ class EpayGateway(Gateway):
     # -------------------------------------------------------------------- query
     def query(self, order: OrderRef) -> PaymentState:
         no = order.out_trade_no
-        answer = self._call("GET", "api.php", params={"act": "order", "pid": self._pid, "key": self._secret,
-                                                      "out_trade_no": no})
+        answer = self._call("GET", "api.php", operation="query",
+                            params={"act": "order", "pid": self._pid, "key": self._secret, "out_trade_no": no})
         code = _int_or_none(answer.get("code"))
         msg = _text(answer.get("msg"))
         if code == -1:  # "订单号不存在": not created yet (a merged code nobody opened)
@@ -480,10 +592,7 @@ class EpayGateway(Gateway):
             raise BadResponse(reason="no status in the answer")
         money: Decimal | None = None
         if answer.get("money") not in (None, ""):
-            try:
-                money = parse_wire_amount(answer.get("money"))
-            except ValueError:
-                raise BadResponse(reason="money is not an amount") from None
+            money = answer_amount(answer.get("money"), "money")
         trade_no = _text(answer.get("trade_no")) or order.gateway_trade_no
         wallet = WALLET_OF_TYPE.get(_text(answer.get("type")), order.wallet)
         paid_at = parse_china_time(_text(answer.get("endtime")))
@@ -497,7 +606,7 @@ class EpayGateway(Gateway):
                                 gateway_trade_no=trade_no, wallet=wallet)
         if status == 3:
             return PaymentState(PayStatus.PAID, no, paid_amount=money, paid_at=paid_at, gateway_trade_no=trade_no,
-                                wallet=wallet, reason=tr("epay.frozen"))
+                                wallet=wallet, reason=tr("epay.frozen"), held=True)
         return PaymentState(PayStatus.UNKNOWN, no, paid_amount=money, gateway_trade_no=trade_no, wallet=wallet,
                             reason=f"status {status}")
 
@@ -509,13 +618,19 @@ class EpayGateway(Gateway):
         data = {"pid": self._pid, "key": self._secret, "out_trade_no": order.out_trade_no, "money": money}
         if order.gateway_trade_no:
             data["trade_no"] = order.gateway_trade_no  # the site prefers it when both are given
-        answer = self._call("POST", "api.php?act=refund", data=data)
+        answer = self._call("POST", "api.php?act=refund", operation="refund", data=data)
         code = _int_or_none(answer.get("code"))
         msg = _text(answer.get("msg"))
         if code is None:
             raise BadResponse(reason="no code in the answer")
         if code not in (0, 1):
-            self._fail(code, msg, operation="refund")
+            if "退款失败" not in msg and (is_refusal(msg) or any(w in msg for w in _REFUND_REFUSALS)):
+                self._fail(code, msg, operation="refund")
+            # "退款失败：<the channel's words>" comes after the site called the channel,
+            # which may have refunded (a timeout reads the same): unknown, and an epay
+            # refund is never re-sent (not idempotent).
+            raise UnknownOutcome("epay.refund_unknown", reason=self.http.redact(msg or f"code {code}"),
+                                 gateway_code=str(code))
         refunded = amount
         if answer.get("money") not in (None, ""):
             try:
@@ -538,8 +653,10 @@ class EpayGateway(Gateway):
         if sign_type and sign_type.upper() != "MD5":
             raise NotificationError("gw.notify_malformed", reason=f"sign_type {sign_type}")
         # Over exactly the strings received: never re-format money ("1" stays "1").
-        expected = self.sign(fields)
-        if not signature_equal(expected, fields["sign"], case_insensitive=True):
+        # A whitespace-only value is left out as current sites do; an older site that
+        # signed it (its emptiness check did not trim) is accepted too.
+        if not any(signature_equal(epay_sign(fields, self._secret, blank_is_empty=blank), fields["sign"],
+                                   case_insensitive=True) for blank in (True, False)):
             raise NotificationError("gw.notify_bad_signature")
         if fields["pid"].strip() != self._pid:
             raise NotificationError("gw.notify_malformed", reason="pid is another merchant's")
@@ -560,9 +677,47 @@ class EpayGateway(Gateway):
         # The site retries until the body contains "success".
         return HttpReply(200, "success") if ok else HttpReply(400, "fail")
 
+    # ---------------------------------------------------------------- probe
+    def probe(self) -> dict[str, str]:
+        """Does this site take payment codes (`method=scan`)? Asked once, by doctor,
+        charging nothing: a payment-code request WITHOUT its auth_code. A site that
+        knows method=scan refuses it at once ("付款码支付时授权码(auth_code)不能为空");
+        an old site ignores method=scan and creates a plain QR order of 0.01 that
+        nobody is shown (it stays unpaid). Returns {"scan": "yes" | "no"} to keep on the
+        profile, {} when the answer does not tell."""
+        no = "PROBE" + format(int(self._clock() * 1000), "d")
+        fields = self._mapi_common(no, "0.01", "连接检测（不收款）", "alipay")
+        fields["method"] = "scan"
+        try:
+            answer = self._call("POST", "mapi.php", operation="probe", data=self.signed(fields))
+        except Rejected as exc:
+            if exc.key == "epay.type_missing_qr":  # no Alipay on this site: cannot tell
+                return {}
+            raise
+        code = _int_or_none(answer.get("code"))
+        msg = _text(answer.get("msg"))
+        if code != 1 and ("auth_code" in msg or "付款码" in msg):
+            found = {"scan": "yes"}
+        elif code == 1:
+            found = {"scan": "no"}
+        elif code is not None and is_refusal(msg):
+            self._fail(code, msg, operation="probe")
+        else:
+            return {}
+        self._apply(found)
+        return found
+
+    def _apply(self, found: Mapping[str, str]) -> None:
+        """What a probe found, applied to this client (and read from the profile)."""
+        if found.get("scan") == "no":
+            self.capabilities = type(self).capabilities - {Capability.MICROPAY}
+        elif found.get("scan") == "yes":
+            self.capabilities = type(self).capabilities
+
     # ---------------------------------------------------------------- check
     def check_connection(self) -> str:
-        answer = self._call("GET", "api.php", params={"act": "query", "pid": self._pid, "key": self._secret})
+        answer = self._call("GET", "api.php", operation="check_connection",
+                            params={"act": "query", "pid": self._pid, "key": self._secret})
         code = _int_or_none(answer.get("code"))
         if code is None:
             raise BadResponse(reason="no code in the answer")

@@ -271,7 +271,9 @@ class GatewayHttp:
     def excerpt(self, text: str, length: int = 80) -> str:
         """A short piece of an answer for a message: redacted first, then cut, so a key
         cut in two at the edge shows no part of itself."""
-        return self.redact(text)[:length]
+        # Only the start can show: a key reaching into it lies wholly within this much.
+        reach = length + max((len(secret) for secret in self._secrets), default=0)
+        return self.redact(text[:reach])[:length]
 
     def url(self, path: str) -> str:
         if path.startswith("http://") or path.startswith("https://"):
@@ -290,21 +292,33 @@ class GatewayHttp:
     def get(self, path: str, params: Mapping[str, str], *, headers: Mapping[str, str] | None = None) -> Any:
         return self._json(self.request("GET", path, params=dict(params), headers=headers))
 
-    def get_image(self, url: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
-        """A picture (its500's payment code) by absolute URL: https, or http on this
-        machine; same deadline; at most `max_bytes`; must look like PNG, JPEG or GIF."""
+    def get_image(self, url: str, *, max_bytes: int = MAX_IMAGE_BYTES,
+                  schemes: Iterable[str] = ("https",)) -> bytes:
+        """A picture (its500's payment code) by absolute URL, in one of `schemes` (http
+        on this machine always): same deadline, redirects followed within the same
+        schemes, at most `max_bytes`, and it must be a PNG, JPEG or GIF."""
+        allowed = frozenset(schemes)
+
+        def fits(scheme: str, host: str | None) -> bool:
+            return bool(host) and (scheme in allowed or (scheme == "http" and is_loopback_host(host or "")))
+
         parts = urlsplit(url)
-        if not parts.hostname or not (parts.scheme == "https"
-                                      or (parts.scheme == "http" and is_loopback_host(parts.hostname))):
-            raise BadResponse(reason="image address is not https")
-        content = self.request("GET", url, max_bytes=max_bytes).content
+        if parts.scheme not in ("http", "https") or not fits(parts.scheme, parts.hostname):
+            raise BadResponse(reason="image address is not " + "/".join(sorted(allowed)))
+        response = self.request("GET", url, max_bytes=max_bytes, follow_redirects=True)
+        final = response.request.url
+        if not fits(final.scheme, final.host):
+            raise BadResponse(reason="image redirected to " + final.scheme)
+        content = response.content
         if not content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")):
             raise BadResponse(reason="not a PNG, JPEG or GIF picture")
         return content
 
-    def request(self, method: str, path: str, *, max_bytes: int | None = None, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, *, max_bytes: int | None = None, follow_redirects: bool = False,
+                **kwargs: Any) -> httpx.Response:
         """Send, and read the answer whole within the deadline and the size cap. The
-        returned response holds the (decoded) body in `.content`."""
+        returned response holds the (decoded) body in `.content`; its `.request` is the
+        last one sent (after redirects, when they are followed: images only)."""
         url = self.url(path)
         shown = urlsplit(url).path  # never the query: it may hold a key
         limit = self.max_bytes if max_bytes is None else max_bytes
@@ -312,7 +326,7 @@ class GatewayHttp:
         self._deadline.at = started + self.deadline
         try:
             request = self._client.build_request(method, url, **kwargs)
-            response = self._client.send(request, stream=True)
+            response = self._client.send(request, stream=True, follow_redirects=follow_redirects)
             try:
                 log.info("%s %s -> %s after %.0f ms", method, shown, response.status_code,
                          (time.monotonic() - started) * 1000)
@@ -341,7 +355,7 @@ class GatewayHttp:
         log.info("%s %s: %d bytes in %.0f ms", method, shown, len(content), (time.monotonic() - started) * 1000)
         headers = [(k, v) for k, v in response.headers.multi_items()
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=content, request=request)
+        return httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
 
     def _json(self, response: httpx.Response) -> Any:
         try:

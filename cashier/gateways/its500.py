@@ -67,6 +67,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     Gateway,
@@ -185,6 +186,10 @@ class Its500Gateway(Gateway):
     name = "its500"
     title_zh = "站长付"
     title_en = "its500"
+    # Alipay links only (qr.alipay.com, the zfbuseridcode page); WeChat and QQ are pictures.
+    qr_schemes = frozenset({"https"})
+    # The seed's sample answer gives the merchant's code pictures as plain http URLs.
+    qr_image_schemes = frozenset({"https", "http"})
     capabilities = frozenset({
         Capability.WECHAT_QR,
         Capability.ALIPAY_QR,
@@ -261,10 +266,7 @@ class Its500Gateway(Gateway):
         order_id = _text(data, "orderId")
         if not order_id:
             raise BadResponse(reason="no orderId")
-        try:
-            to_pay = parse_wire_amount(_text(data, "price"))
-        except ValueError:
-            raise BadResponse(reason="price is not an amount") from None
+        to_pay = answer_amount(_text(data, "price"), "price")
         if not Decimal("0.01") <= to_pay <= amount or amount - to_pay >= ONE_YUAN:
             raise BadResponse(reason=f"price {to_pay} does not fit the asked {format_yuan(amount)}")
         original = _text(data, "originalprice")
@@ -314,10 +316,7 @@ class Its500Gateway(Gateway):
         if code == OK:
             paid = None
             if _text(data, "price"):
-                try:
-                    paid = parse_wire_amount(_text(data, "price"))
-                except ValueError:
-                    raise BadResponse(reason="price is not an amount") from None
+                paid = answer_amount(_text(data, "price"), "price")
             return PaymentState(PayStatus.PAID, order.out_trade_no, paid_amount=paid,
                                 gateway_trade_no=order.gateway_trade_no, wallet=wallet, reason=reason)
         if code == "10003":

@@ -57,7 +57,9 @@ from numbers import Real
 from typing import Any, Callable, ClassVar, Mapping, NoReturn
 
 from cashier.gateways.base import (
+    AlreadyExists,
     BadResponse,
+    answer_amount,
     BadSignature,
     Capability,
     Gateway,
@@ -74,6 +76,7 @@ from cashier.gateways.base import (
     PayStatus,
     QrOrder,
     RateLimited,
+    RefundNotFound,
     RefundState,
     RefundStatus,
     Rejected,
@@ -263,10 +266,7 @@ class LtzfGateway(Gateway):
 
     @staticmethod
     def _amount(value: object, what: str) -> Decimal:
-        try:
-            return parse_wire_amount(value)
-        except (ValueError, TypeError):
-            raise BadResponse(reason=f"{what}={str(value)[:20]}") from None
+        return answer_amount(value, what)
 
     # --------------------------------------------------------------- create QR
     def create_qr(self, out_trade_no: str, amount: Decimal, method: Method, subject: str,
@@ -406,7 +406,7 @@ class LtzfGateway(Gateway):
             msg = self._msg(answer)
             if "退款单号重复" in msg or "退款单号已存在" in msg:
                 # A refund with this number exists: maybe ours whose answer was lost.
-                return RefundState(RefundStatus.PROCESSING, out_refund_no, amount=amount, reason=msg)
+                raise AlreadyExists(reason=msg)
             self._fail(answer)
         data = self._data(answer)
         echoed = data.get("out_refund_no")
@@ -427,7 +427,7 @@ class LtzfGateway(Gateway):
         if not self._ok(answer):
             msg = self._msg(answer)
             if "退款单号不存在" in msg or msg == "退款单不存在":
-                return RefundState(RefundStatus.FAILED, out_refund_no, amount=amount, reason=msg)
+                raise RefundNotFound(reason=msg)
             self._fail(answer)
         data = self._data(answer)
         echoed = data.get("out_refund_no")

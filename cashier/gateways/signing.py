@@ -41,8 +41,18 @@ def wx_v2_sign(fields: Mapping[str, object], key: str, keys: Iterable[str] | Non
     return md5_hex(canonical(fields, keys) + "&key=" + key).upper()
 
 
-def epay_sign(fields: Mapping[str, object], key: str) -> str:
-    """epay V1: canonical + KEY appended bare, MD5, lowercase."""
+# What PHP's trim() removes.
+PHP_TRIM = " \t\n\r\0\x0b"
+
+
+def epay_sign(fields: Mapping[str, object], key: str, *, blank_is_empty: bool = True) -> str:
+    """epay V1: canonical + KEY appended bare, MD5, lowercase.
+
+    Current 彩虹易支付 sites leave out every value that is empty once trimmed (their
+    isEmpty() is `trim($v) === ''`); the value itself is signed untrimmed. Older ones
+    only leave out "" (`blank_is_empty=False`)."""
+    if blank_is_empty:
+        fields = {k: v for k, v in fields.items() if v is not None and str(v).strip(PHP_TRIM) != ""}
     return md5_hex(canonical(fields) + key)
 
 

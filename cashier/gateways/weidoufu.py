@@ -71,6 +71,7 @@ from typing import Any, Mapping
 
 from cashier.gateways.base import (
     BadResponse,
+    answer_fen,
     BadSignature,
     Capability,
     DefiniteError,
@@ -144,6 +145,8 @@ _DECLINE_WORDS = ("余额不足", "付款码", "授权码", "条码", "过期", 
 _DUPLICATE_WORDS = ("重复", "已存在")
 _PARAM_WORDS = ("参数", "不能为空", "格式", "必须", "长度", "必填", "非法", "错误", "invalid")
 _NOT_FOUND_WORDS = ("订单不存在", "不存在该订单", "未找到", "查无")
+# A refund refused before anything moved: not paid, not enabled, over a limit, no such order.
+_REFUND_REFUSAL_WORDS = ("未支付", "不能退款", "未开通", "不能超过", "超过可退", "不足") + _NOT_FOUND_WORDS
 
 
 class UnclearAnswer(UnknownOutcome):
@@ -229,20 +232,9 @@ def _has(message: str, words: tuple[str, ...]) -> bool:
 
 
 def _fen(value: object, what: str) -> int:
-    """An integer fen amount from an answer (int, or a digit string)."""
-    if isinstance(value, bool):
-        raise BadResponse(reason=f"{what} is not fen")
-    if isinstance(value, int):
-        fen = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        fen = int(value.strip())
-    elif isinstance(value, Decimal) and value == value.to_integral_value():
-        fen = int(value)
-    else:
-        raise BadResponse(reason=f"{what} is not fen")
-    if fen < 0:
-        raise BadResponse(reason=f"{what} is negative")
-    return fen
+    """An integer fen amount from an answer (int, or a digit string), within the
+    ledger's range; BadAmount otherwise."""
+    return to_fen(answer_fen(value, what))
 
 
 def _int_or_none(value: object) -> int | None:
@@ -393,7 +385,8 @@ class WeidoufuGateway(Gateway):
             if _has(message, _DECLINE_WORDS):
                 return PaymentState(PayStatus.FAILED, out_trade_no, wallet=wallet, reason=reason)
             if _has(message, _DUPLICATE_WORDS):
-                raise Rejected(reason=reason, gateway_code="0")
+                # An order with our number exists (our own request seen twice): it may be paid.
+                raise UnclearAnswer(reason=reason, gateway_code="0")
             if _has(message, _PARAM_WORDS):
                 raise InvalidParameter(reason=reason, gateway_code="0")
             raise UnclearAnswer(reason=reason, gateway_code="0")
@@ -458,8 +451,14 @@ class WeidoufuGateway(Gateway):
         body = self._signed({"out_order_no": order.out_trade_no, "refund_fee": fee})
         ok, message, data = self._answer(self.http.post_json("/pay/refund", body))
         if not ok:
+            if _has(message, _DUPLICATE_WORDS):  # "already refunded / duplicate": money may have moved
+                raise UnclearAnswer(reason=message or "code 0", gateway_code="0")
+            if _has(message, _REFUND_REFUSAL_WORDS) and not _has(message, _UNCLEAR_WORDS):
+                raise Rejected(reason=message, gateway_code="0")
             try:
-                self._raise_for(message)
+                # Words not recognised are no refusal: outcome unknown (a refund here is
+                # not idempotent, so "failed" could lead to a second one).
+                self._raise_for(message, unknown_default=True)
             except BadSignature as refused:
                 self._refund_signature_refused(refused)
                 raise

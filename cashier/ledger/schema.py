@@ -200,11 +200,37 @@ def _v4_refunded_sum(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_machine_owners_slots(conn: sqlite3.Connection) -> None:
+    """Reasons as message codes with parameters; the owner and lease of a row whose
+    request may be on the wire (several processes share the books); rate-limit slots
+    shared by every process. Plain SQL that PostgreSQL takes as well."""
+    run_script(
+        conn,
+        """
+        ALTER TABLE orders ADD COLUMN reason_code TEXT;
+        ALTER TABLE orders ADD COLUMN reason_params TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE orders ADD COLUMN owner TEXT;
+        ALTER TABLE orders ADD COLUMN lease_until REAL;
+
+        ALTER TABLE refunds ADD COLUMN failure_code TEXT;
+        ALTER TABLE refunds ADD COLUMN failure_params TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE refunds ADD COLUMN owner TEXT;
+        ALTER TABLE refunds ADD COLUMN lease_until REAL;
+
+        CREATE TABLE rate_slots (
+            name     TEXT PRIMARY KEY NOT NULL,
+            next_at  REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_tables,
     _v2_audit_and_indexes,
     _v3_search_indexes,
     _v4_refunded_sum,
+    _v5_machine_owners_slots,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,7 +33,11 @@ user_refund (the site-wide refund switch), scan_supported (False = an older site
 ignores method=scan), scan_reply ("status": answers a payment code with code 1 and a
 `status`, as some forks do; "echojson": 彩虹易支付 V1's real form, code 1 + trade_no +
 payurl after the charge, because its `Payment::echoJson` has no branch for it),
-paid_status_lag (seconds a charged payment-code order still shows status 0: the real
+disabled_types (types switched off in the admin: mapi.php answers the HTML page
+"支付方式(type)不存在", as the real site does from deep inside its PHP),
+pages_after_charge (messages: the next payment codes are charged, then answered with a
+PHP error page), errors_after_charge (the same, answered as code -1 with the words
+mapi.php's catch around the channel plugin prints), paid_status_lag (seconds a charged payment-code order still shows status 0: the real
 site's Alipay channel marks it paid only when Alipay's own notice arrives), link_field (which answer field carries each type's link),
 refund_success_code, notify_money_style, banned (merchant ids), frozen (out_trade_nos,
 status 3), max_money.
@@ -147,6 +151,9 @@ class EpaySim(GatewaySim):
         self.user_refund = True
         self.scan_supported = True
         self.scan_reply = "status"
+        self.disabled_types: set[str] = set()  # types switched off in the site's admin (an HTML error page)
+        self.pages_after_charge: list[str] = []  # next payment codes: charged, then an HTML error page
+        self.errors_after_charge: list[str] = []  # next payment codes: charged, then code -1 with these words
         self.paid_status_lag = 0.0
         self.link_field = {"wxpay": "qrcode", "alipay": "qrcode", "qqpay": "qrcode", "bank": "payurl"}
         self.refund_success_code = 0
@@ -351,6 +358,8 @@ class EpaySim(GatewaySim):
         order, error = self._open_order(merchant, q, type_=type_, kind="qr", via="mapi")
         if error:
             return self._json({"code": -1, "msg": error})
+        if type_ in self.disabled_types:
+            return _sysmsg("支付方式(type)不存在")  # Channel::submit, after the order row was written
         if type_ not in TYPE_WALLET or type_ in self.no_channel:
             # No channel for this type: the site sends the payer to its cashier page.
             return self._json({"code": 1, "payurl": f"./cashier.php?trade_no={order.trade_no}&sitename=&other=1"})
@@ -361,6 +370,8 @@ class EpaySim(GatewaySim):
         order, error = self._open_order(merchant, q, type_=type_, kind="micropay", via="mapi")
         if error:
             return self._json({"code": -1, "msg": error})
+        if type_ in self.disabled_types:
+            return _sysmsg("支付方式(type)不存在")  # nothing reached a channel
         state = self.state
         with state.lock:
             if order.status == NOTPAY or (order.status in (PAYERROR, CLOSED) and order.auth_code != q["auth_code"]):
@@ -374,6 +385,13 @@ class EpaySim(GatewaySim):
                     state.start_micropay(order)
             state.refresh(order)
             behaviour = getattr(order, "_behaviour", "")
+            if order.status == SUCCESS and self.errors_after_charge:
+                # mapi.php's catch around the channel plugin: whatever it threw, code -1.
+                return self._json({"code": -1, "msg": self.errors_after_charge.pop(0)})
+            if order.status == SUCCESS and self.pages_after_charge:
+                # PHP died after the channel charged (e.g. a database error while
+                # recording it): the answer is an error page, the money has moved.
+                return _page("Error", f"<b>Fatal error</b>: {html.escape(self.pages_after_charge.pop(0))}")
             if order.status == SUCCESS:
                 if behaviour == "error_then_pay":
                     # The channel timed out towards the site, yet the money moved.

@@ -17,6 +17,8 @@ from cashier.ui.checkout import wallet_text
 from cashier.ui.widgets import keyed
 
 define({
+    "ui.rep.held": ("其中 {count} 笔已付款但资金被支付站点冻结，请与站点核实",
+                    "{count} paid but held (frozen) by the payment site: check with the site"),
     "ui.rep.title": ("日报", "Daily report"),
     "ui.rep.day": ("日期", "Day"),
     "ui.rep.today": ("今天", "Today"),
@@ -115,9 +117,12 @@ class ReportPage(QWidget):
         else:
             self.unresolved.setText(tr("ui.rep.all_clear"))
             self.unresolved.setStyleSheet("color: #07a35a;")
+        if report.held_orders:  # paid, but the site froze the money: someone checks with the site
+            self.unresolved.setText(self.unresolved.text() + "  " + tr("ui.rep.held", count=len(report.held_orders)))
+            self.unresolved.setStyleSheet("color: #d83931;")
         # Refunds live in 订单/退款 (the to-check page lists orders only).
         self.orders_link.setVisible(bool(n_orders))
-        self.refunds_link.setText(tr("ui.rep.open_refunds") if n_refunds else tr("ui.rep.refunds"))
+        keyed(self.refunds_link, tr("ui.rep.open_refunds") if n_refunds else tr("ui.rep.refunds"), "F8")
         lines = list(report.lines)
         self.table.setRowCount(len(lines) + (1 if lines else 0))
         titles = self._gateway_titles()

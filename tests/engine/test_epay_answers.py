@@ -4,11 +4,14 @@ and only a definite refusal ends failed."""
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from decimal import Decimal
 
 import pytest
 
+from cashier.engine.core import EngineError, is_held
+from cashier.gateways.base import Method, Rejected
 from cashier.ledger import states as S
 
 _codes = itertools.count(300000000000)
@@ -70,3 +73,72 @@ def test_v1_system_busy_then_paid_ends_paid(env, site):
     order = env.engine.start_micropay(env.profile("epay"), Decimal("7.00"), wechat_code(), sale_id="E4")
     assert order.state == S.UNKNOWN
     assert env.run_until(order.out_trade_no, {S.PAID}, limit=30).paid_amount == Decimal("7.00")
+
+
+def unionpay_code() -> str:
+    return f"62{next(_codes):017d}"
+
+
+def test_error_page_type_missing_is_failed_nothing_charged_use_a_qr(env, site):
+    site.disabled_types.add("bank")
+    with pytest.raises(Rejected):
+        env.engine.start_micropay(env.profile("epay"), Decimal("8.00"), unionpay_code(), sale_id="E5")
+    (order,) = env.engine.ledger.orders_for_sale("E5")
+    assert order.state == S.FAILED
+    assert "支付方式(type)不存在" in order.reason and "扫码" in order.reason
+    assert env.sim_order("epay", order.out_trade_no)["charged"] == 0
+
+
+def test_error_page_after_the_charge_ends_paid(env, site):
+    site.pages_after_charge.append("Fatal error: Allowed memory size exhausted")
+    order = env.engine.start_micropay(env.profile("epay"), Decimal("8.50"), wechat_code(), sale_id="E6")
+    assert order.state == S.UNKNOWN and "Allowed memory" in order.reason
+    assert env.run_until(order.out_trade_no, {S.PAID}, limit=30).paid_amount == Decimal("8.50")
+    no_failed_on_the_way(env, order.out_trade_no)
+
+
+def test_code_minus_1_plugin_error_after_the_charge_ends_paid(env, site):
+    site.errors_after_charge.append("微信支付下单失败！cURL error 28: Operation timed out")
+    order = env.engine.start_micropay(env.profile("epay"), Decimal("9.00"), wechat_code(), sale_id="E7")
+    assert order.state == S.UNKNOWN
+    assert env.run_until(order.out_trade_no, {S.PAID}, limit=30).state == S.PAID
+    no_failed_on_the_way(env, order.out_trade_no)
+
+
+def test_refund_channel_failure_is_never_failed_nor_resent(env):
+    order = env.engine.start_qr(env.profile("epay"), Decimal("10.00"), Method.WECHAT)
+    env.sim_client.pay("epay", order.out_trade_no)
+    env.run_until(order.out_trade_no, {S.PAID}, limit=30)
+    env.sim_client.refund_behaviour(fail_next=True)
+    refund = env.engine.refund(order.out_trade_no, Decimal("4.00"), "退货", actor="manager")
+    assert refund.state == S.REFUND_UNKNOWN
+    env.run(120)
+    refund = env.engine.ledger.get_refund(refund.out_refund_no)
+    assert refund.state == S.REFUND_NEEDS_CHECK  # a person decides; never re-sent
+    assert len([op for op, _ in env.sim.gateways["epay"].received if op == "refund"]) == 1
+    assert env.engine.refundable(order.out_trade_no) == Decimal("6.00")  # held back until checked
+
+
+def test_status_3_frozen_is_paid_but_held_everywhere(env, site):
+    order = env.engine.start_qr(env.profile("epay"), Decimal("12.00"), Method.ALIPAY)
+    env.sim_client.pay("epay", order.out_trade_no, wallet="alipay")
+    site.frozen.add(order.out_trade_no)
+    paid = env.run_until(order.out_trade_no, {S.PAID}, limit=30)
+    assert is_held(paid) and "冻结" in paid.reason and paid.paid_amount == Decimal("12.00")
+    assert [e.action for e in env.engine.ledger.events(order.out_trade_no)][-1] == "paid_held"
+    report = env.engine.ledger.daily_report(datetime.date.fromtimestamp(paid.paid_at))
+    assert [o.out_trade_no for o in report.held_orders] == [order.out_trade_no]
+    assert report.totals.paid_sum == Decimal("12.00")  # counted as taken
+    other = env.engine.start_qr(env.profile("epay"), Decimal("1.00"), Method.ALIPAY)
+    env.sim_client.pay("epay", other.out_trade_no, wallet="alipay")
+    assert not is_held(env.run_until(other.out_trade_no, {S.PAID}, limit=30))
+
+
+def test_a_site_found_without_scan_is_refused_before_sending(env, site):
+    gw = env.engine.gateway(env.profile("epay"))
+    site.scan_supported = False
+    assert gw.probe() == {"scan": "no"}
+    with pytest.raises(EngineError):
+        env.engine.start_micropay(env.profile("epay"), Decimal("1.00"), wechat_code(), sale_id="E8")
+    assert env.engine.ledger.orders_for_sale("E8") == []
+    assert not [p for op, p in site.received if op == "micropay" and p.get("auth_code")]

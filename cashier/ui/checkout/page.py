@@ -552,7 +552,7 @@ class CheckoutPage(QWidget):
         self.result_back.setVisible(not screen.paid)
         self.result_check.setVisible(screen.can_check)
         self._set_mode(RESULT)
-        if screen.paid:
+        if screen.paid and not screen.next_step:  # a paid screen with a warning stays up
             self._success_left = SUCCESS_SECONDS
             self.result_next.setText(tr("ui.back_in", s=self._success_left))
             self._tick.start()

@@ -70,10 +70,12 @@ def present(order, now: float, *, cancelled: bool = False) -> Screen:
     state = order.state
     if state == PAID:
         when = datetime.datetime.fromtimestamp(order.paid_at or order.updated_at).strftime("%H:%M:%S")
+        # Paid, but the site froze the money (epay status 3): the warning stays shown.
+        held = Text(raw="⚠ " + (order.reason or "")) if _held(order) else NONE
         return Screen(RESULT, "success", Text("ui.paid_title"),
                       Text("ui.paid_detail", {"amount": format_yuan(order.paid_amount or order.amount_to_pay),
                                               "wallet": wallet_text(order.wallet), "time": when}),
-                      paid=True)
+                      next_step=held, paid=True)
     if state in (EXPIRED, CLOSED, CANCELLED):
         watched = state == EXPIRED  # closed here only: still watched for a late payment
         if order.method == "micropay" or cancelled or state == CANCELLED or _said_cancelled(order) \
@@ -102,6 +104,12 @@ def present(order, now: float, *, cancelled: bool = False) -> Screen:
         return Screen(WAITING, title=Text("ui.waiting_title"), status=status, countdown=True, can_stop=True,
                       can_check=True)
     return Screen(QR, status=status, countdown=True, can_stop=state != CLOSING, can_check=True)
+
+
+def _held(order) -> bool:
+    from cashier.engine.core import is_held
+
+    return is_held(order)
 
 
 def _timed_out(order, now: float) -> bool:
