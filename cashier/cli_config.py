@@ -105,7 +105,7 @@ def config(args, out) -> int:
 
 def ledger(args, out) -> int:
     from cashier import secrets
-    from cashier.ledger.backends import describe, resolve_url
+    from cashier.ledger.location import describe, resolve_url
     from cashier.settings import check_ledger_url, ledger_url
 
     if args.ledger_command == "where":
