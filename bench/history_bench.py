@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         ("fully refunded", OrderQuery(status="fully_refunded")),
         ("refund not final", OrderQuery(status="refund_open")),
         ("partly refunded, wallet alipay", OrderQuery(status="partly_refunded", wallet="alipay")),
+        # Worst cases: a second filter that nothing matches, so the walk reaches the end.
+        ("worst: not paid, wallet qq (nothing)", OrderQuery(status="not_paid", wallet="qq")),
+        ("worst: refunded, wallet qq (nothing)", OrderQuery(status="refunded", wallet="qq")),
+        ("worst: paid, wallet qq (nothing)", OrderQuery(status="paid", wallet="qq")),
         (f"order number {recent_no}", OrderQuery(number=recent_no)),
         (f"order number {past[0]}", OrderQuery(number=past[0])),
     ]

@@ -11,6 +11,14 @@ def main(argv: list[str] | None = None) -> int:
         from cashier.peripherals.voice_worker import main as voice_worker
 
         return voice_worker()
+    from cashier.doctor import window_problem
+
+    # Without a display, or without a library Qt's platform plugin needs, Qt aborts with
+    # its own multi-line text: say it in one line and exit instead.
+    problem = window_problem()
+    if problem:
+        print(f"cashier: {problem}", file=sys.stderr)
+        return 1
     from cashier.ui.main import run
 
     return run(args)

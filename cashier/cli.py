@@ -41,6 +41,9 @@ define({
     "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",
                         "Paid but held (frozen) by the payment site: {count} (counted as taken; check with the site)"),
     "cli.report.total": ("合计", "Total"),
+    "cli.quit_ok": ("没有进行中的付款或退款，可以关闭", "No payment or refund in flight: safe to close"),
+    "cli.quit_busy": ("有 {count} 笔付款/退款正在进行，请等它完成后再更新或关闭收银台",
+                      "{count} payment(s)/refund(s) in flight: let them finish before updating or closing the cashier"),
     "cli.bad_limit": ("条数应为 1 到 {maximum} 之间的整数：{text}", "The limit must be a whole number from 1 to {maximum}: {text}"),
     "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
     "cli.interrupted": ("已中断", "Interrupted"),
@@ -92,6 +95,7 @@ def order_dict(order) -> dict[str, Any]:
         "qr_image_url": order.qr_image_url,
         "gateway_trade_no": order.gateway_trade_no,
         "reason": order.reason,
+        "reason_code": order.reason_code,
         "held": is_held(order),  # paid, but the site froze the money (reason says so)
         "created_at": _ts(order.created_at),
         "expires_at": _ts(order.expires_at),
@@ -202,8 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     rq.add_argument("profile")
     rq.add_argument("out_refund_no")
 
-    doctor = sub.add_parser("doctor", help="reach the gateway and check the credentials")
-    doctor.add_argument("profile")
+    doctor = sub.add_parser("doctor", help="without a profile: check this machine (display, keyring, data folder, "
+                                           "gateways, clock); with one: reach its gateway and check the credentials")
+    doctor.add_argument("profile", nargs="?")
+
+    sub.add_parser("request-quit", help="for installers: exit 0 when no payment or refund is in flight in these "
+                                        "books, else name them and exit 3")
 
     resume = sub.add_parser("resume", help="settle every unresolved order and refund")
     resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
@@ -295,6 +303,10 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         from cashier import cli_config
 
         return cli_config.ledger(args, out)
+    if args.command == "doctor" and not args.profile:
+        return _machine_doctor(out)
+    if args.command == "request-quit":
+        return _request_quit(out)
     if args.command == "support-bundle":  # works when the ledger cannot be opened: that is when it helps
         from pathlib import Path
 
@@ -323,6 +335,42 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return _command(args, out, ctx)
     finally:
         ctx.close()
+
+
+def _machine_doctor(out: Output) -> int:
+    from cashier import doctor
+
+    checks = doctor.run_checks()
+    failed = any(c.status == "fail" for c in checks)
+    out.emit({"ok": not failed, "checks": [c.to_dict() for c in checks]}, doctor.render(checks))
+    return 1 if failed else 0
+
+
+def _request_quit(out: Output) -> int:
+    """Asked by the Windows installer before it replaces the program: are these books busy?"""
+    from cashier import paths
+    from cashier.ledger import Ledger
+    from cashier.ledger import states as S
+
+    # A request out or a customer paying: the program must not be replaced under them
+    # (expired and needs_check orders wait for a person, not for a reply).
+    in_flight = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.NEEDS_CHECK}
+    refund_in_flight = S.UNRESOLVED_REFUND_STATES - {S.REFUND_NEEDS_CHECK}
+    path = paths.database_path()
+    busy_orders: list = []
+    busy_refunds: list = []
+    if path.exists():
+        with Ledger(path) as ledger:
+            busy_orders = [o for o in ledger.unresolved_orders() if o.state in in_flight]
+            busy_refunds = [r for r in ledger.unresolved_refunds() if r.state in refund_in_flight]
+    if not busy_orders and not busy_refunds:
+        out.emit({"busy": False, "ledger": str(path)}, tr("cli.quit_ok"))
+        return 0
+    text = "\n".join([tr("cli.quit_busy", count=len(busy_orders) + len(busy_refunds))]
+                     + ["  " + _order_text(o) for o in busy_orders] + ["  " + _refund_text(r) for r in busy_refunds])
+    out.emit({"busy": True, "ledger": str(path), "orders": [order_dict(o) for o in busy_orders],
+              "refunds": [refund_dict(r) for r in busy_refunds]}, text)
+    return 3
 
 
 def _profile(args: argparse.Namespace, out: Output) -> int:
@@ -413,7 +461,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         order = engine.stop_waiting(args.out_trade_no, actor="cli")
         if args.wait > 0:  # query-then-reverse may have to wait for the gateway's rate limit
             order = _wait(engine, order.out_trade_no, args.wait,
-                          stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING, S.CLOSING})
+                          stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING})
         out.emit(order_dict(order), _order_text(order))
         return 0
     if args.command == "refund":

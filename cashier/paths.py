@@ -1,6 +1,9 @@
 """Where the app keeps its files.
 
 `CASHIER_HOME`, when set, holds every file the app writes (config, database, logs).
+Otherwise an installed program may name a machine-wide folder: a per-machine Windows
+install writes `cashier-home.txt` next to cashier.exe holding e.g.
+`%ProgramData%/cashier`, so that every clerk account on the PC shares one set of books.
 Otherwise the platform's user directories (platformdirs) are used.
 """
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +20,7 @@ from cashier.i18n import UserError, define
 
 APP_NAME = "cashier"
 APP_AUTHOR = "cashier"
+MACHINE_HOME_FILE = "cashier-home.txt"
 
 
 define({
@@ -64,7 +69,21 @@ def storing(path: object) -> Iterator[None]:
 
 def _home() -> Path | None:
     value = os.environ.get("CASHIER_HOME")
-    return Path(value).expanduser() if value else None
+    if value:
+        return Path(value).expanduser()
+    return machine_home()
+
+
+def machine_home() -> Path | None:
+    """The folder named by cashier-home.txt beside the frozen program (installed apps
+    only: a source checkout or pip install never reads a file next to the Python)."""
+    if not getattr(sys, "frozen", False):
+        return None
+    try:
+        text = (Path(sys.executable).resolve().parent / MACHINE_HOME_FILE).read_text("utf-8-sig").strip()
+    except OSError:
+        return None
+    return Path(os.path.expandvars(text)).expanduser() if text else None
 
 
 def write_json_atomically(path: Path, data: object) -> None:

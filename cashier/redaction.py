@@ -7,6 +7,7 @@ HTTP layer (its messages) and the log file (every line) both go through `redact_
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 
@@ -53,19 +54,18 @@ def redact_runs(text: str, secrets: Iterable[str], *, run: int = REDACT_MIN_RUN)
                 hidden[start:start + len(key)] = b"\x01" * len(key)
                 start = low.find(key, start + 1)
             continue
-        windows = {key[i:i + run] for i in range(len(key) - run + 1)}
-        for i in range(len(low) - run + 1):
-            if low[i:i + run] in windows:
-                hidden[i:i + run] = b"\x01" * run
-    if not any(hidden):
+        # Every piece of `run` characters, looked for with str.find (C speed: a 1 MB
+        # answer takes milliseconds, not a Python loop over each position).
+        for window in {key[i:i + run] for i in range(len(key) - run + 1)}:
+            start = low.find(window)
+            while start >= 0:
+                hidden[start:start + run] = b"\x01" * run
+                start = low.find(window, start + 1)
+    if 1 not in hidden:
         return text
-    out, i = [], 0
-    while i < len(text):
-        if hidden[i]:
-            while i < len(text) and hidden[i]:
-                i += 1
-            out.append("***")
-        else:
-            out.append(text[i])
-            i += 1
+    out, last = [], 0
+    for run_ in re.finditer(rb"\x01+", hidden):
+        out += [text[last:run_.start()], MASK]
+        last = run_.end()
+    out.append(text[last:])
     return "".join(out)

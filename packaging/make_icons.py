@@ -9,7 +9,7 @@ script draws the stock icon: a white yuan sign on a green rounded square, drawn 
 polygons so that no font is needed and the result is the same on every machine.
 
 The generated icons are committed (a few dozen KB), so the Windows and macOS builds
-need only PyInstaller, not this script. Needs Pillow (a dependency of the app).
+need only PyInstaller, not this script. Needs Pillow: pip install -e ".[icons]".
 """
 
 from __future__ import annotations

@@ -193,3 +193,22 @@ def test_no_float_in_payment_code():
             if re.search(r"(amount|money|price|fee|total)\w*\s*[:=]\s*\d+\.\d+\b", code, re.I):
                 offenders.append(f"{path}:{lineno}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("bad", ["1e9999", "1E2", Decimal("1E+400"), "99999999999999999999999.00", 10**30,
+                                 Decimal("92233720368547758.08"), "٣", "１", "+1", " - 1", "1,000", "NaN",
+                                 Decimal("NaN"), Decimal("-0.01"), "0x10", "", None, [1], {"v": 1}])
+def test_wire_amounts_the_books_cannot_hold_are_refused(bad):
+    with pytest.raises(ValueError):
+        parse_wire_amount(bad)
+
+
+@given(st.text(alphabet="0123456789.e+-E ,٣", max_size=30) | st.decimals(allow_nan=True, allow_infinity=True)
+       | st.integers())
+def test_a_wire_amount_is_read_as_written_or_refused(value):
+    try:
+        got = parse_wire_amount(value)
+    except ValueError:
+        return
+    assert got == Decimal(str(value).strip()) and got == got.quantize(Decimal("0.01"))
+    assert to_fen(got) <= 2**63 - 1  # always fits the books

@@ -59,6 +59,9 @@ define({
                   "The gateway's payment code is not a link form it uses; not shown ({value}); outcome unknown"),
     "gw.amount_range": ("金额必须在 {minimum} 与 {maximum} 元之间", "The amount must be between ¥{minimum} and ¥{maximum}"),
     "gw.bad_trade_no": ("单号 {value} 不符合该网关的格式（{pattern}）", "Number {value} does not fit this gateway's format ({pattern})"),
+    "gw.refund_not_found": ("网关没有这笔退款（{reason}）", "The gateway has no such refund ({reason})"),
+    "gw.already_exists": ("网关已有这个单号，正在查询它的状态（{reason}）",
+                          "The gateway already has this number; asking for its status ({reason})"),
     "gw.notify_bad_signature": ("通知签名无效", "Notification signature is invalid"),
     "gw.notify_malformed": ("通知内容无效：{reason}", "Notification is malformed: {reason}"),
     "gw.notify_unknown_order": ("通知的订单不是本店的：{out_trade_no}", "Notification for an order that is not ours: {out_trade_no}"),
@@ -186,6 +189,10 @@ class RefundState:
     gateway_refund_no: str | None = None
     reason: str | None = None
     finished_at: datetime | None = None
+    # A gateway that cannot report one refund may report how much of the whole order
+    # it has refunded (Fengniao's order query); the engine weighs that against the
+    # order's other refunds. None: not known.
+    order_refunded: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +326,20 @@ class NotSent(DefiniteError):
     key = "gw.not_sent"
 
 
+class RefundNotFound(DefiniteError):
+    """The gateway has no refund with this number: our request never reached it (or
+    it refused it without keeping it). Sending it again with the same number is safe."""
+
+    key = "gw.refund_not_found"
+
+
+class AlreadyExists(GatewayError):
+    """The gateway already has this order or refund number: an earlier request with it
+    reached the gateway. Neither a success nor a refusal: its status must be asked."""
+
+    key = "gw.already_exists"
+
+
 class UnknownOutcome(GatewayError):
     """The request may or may not have taken effect: query before anything else."""
 
@@ -430,24 +451,35 @@ GUARDED_OPERATIONS = ("create_qr", "micropay", "query", "close", "reverse", "ref
                       "check_connection", "fetch_qr_image")
 # A QR payload is at most this long (a version-40 QR holds 2,953 bytes).
 MAX_QR_PAYLOAD = 2048
-_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def _link_text_ok(text: object) -> bool:
+    """A link as text: not empty, not too long, no space, no control or format
+    character (a right-to-left override would show one link and open another).
+    Non-ASCII is allowed: a site may leave its Chinese name unencoded in a query."""
+    return (isinstance(text, str) and 0 < len(text) <= MAX_QR_PAYLOAD and text.isprintable()
+            and not any(ch.isspace() for ch in text))
+
+
+# A gateway's words kept in a message or a reason (and so in the ledger): at most this long.
+MAX_REASON = 300
+
+
+def _clean_words(gateway: "Gateway", text: str) -> str:
+    """The gateway's words, redacted and cut to MAX_REASON (redacted before cutting)."""
+    excerpt = getattr(gateway.http, "excerpt", None)
+    return excerpt(text, MAX_REASON) if excerpt is not None else text[:MAX_REASON]
 
 
 def _redact_error(gateway: "Gateway", exc: GatewayError) -> GatewayError:
-    redact = getattr(gateway.http, "redact", None)
-    if redact is None:
-        return exc
-    exc.params = {k: redact(v) if isinstance(v, str) else v for k, v in exc.params.items()}
+    exc.params = {k: _clean_words(gateway, v) if isinstance(v, str) else v for k, v in exc.params.items()}
     exc.args = (exc.message(EN),)
     return exc
 
 
 def _redact_result(gateway: "Gateway", result: Any) -> Any:
-    redact = getattr(gateway.http, "redact", None)
-    if redact is None:
-        return result
     if dataclasses.is_dataclass(result) and isinstance(getattr(result, "reason", None), str):
-        clean = redact(result.reason)
+        clean = _clean_words(gateway, result.reason)
         if clean != result.reason:
             return dataclasses.replace(result, reason=clean)
     return result
@@ -551,7 +583,7 @@ class Gateway:
         """Whether `text` is a QR payload of a form this gateway uses."""
         from cashier.gateways.http import is_loopback_host
 
-        if not isinstance(text, str) or len(text) > MAX_QR_PAYLOAD or not _PRINTABLE_ASCII.fullmatch(text):
+        if not _link_text_ok(text):
             return False
         parts = urlsplit(text)
         scheme = parts.scheme.lower()
@@ -644,7 +676,7 @@ Gateway.fetch_qr_image = _guarded("fetch_qr_image", Gateway.fetch_qr_image)  # t
 def _image_url_ok(url: object, schemes: frozenset[str]) -> bool:
     from cashier.gateways.http import is_loopback_host
 
-    if not isinstance(url, str) or len(url) > MAX_QR_PAYLOAD or not _PRINTABLE_ASCII.fullmatch(url):
+    if not _link_text_ok(url):
         return False
     parts = urlsplit(url)
     host = parts.hostname or ""

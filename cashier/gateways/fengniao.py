@@ -12,13 +12,20 @@ Answers are JSON: a flat object with `error_code` (0 = ok), `error_msg` and the
 fields; a nested `data` object is accepted too. Answers carry no signature.
 
 Decisions where the seed is silent (see also `unverified`):
-  * No refund query exists. `refund_query` re-sends `trade.refund` with the same
-    out_refund_no and amount: the gateway keeps refund numbers unique (12003 "退款
-    单号已存在"), so the re-send refunds nothing twice and is answered with the
-    refund's status. The amount is the one `refund` sent in this process, or the
-    `amount` argument; without either the re-send is refused (never send a refund
-    without its amount: the gateway would take that as "refund in full"). An
-    answer 12003 means "that refund number exists, status not given": PROCESSING.
+  * No refund query exists: the seed documents `trade.refund` and `trade.query` (the
+    order) only. The one way to learn one refund's status is to re-send `trade.refund`
+    with the same out_refund_no and amount: the gateway keeps refund numbers unique,
+    so the re-send refunds nothing twice and is answered with that refund's status.
+    The amount is the one `refund` sent in this process, or the `amount` argument;
+    without either the re-send is refused (never send a refund without its amount:
+    the gateway would take that as "refund in full").
+  * An answer 12003 ("refund number exists", no status) raises AlreadyExists from
+    `refund`; in `refund_query` it leads to the real status check there is:
+    `trade.query` of the order, whose refunded total (total_amount minus
+    net_receipt_amount, when the status shows a refund) comes back as
+    `RefundState.order_refunded` for the engine to weigh against the order's other
+    refunds. 12004 ("no such refund") raises RefundNotFound; 12001 ("order number
+    exists") raises AlreadyExists.
   * Micropay answers: `trade_status` (SUCCESS / TRADE_SUCCESS paid, USERPAYING /
     WAIT_BUYER_PAY / NOTPAY waiting for the customer, PAYERROR / TRADE_CLOSED /
     CLOSED / REVOKED declined), else `pay_time` means paid; neither: outcome unknown.
@@ -43,6 +50,7 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
 from cashier.gateways.base import (
+    AlreadyExists,
     BadResponse,
     answer_amount,
     BadSignature,
@@ -59,6 +67,7 @@ from cashier.gateways.base import (
     PaymentState,
     PayStatus,
     QrOrder,
+    RefundNotFound,
     RefundState,
     RefundStatus,
     Rejected,
@@ -78,8 +87,8 @@ define({
                               "Gateway system error ({code}); outcome unknown: {reason}"),
     "fengniao.unknown_code": ("蜂鸟网关返回了未知的状态码 {code}，结果未知：{reason}",
                               "The gateway answered an unknown code {code}; outcome unknown: {reason}"),
-    "fengniao.refund_no_exists": ("退款单号已存在，网关未给出退款状态，请在商户后台核对",
-                                  "The refund number exists; the gateway gave no status: check in the merchant console"),
+    "fengniao.refund_no_exists": ("退款单号已存在，网关未给出这笔退款的状态",
+                                  "The refund number exists; the gateway gave no status for this refund"),
     "fengniao.refund_amount_unknown": ("无法查询退款：本机不记得该退款的金额，请用原退款单号和原金额重新提交退款",
                                        "Cannot check the refund: its amount is not known here; re-send the refund with the same number and amount"),
     "fengniao.field.sub_appid": ("公众号 AppID（sub_appid，微信需要时填写）", "WeChat official account AppID (sub_appid, if required)"),
@@ -97,11 +106,19 @@ BAD_PARAMETER = "10008"
 ORDER_EXISTS = "12001"
 ORDER_NOT_FOUND = "12002"
 REFUND_NO_EXISTS = "12003"
+REFUND_NOT_FOUND = "12004"
 REJECTED_CODES = frozenset({
     "10001", "10003", "10005", "10006", "10007", "10009", "10010", "10011", "10012",
-    ORDER_EXISTS, ORDER_NOT_FOUND, REFUND_NO_EXISTS, "12004", "13001", "14001", "14500",
+    ORDER_NOT_FOUND, "13001", "14001", "14500",
     "15001", "15002", "15501", "15502", "15503",
 })
+
+# Codes of the seed's table (3.4) that say nothing definite about a payment-code charge:
+# "12001 订单号已存在" means an order with our number exists (our own request, seen
+# twice: it may be paid), "14001 订单还未支付" is the customer still confirming, the
+# refund and withdrawal codes do not belong to a charge. Outcome unknown: query.
+MICROPAY_NOT_REFUSALS = frozenset({ORDER_EXISTS, ORDER_NOT_FOUND, REFUND_NO_EXISTS, "12004", "14001", "14500",
+                                   "15501", "15502", "15503"})
 
 QR_METHODS = {Method.WECHAT: "weixin.qr_code_pay", Method.ALIPAY: "alipay.qr_code_pay", Method.QQ: "qq.unified"}
 QR_WALLETS = {Method.WECHAT: Wallet.WECHAT, Method.ALIPAY: Wallet.ALIPAY, Method.QQ: Wallet.QQ}
@@ -210,10 +227,10 @@ class FengniaoGateway(Gateway):
         form["sign"] = sign_fields(form, self._secret)
         return form
 
-    def _call(self, method: str, business: Mapping[str, Any], *, accept: frozenset[str] = frozenset()
-              ) -> tuple[str, str, dict[str, Any]]:
+    def _call(self, method: str, business: Mapping[str, Any], *, accept: frozenset[str] = frozenset(),
+              unknown: frozenset[str] = frozenset()) -> tuple[str, str, dict[str, Any]]:
         """POST one method; return (code, message, fields) for code 0 or a code in `accept`,
-        raise the typed error otherwise."""
+        raise the typed error otherwise (a code in `unknown`: outcome unknown)."""
         answer = self.http.post_form(self.http.base_url, self.build_request(method, business))
         if "error_code" not in answer:
             raise BadResponse(reason=f"{method}: no error_code")
@@ -229,10 +246,16 @@ class FengniaoGateway(Gateway):
         reason = f"{message} ({code})" if message else code
         if code == SYSTEM_ERROR:
             raise UnknownOutcome("fengniao.system_error", gateway_code=code, code=code, reason=message)
+        if code in unknown:
+            raise UnknownOutcome("fengniao.unknown_code", gateway_code=code, code=code, reason=message)
         if code == BAD_SIGNATURE:
             raise BadSignature(gateway_code=code, reason=reason)
         if code == BAD_PARAMETER:
             raise InvalidParameter(gateway_code=code, reason=reason)
+        if code in (ORDER_EXISTS, REFUND_NO_EXISTS):
+            raise AlreadyExists(gateway_code=code, reason=reason)
+        if code == REFUND_NOT_FOUND:
+            raise RefundNotFound(gateway_code=code, reason=reason)
         if code in REJECTED_CODES:
             raise Rejected(gateway_code=code, reason=reason)
         raise UnknownOutcome("fengniao.unknown_code", gateway_code=code, code=code, reason=message)
@@ -302,7 +325,7 @@ class FengniaoGateway(Gateway):
         else:
             business.update(auth_code=auth_code, scene="bar_code", client_ip=self._client_ip,
                             notify_url=self.profile.notify_url)
-        _, message, fields = self._call(MICROPAY_METHODS[wallet], business)
+        _, message, fields = self._call(MICROPAY_METHODS[wallet], business, unknown=MICROPAY_NOT_REFUSALS)
         trade_no = _text(fields, "trade_no")
         self._remember_trade_no(out_trade_no, trade_no)
         status = _text(fields, "trade_status")
@@ -314,8 +337,9 @@ class FengniaoGateway(Gateway):
                                 paid_at=paid_at, **base)
         if status in WAITING_STATUSES:
             return PaymentState(PayStatus.PENDING, user_paying=True, reason=reason, **base)
-        if status in ("PAYERROR", "CLOSED", "REVOKED", "TRADE_CLOSED"):
+        if status in ("PAYERROR", "CLOSED", "REVOKED") or (status == "TRADE_CLOSED" and paid_at is None):
             return PaymentState(PayStatus.FAILED, reason=reason, **base)
+        # (TRADE_CLOSED with a pay time reads "paid, then refunded" in trade.query: not a decline)
         raise BadResponse(reason=f"micropay answer without a known trade_status: {status or '-'}")
 
     # -- query ----------------------------------------------------------------------------
@@ -377,22 +401,38 @@ class FengniaoGateway(Gateway):
         return self._send_refund(order, out_refund_no, amount)
 
     def refund_query(self, order: OrderRef, out_refund_no: str, amount: Decimal | None = None) -> RefundState:
-        """No refund query exists: re-send the same refund (same number, same amount)."""
+        """No refund query exists: re-send the same refund (same number, same amount);
+        when the gateway answers only "that number exists" (12003), ask the order."""
         if amount is None:
             with self._memo_lock:
                 amount = self._refund_amounts.get(out_refund_no)
         if amount is None:
             raise NotSupported("fengniao.refund_amount_unknown", operation="refund_query")
-        return self._send_refund(order, out_refund_no, self._wire_amount(amount))
+        try:
+            return self._send_refund(order, out_refund_no, self._wire_amount(amount))
+        except AlreadyExists as exists:
+            return self._refund_from_order(order, out_refund_no, amount, exists)
+
+    def _refund_from_order(self, order: OrderRef, out_refund_no: str, amount: Decimal,
+                           exists: AlreadyExists) -> RefundState:
+        """The order's refunded total, from `trade.query`: all the gateway will say."""
+        _, _, fields = self._call(
+            "trade.query", {"merchant_no": self.profile.merchant_id, "out_trade_no": order.out_trade_no})
+        status = _text(fields, "trade_status")
+        total = _amount(fields, "total_amount")
+        net = _amount(fields, "net_receipt_amount")
+        refunded = None
+        shows_refund = status == "REFUND" or (status == "TRADE_CLOSED" and parse_china_time(fields.get("pay_time")))
+        if total is not None and net is not None and net <= total:
+            refunded = (total - net) if (shows_refund or net < total) else Decimal("0.00")
+        return RefundState(RefundStatus.PROCESSING, out_refund_no, amount,
+                           reason=tr("fengniao.refund_no_exists") + f" ({exists.gateway_code})",
+                           order_refunded=refunded)
 
     def _send_refund(self, order: OrderRef, out_refund_no: str, amount: Decimal) -> RefundState:
         # refund_fee is always sent: without it the gateway refunds the whole order.
-        code, message, fields = self._call(
-            "trade.refund", {"out_trade_no": order.out_trade_no, "out_refund_no": out_refund_no, "refund_fee": amount},
-            accept=frozenset({REFUND_NO_EXISTS}))
-        if code == REFUND_NO_EXISTS:
-            return RefundState(RefundStatus.PROCESSING, out_refund_no, amount,
-                               reason=tr("fengniao.refund_no_exists") + (f" ({message})" if message else ""))
+        _, message, fields = self._call(
+            "trade.refund", {"out_trade_no": order.out_trade_no, "out_refund_no": out_refund_no, "refund_fee": amount})
         status = _text(fields, "refund_status")
         if not status:
             raise BadResponse(reason="trade.refund: no refund_status")

@@ -57,6 +57,7 @@ from numbers import Real
 from typing import Any, Callable, ClassVar, Mapping, NoReturn
 
 from cashier.gateways.base import (
+    AlreadyExists,
     BadResponse,
     answer_amount,
     BadSignature,
@@ -75,6 +76,7 @@ from cashier.gateways.base import (
     PayStatus,
     QrOrder,
     RateLimited,
+    RefundNotFound,
     RefundState,
     RefundStatus,
     Rejected,
@@ -404,7 +406,7 @@ class LtzfGateway(Gateway):
             msg = self._msg(answer)
             if "退款单号重复" in msg or "退款单号已存在" in msg:
                 # A refund with this number exists: maybe ours whose answer was lost.
-                return RefundState(RefundStatus.PROCESSING, out_refund_no, amount=amount, reason=msg)
+                raise AlreadyExists(reason=msg)
             self._fail(answer)
         data = self._data(answer)
         echoed = data.get("out_refund_no")
@@ -425,7 +427,7 @@ class LtzfGateway(Gateway):
         if not self._ok(answer):
             msg = self._msg(answer)
             if "退款单号不存在" in msg or msg == "退款单不存在":
-                return RefundState(RefundStatus.FAILED, out_refund_no, amount=amount, reason=msg)
+                raise RefundNotFound(reason=msg)
             self._fail(answer)
         data = self._data(answer)
         echoed = data.get("out_refund_no")

@@ -145,6 +145,8 @@ _DECLINE_WORDS = ("余额不足", "付款码", "授权码", "条码", "过期", 
 _DUPLICATE_WORDS = ("重复", "已存在")
 _PARAM_WORDS = ("参数", "不能为空", "格式", "必须", "长度", "必填", "非法", "错误", "invalid")
 _NOT_FOUND_WORDS = ("订单不存在", "不存在该订单", "未找到", "查无")
+# A refund refused before anything moved: not paid, not enabled, over a limit, no such order.
+_REFUND_REFUSAL_WORDS = ("未支付", "不能退款", "未开通", "不能超过", "超过可退", "不足") + _NOT_FOUND_WORDS
 
 
 class UnclearAnswer(UnknownOutcome):
@@ -383,7 +385,8 @@ class WeidoufuGateway(Gateway):
             if _has(message, _DECLINE_WORDS):
                 return PaymentState(PayStatus.FAILED, out_trade_no, wallet=wallet, reason=reason)
             if _has(message, _DUPLICATE_WORDS):
-                raise Rejected(reason=reason, gateway_code="0")
+                # An order with our number exists (our own request seen twice): it may be paid.
+                raise UnclearAnswer(reason=reason, gateway_code="0")
             if _has(message, _PARAM_WORDS):
                 raise InvalidParameter(reason=reason, gateway_code="0")
             raise UnclearAnswer(reason=reason, gateway_code="0")
@@ -448,8 +451,14 @@ class WeidoufuGateway(Gateway):
         body = self._signed({"out_order_no": order.out_trade_no, "refund_fee": fee})
         ok, message, data = self._answer(self.http.post_json("/pay/refund", body))
         if not ok:
+            if _has(message, _DUPLICATE_WORDS):  # "already refunded / duplicate": money may have moved
+                raise UnclearAnswer(reason=message or "code 0", gateway_code="0")
+            if _has(message, _REFUND_REFUSAL_WORDS) and not _has(message, _UNCLEAR_WORDS):
+                raise Rejected(reason=message, gateway_code="0")
             try:
-                self._raise_for(message)
+                # Words not recognised are no refusal: outcome unknown (a refund here is
+                # not idempotent, so "failed" could lead to a second one).
+                self._raise_for(message, unknown_default=True)
             except BadSignature as refused:
                 self._refund_signature_refused(refused)
                 raise

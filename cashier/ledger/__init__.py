@@ -3,30 +3,18 @@
     from cashier.ledger import Ledger
     with Ledger(path) as ledger:
         order = ledger.create_order(...)          # state "sending", durable on return
-        ledger.update_order(order.out_trade_no, state="pending", expect="sending", qr=link)
+        ledger.update_order(order.out_trade_no, event=states.QR_SHOWN, expect="sending", qr=link)
+
+`cashier.ledger.states` (the state machine) imports nothing else: the UI reads state
+names from it without loading SQLite. Everything else here is loaded on first use.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from . import states
-from .db import DEFAULT_BUSY_TIMEOUT_MS, Ledger
-from .errors import (
-    DuplicateOrder,
-    DuplicateRefund,
-    FullAuthCode,
-    LedgerBusy,
-    LedgerCorrupt,
-    LedgerEmpty,
-    LedgerError,
-    LedgerFull,
-    LedgerIOError,
-    LedgerReadOnly,
-    OrderNotFound,
-    RefundNotFound,
-    RefundTooLarge,
-    SchemaTooNew,
-    StateConflict,
-)
-from .records import Event, OrderRecord, RefundRecord, Report, ReportLine
-from .schema import SCHEMA_VERSION
 from .states import (
     FINAL_ORDER_STATES,
     FINAL_REFUND_STATES,
@@ -36,10 +24,26 @@ from .states import (
     UNRESOLVED_REFUND_STATES,
 )
 
-__all__ = [
-    "DEFAULT_BUSY_TIMEOUT_MS", "DuplicateOrder", "DuplicateRefund", "Event", "FINAL_ORDER_STATES",
-    "FINAL_REFUND_STATES", "FullAuthCode", "Ledger", "LedgerBusy", "LedgerCorrupt", "LedgerEmpty", "LedgerError",
-    "LedgerFull", "LedgerIOError", "LedgerReadOnly", "ORDER_STATES", "OrderNotFound", "OrderRecord", "REFUND_STATES",
-    "RefundNotFound", "RefundRecord", "RefundTooLarge", "Report", "ReportLine", "SCHEMA_VERSION",
-    "SchemaTooNew", "StateConflict", "UNRESOLVED_ORDER_STATES", "UNRESOLVED_REFUND_STATES", "states",
-]
+_LAZY = {
+    "DEFAULT_BUSY_TIMEOUT_MS": "db", "Ledger": "db",
+    "DuplicateOrder": "errors", "DuplicateRefund": "errors", "FullAuthCode": "errors",
+    "IllegalStateChange": "errors", "LedgerBusy": "errors", "LedgerCorrupt": "errors", "LedgerError": "errors",
+    "LedgerFull": "errors", "LedgerIOError": "errors", "LedgerEmpty": "errors", "LedgerReadOnly": "errors", "OrderNotFound": "errors", "RefundNotFound": "errors",
+    "RefundTooLarge": "errors", "SchemaTooNew": "errors", "StateConflict": "errors",
+    "Event": "records", "OrderRecord": "records", "RefundRecord": "records", "Report": "records",
+    "ReportLine": "records",
+    "SCHEMA_VERSION": "schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cashier.ledger' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted([*_LAZY, "FINAL_ORDER_STATES", "FINAL_REFUND_STATES", "ORDER_STATES", "REFUND_STATES",
+                  "UNRESOLVED_ORDER_STATES", "UNRESOLVED_REFUND_STATES", "states"])

@@ -41,12 +41,16 @@ from .errors import (
     LedgerError,
     OrderNotFound,
     RefundNotFound,
+    IllegalStateChange,
     RefundTooLarge,
     SchemaTooNew,
     StateConflict,
     translate,
 )
 from .records import (
+    JSON_FIELDS,
+    ORDER_COLUMN_NAMES,
+    REFUND_COLUMN_NAMES,
     ORDER_FIELDS,
     ORDER_MONEY_FIELDS,
     ORDER_MUTABLE_FIELDS,
@@ -106,13 +110,19 @@ _UNSET = object()
 
 
 def _column(name: str) -> str:
-    return f"{name}_fen" if name in ORDER_MONEY_FIELDS else name
+    if name in ORDER_MONEY_FIELDS:
+        return f"{name}_fen"
+    return ORDER_COLUMN_NAMES.get(name, name)
+
+
+def _refund_column(name: str) -> str:
+    if name in REFUND_MONEY_FIELDS:
+        return f"{name}_fen"
+    return REFUND_COLUMN_NAMES.get(name, name)
 
 
 _ORDER_COLUMNS = ", ".join(_column(n) for n in ORDER_FIELDS)
-_REFUND_COLUMNS = ", ".join(
-    f"{n}_fen" if n in REFUND_MONEY_FIELDS else n for n in REFUND_FIELDS
-)
+_REFUND_COLUMNS = ", ".join(_refund_column(n) for n in REFUND_FIELDS)
 _ORDER_SELECT = f"SELECT {_ORDER_COLUMNS} FROM orders"
 _REFUND_SELECT = f"SELECT {_REFUND_COLUMNS} FROM refunds"
 _EVENT_SELECT = (
@@ -121,6 +131,16 @@ _EVENT_SELECT = (
 )
 _ORDER_MONEY_INDEXES = tuple(i for i, n in enumerate(ORDER_FIELDS) if n in ORDER_MONEY_FIELDS)
 _REFUND_MONEY_INDEXES = tuple(i for i, n in enumerate(REFUND_FIELDS) if n in REFUND_MONEY_FIELDS)
+_ORDER_JSON_INDEXES = tuple(i for i, n in enumerate(ORDER_FIELDS) if n in JSON_FIELDS)
+_REFUND_JSON_INDEXES = tuple(i for i, n in enumerate(REFUND_FIELDS) if n in JSON_FIELDS)
+
+
+def _load_json(text: Any) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _order(row: tuple) -> OrderRecord:
@@ -128,6 +148,8 @@ def _order(row: tuple) -> OrderRecord:
     for i in _ORDER_MONEY_INDEXES:
         if values[i] is not None:
             values[i] = from_fen(values[i])
+    for i in _ORDER_JSON_INDEXES:
+        values[i] = _load_json(values[i])
     return OrderRecord(*values)
 
 
@@ -135,6 +157,8 @@ def _refund(row: tuple) -> RefundRecord:
     values = list(row)
     for i in _REFUND_MONEY_INDEXES:
         values[i] = from_fen(values[i])
+    for i in _REFUND_JSON_INDEXES:
+        values[i] = _load_json(values[i])
     return RefundRecord(*values)
 
 
@@ -194,6 +218,35 @@ def _expect_set(expect: str | Iterable[str] | None) -> frozenset[str] | None:
     if isinstance(expect, str):
         return frozenset({expect})
     return frozenset(expect)
+
+
+def _transition(kind: str, entity_id: str, table: dict[tuple[str, str], str], current: str,
+                event: str | None, state: str | None) -> tuple[str, str | None]:
+    """The new state for `event` (or the requested `state`) from `current`, checked
+    against the state machine's table. No event and no new state: fields only."""
+    if event is not None:
+        target = table.get((current, event))
+        if target is None or (state is not None and state != target):
+            raise IllegalStateChange(entity_id=entity_id, current=current, event=event)
+        return target, event
+    if state is None or state == current:
+        return current, None
+    events = states.events_between(table, current, state)
+    if not events:
+        raise IllegalStateChange(entity_id=entity_id, current=current, event=f"-> {state}")
+    return state, events[0]
+
+
+def _check_owner(entity_id: str, current: Any, owner: Any, now: float) -> None:
+    """A write in the name of `owner` is refused once someone else owns the row."""
+    if owner is _UNSET or current.owner is None or current.owner == owner:
+        return
+    raise StateConflict(entity_id=entity_id, current=current.state, expected=current.state)
+
+
+def _with_event(changes: dict[str, Any], event: str | None) -> dict[str, Any]:
+    """The fields an update set, and the state machine's event that moved it."""
+    return changes if event is None else {**changes, "event": event}
 
 
 def _move_in(tmp: Path, path: Path) -> None:
@@ -604,8 +657,12 @@ class Ledger:
         actor: str = "clerk",
         amount_to_pay: Decimal | None = None,
         detail: dict[str, Any] | None = None,
+        owner: str | None = None,
+        lease_until: float | None = None,
+        next_check_at: float | None = None,
     ) -> OrderRecord:
-        """Record a new payment attempt in state "sending" (before its request leaves)."""
+        """Record a new payment attempt in state "sending" (before its request leaves),
+        owned by `owner` (the process about to send it) until `lease_until`."""
         if not out_trade_no or not isinstance(out_trade_no, str):
             raise ValueError("out_trade_no must be a non-empty string")
         check_amount(amount)
@@ -630,6 +687,9 @@ class Ledger:
             "expires_at": expires_at,
             "created_at": now,
             "updated_at": now,
+            "owner": owner,
+            "lease_until": lease_until,
+            "next_check_at": next_check_at,
         }
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
@@ -654,21 +714,31 @@ class Ledger:
         self,
         out_trade_no: str,
         *,
+        event: str | None = None,
         state: str | None = None,
         expect: str | Iterable[str] | None = None,
         actor: str = "engine",
-        action: str = "update",
+        action: str | None = None,
         detail: dict[str, Any] | None = None,
+        owner: Any = _UNSET,
         **fields: Any,
     ) -> OrderRecord:
         """Change fields and/or the state in one transaction, with an event row.
 
+        event: what happened (cashier.ledger.states); the new state is the table's
+        answer for (current state, event), or IllegalStateChange. `state` alone is
+        accepted when the table has an event from the current state to it.
         expect: a state or set of states; if the order is in none of them, nothing
         changes and StateConflict is raised (compare-and-set).
+        owner: when given, the row must be owned by it (or by nobody), else
+        StateConflict: another process has taken it over. Reaching a state that is not
+        in flight drops the ownership.
         Becoming "paid" fills paid_at (now) and paid_amount (amount_to_pay) unless given.
         """
         if state is not None and state not in states.ORDER_STATES:
             raise ValueError(f"unknown order state {state!r}")
+        if "reason" in fields:  # before schema v3 reasons were free text
+            fields["note"] = fields.pop("reason")
         bad = set(fields) - ORDER_MUTABLE_FIELDS
         if bad:
             raise TypeError(f"update_order() cannot set {', '.join(sorted(bad))}")
@@ -690,16 +760,17 @@ class Ledger:
             if allowed is not None and current.state not in allowed:
                 raise StateConflict(entity_id=out_trade_no, current=current.state,
                                     expected="/".join(sorted(allowed)))
-            new_state = state or current.state
+            _check_owner(out_trade_no, current, owner, now)
+            new_state, event = _transition("order", out_trade_no, states.ORDER_TABLE, current.state, event, state)
             if new_state == states.PAID and current.state != states.PAID:
                 if "paid_at" not in fields and current.paid_at is None:
                     fields["paid_at"] = now
                 if "paid_amount" not in fields and current.paid_amount is None:
                     fields["paid_amount"] = current.amount_to_pay
             self._set(conn, "orders", "out_trade_no", out_trade_no, new_state, fields, now,
-                      ORDER_MONEY_FIELDS)
-            self._event(conn, "order", out_trade_no, action, actor, current.state, new_state,
-                        detail, fields, now)
+                      ORDER_MONEY_FIELDS, _column)
+            self._event(conn, "order", out_trade_no, action or "update", actor, current.state,
+                        new_state, detail, _with_event(fields, event), now)
             record = self._get_order(conn, out_trade_no)
         assert record is not None
         return record
@@ -716,7 +787,8 @@ class Ledger:
         """A person settled a needs_check order: set its final state and who checked."""
         if state not in states.FINAL_ORDER_STATES:
             raise ValueError(f"a checked order must get a final state, not {state!r}")
-        return self.update_order(out_trade_no, state=state, expect=states.NEEDS_CHECK, actor=actor,
+        event = states.CHECKED_PAID if state == states.PAID else states.CHECKED_UNPAID
+        return self.update_order(out_trade_no, event=event, state=state, expect=states.NEEDS_CHECK, actor=actor,
                                  action="checked", detail=detail, checked_by=actor, **fields)
 
     def touch_order(self, out_trade_no: str, *, next_check_at: float | None) -> OrderRecord:
@@ -731,10 +803,12 @@ class Ledger:
         next_check_at: float | None,
         expect: str | Iterable[str] | None = None,
         check_count: int | None = None,
+        owner: Any = _UNSET,
     ) -> OrderRecord:
         """Set when the order is looked at next (and optionally its error count),
         without an event row and without a state change: a poll is not an event.
-        `expect` guards against a concurrent state change (compare-and-set)."""
+        `expect` guards against a concurrent state change (compare-and-set), `owner`
+        against a takeover."""
         allowed = _expect_set(expect)
         now = self._clock()
         with self._writing() as conn:
@@ -744,6 +818,7 @@ class Ledger:
             if allowed is not None and current.state not in allowed:
                 raise StateConflict(entity_id=out_trade_no, current=current.state,
                                     expected="/".join(sorted(allowed)))
+            _check_owner(out_trade_no, current, owner, now)
             conn.execute(
                 "UPDATE orders SET next_check_at = ?, check_count = ?, updated_at = ? WHERE out_trade_no = ?",
                 (next_check_at, current.check_count if check_count is None else check_count, now, out_trade_no),
@@ -751,6 +826,91 @@ class Ledger:
             record = self._get_order(conn, out_trade_no)
         assert record is not None
         return record
+
+    # ------------------------------------------------------------- ownership
+
+    def claim(self, entity: str, number: str, owner: str, lease_until: float, *,
+              gone: Callable[[str], bool] = lambda owner: False) -> tuple[Any, str | None] | None:
+        """Make `owner` the one process working on this order ("order") or refund
+        ("refund") until `lease_until`. Granted when nobody owns it, `owner` already
+        does, the owner's lease ran out, or `gone(owner)` says its process is dead.
+        Returns (record, previous owner taken over or None), or None when another
+        live process holds it."""
+        table, key, get = self._entity(entity)
+        now = self._clock()
+        with self._writing() as conn:
+            current = get(conn, number)
+            if current is None:
+                return None
+            previous = current.owner
+            if previous not in (None, owner):
+                expired = current.lease_until is None or current.lease_until <= now
+                if not expired and not gone(previous):
+                    return None
+            conn.execute(f"UPDATE {table} SET owner = ?, lease_until = ? WHERE {key} = ?",
+                         (owner, lease_until, number))
+            if previous not in (None, owner):
+                self._event(conn, entity, number, "taken_over", owner, current.state, current.state,
+                            {"from": previous}, None, now)
+            record = get(conn, number)
+        return record, (previous if previous not in (None, owner) else None)
+
+    def release(self, entity: str, number: str, owner: str) -> None:
+        """Drop `owner`'s claim: its request has been answered (or never left)."""
+        table, key, _ = self._entity(entity)
+        with self._writing() as conn:
+            conn.execute(f"UPDATE {table} SET owner = NULL, lease_until = NULL WHERE {key} = ? AND owner = ?",
+                         (number, owner))
+
+    def renew_leases(self, owner: str, lease_until: float) -> int:
+        """Extend every claim of `owner` (a process renews while it waits for answers).
+        A row still being sent is looked at again when its lease ends, so that a
+        process that dies mid-request is taken over by whoever runs then."""
+        with self._writing() as conn:
+            count = 0
+            for table, sending in (("orders", states.SENDING), ("refunds", states.REFUND_SENDING)):
+                count += conn.execute(
+                    f"UPDATE {table} SET lease_until = ?,"
+                    " next_check_at = CASE WHEN state = ? THEN ? ELSE next_check_at END WHERE owner = ?",
+                    (lease_until, sending, lease_until, owner)).rowcount
+        return count
+
+    def _entity(self, entity: str) -> tuple[str, str, Callable[[sqlite3.Connection, str], Any]]:
+        if entity == "order":
+            return "orders", "out_trade_no", self._get_order
+        if entity == "refund":
+            return "refunds", "out_refund_no", self._get_refund
+        raise ValueError(f"no such entity {entity!r}")
+
+    # ------------------------------------------------------------ rate slots
+
+    def reserve_slot(self, name: str, interval: float, now: float | None = None) -> float:
+        """One call per `interval` seconds for `name` (a merchant's interface), across
+        every process on these books: 0 when the caller may go now (the slot is taken),
+        else the seconds to wait."""
+        if now is None:
+            now = self._clock()
+        with self._writing() as conn:
+            row = conn.execute("SELECT next_at FROM rate_slots WHERE name = ?", (name,)).fetchone()
+            if row is not None and now < row[0]:
+                return float(row[0]) - now
+            conn.execute(
+                "INSERT INTO rate_slots (name, next_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET next_at = excluded.next_at",
+                (name, now + interval),
+            )
+        return 0.0
+
+    def push_slot(self, name: str, until: float) -> None:
+        """Nobody calls `name` before `until` (the call just ended, or the gateway said
+        "too often")."""
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO rate_slots (name, next_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET next_at = CASE WHEN excluded.next_at > rate_slots.next_at"
+                " THEN excluded.next_at ELSE rate_slots.next_at END",
+                (name, until),
+            )
 
     def _touch(self, table: str, key: str, no: str, next_check_at: float | None) -> Any:
         now = self._clock()
@@ -777,15 +937,17 @@ class Ledger:
         fields: dict[str, Any],
         now: float,
         money: frozenset[str],
+        column: Callable[[str], str],
     ) -> None:
         assignments = ["state = ?", "updated_at = ?"]
         params: list[Any] = [new_state, now]
         for name, value in fields.items():
+            assignments.append(f"{column(name)} = ?")
             if name in money:
-                assignments.append(f"{name}_fen = ?")
                 params.append(None if value is None else to_fen(value))
+            elif name in JSON_FIELDS:
+                params.append(_dumps(value))
             else:
-                assignments.append(f"{name} = ?")
                 params.append(_plain(value))
         params.append(key_value)
         conn.execute(f"UPDATE {table} SET {', '.join(assignments)} WHERE {key} = ?", params)
@@ -925,14 +1087,16 @@ class Ledger:
             fen = to_fen(query.amount)
             branches = [("orders_amount", ["amount_fen = ?"], [fen]),
                         ("orders_paid_amount", [f"{_SHOWN_AMOUNT_SQL} = ?", _SHOWN_AMOUNT_DIFFERS_SQL], [fen])]
-        elif status == "not_paid":  # one walk per state: an IN list would need a sort
-            branches = [("orders_state", ["state = ?"], [s]) for s in sorted(states.FINAL_ORDER_STATES - {states.PAID})]
-            status = None
         elif status == "unresolved":  # few: their partial index, then a small sort
             branches = [("orders_unresolved", [_ORDER_UNRESOLVED_SQL], [])]
             status = None
         elif status in _REFUND_STATUSES:  # the refunded orders' own index, newest first
             branches = [("orders_refunded", [], [])]
+        elif query.wallet is not None:  # a wallet nobody used must not walk every paid order
+            branches = [("orders_wallet", [], [])]
+        elif status == "not_paid":  # one walk per state: an IN list would need a sort
+            branches = [("orders_state", ["state = ?"], [s]) for s in sorted(states.FINAL_ORDER_STATES - {states.PAID})]
+            status = None
         else:
             branches = [(None, [], [])]
         if status is not None:
@@ -1011,6 +1175,9 @@ class Ledger:
         reason: str,
         actor: str,
         detail: dict[str, Any] | None = None,
+        owner: str | None = None,
+        lease_until: float | None = None,
+        next_check_at: float | None = None,
     ) -> RefundRecord:
         """Record a refund in state "sending" (before its request leaves), checking in
         the same transaction that it fits in what is still refundable."""
@@ -1038,9 +1205,10 @@ class Ledger:
                 raise error
             conn.execute(
                 "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, state, reason, actor,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, owner, lease_until, next_check_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (out_refund_no, out_trade_no, to_fen(amount), states.REFUND_SENDING, reason or "",
-                 actor, now, now),
+                 actor, now, now, owner, lease_until, next_check_at),
             )
             event_detail = {"out_trade_no": out_trade_no, "amount": amount, "reason": reason or ""}
             event_detail.update(detail or {})
@@ -1054,16 +1222,20 @@ class Ledger:
         self,
         out_refund_no: str,
         *,
+        event: str | None = None,
         state: str | None = None,
         expect: str | Iterable[str] | None = None,
         actor: str = "engine",
-        action: str = "update",
+        action: str | None = None,
         detail: dict[str, Any] | None = None,
+        owner: Any = _UNSET,
         **fields: Any,
     ) -> RefundRecord:
         """Like update_order. Reaching a final state fills finished_at (now) unless given."""
         if state is not None and state not in states.REFUND_STATES:
             raise ValueError(f"unknown refund state {state!r}")
+        if "failure_reason" in fields:  # before schema v3 reasons were free text
+            fields["failure_note"] = fields.pop("failure_reason")
         bad = set(fields) - REFUND_MUTABLE_FIELDS
         if bad:
             raise TypeError(f"update_refund() cannot set {', '.join(sorted(bad))}")
@@ -1076,14 +1248,15 @@ class Ledger:
             if allowed is not None and current.state not in allowed:
                 raise StateConflict(entity_id=out_refund_no, current=current.state,
                                     expected="/".join(sorted(allowed)))
-            new_state = state or current.state
+            _check_owner(out_refund_no, current, owner, now)
+            new_state, event = _transition("refund", out_refund_no, states.REFUND_TABLE, current.state, event, state)
             if (new_state in states.FINAL_REFUND_STATES and current.state not in states.FINAL_REFUND_STATES
                     and "finished_at" not in fields and current.finished_at is None):
                 fields["finished_at"] = now
             self._set(conn, "refunds", "out_refund_no", out_refund_no, new_state, fields, now,
-                      REFUND_MONEY_FIELDS)
-            self._event(conn, "refund", out_refund_no, action, actor, current.state, new_state,
-                        detail, fields, now)
+                      REFUND_MONEY_FIELDS, _refund_column)
+            self._event(conn, "refund", out_refund_no, action or "update", actor, current.state,
+                        new_state, detail, _with_event(fields, event), now)
             record = self._get_refund(conn, out_refund_no)
         assert record is not None
         return record
@@ -1201,7 +1374,8 @@ class Ledger:
                 " ORDER BY paid_at, out_trade_no",
                 (start, end, states.PAID, HELD_ACTION),
             ).fetchall()
-            unresolved_orders = self.unresolved_orders()
+            # Quietly watched orders (cancelled) are not for a person until money comes.
+            unresolved_orders = [o for o in self.unresolved_orders() if o.state in states.ATTENTION_ORDER_STATES]
             unresolved_refunds = self.unresolved_refunds()
         lines: dict[tuple[str, str], ReportLine] = {}
         for gateway, wallet, count, fen in paid:

@@ -32,6 +32,10 @@ define({
         "订单 {entity_id} 的状态已变为“{current}”（预期“{expected}”），操作未执行",
         "{entity_id} is now “{current}” (expected “{expected}”); nothing was changed",
     ),
+    "ledger.illegal_state_change": (
+        "{entity_id} 处于“{current}”，不能因“{event}”改变状态；操作未执行",
+        "{entity_id} is “{current}” and cannot take “{event}”; nothing was changed",
+    ),
     "ledger.duplicate_order": (
         "订单号 {out_trade_no} 已存在",
         "Order number {out_trade_no} already exists",
@@ -149,6 +153,12 @@ class StateConflict(LedgerError):
     def __init__(self, key: str | None = None, /, **params: object) -> None:
         super().__init__(key, **params)
         self.current = params.get("current")
+
+
+class IllegalStateChange(StateConflict):
+    """The change is not in the state machine's table (cashier.ledger.states)."""
+
+    key = "ledger.illegal_state_change"
 
 
 class DuplicateOrder(LedgerError, ValueError):

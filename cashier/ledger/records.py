@@ -33,7 +33,7 @@ class OrderRecord:
     qr: str | None
     qr_image_url: str | None
     gateway_trade_no: str | None
-    reason: str | None
+    note: str | None  # free text: a gateway's own words, or a reason stored as text before schema v3
     created_at: float
     updated_at: float
     sent_at: float | None
@@ -43,6 +43,17 @@ class OrderRecord:
     next_check_at: float | None
     check_count: int
     checked_by: str | None
+    # Why it is in its state, as a message key and its parameters (text only when shown).
+    reason_code: str | None = None
+    reason_params: dict[str, Any] = field(default_factory=dict)
+    # The process sending a request for it (states.IN_FLIGHT_*), and until when its claim holds.
+    owner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The reason in the user's language now (old rows: the text they stored)."""
+        return reason_text(self.reason_code, self.reason_params, self.note)
 
     @property
     def page_key(self) -> tuple[float, str]:
@@ -59,13 +70,21 @@ class RefundRecord:
     reason: str
     actor: str
     gateway_refund_no: str | None
-    failure_reason: str | None
+    failure_note: str | None  # a gateway's own words, or a reason stored as text before schema v3
     created_at: float
     updated_at: float
     sent_at: float | None
     finished_at: float | None
     next_check_at: float | None
     check_count: int
+    failure_code: str | None = None
+    failure_params: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def failure_reason(self) -> str | None:
+        return reason_text(self.failure_code, self.failure_params, self.failure_note)
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,19 @@ class Event:
     new_state: str | None
     detail: dict[str, Any]
     changes: dict[str, Any]  # fields an update set, amounts as strings
+
+
+def reason_text(code: str | None, params: dict[str, Any] | None, note: str | None) -> str | None:
+    """A stored reason as text in the current language: the code's message (with the
+    gateway's own words after it, when there are some), or the old free text."""
+    if not code:
+        return note
+    from cashier.i18n import tr
+
+    text = tr(code, **(params or {}))
+    if note and note not in text:
+        text = f"{text}（{note}）"
+    return text
 
 
 # ----------------------------------------------------------------------------- search
@@ -159,13 +191,19 @@ class HistoryEntry:
 # Mutable through update_order / update_refund (everything else is fixed at creation).
 ORDER_MUTABLE_FIELDS = frozenset({
     "wallet", "amount_to_pay", "paid_amount", "subject", "auth_code_last4", "qr",
-    "qr_image_url", "gateway_trade_no", "reason", "sent_at", "expires_at", "paid_at",
-    "watch_until", "next_check_at", "check_count", "checked_by",
+    "qr_image_url", "gateway_trade_no", "note", "sent_at", "expires_at", "paid_at",
+    "watch_until", "next_check_at", "check_count", "checked_by", "reason_code", "reason_params",
 })
 REFUND_MUTABLE_FIELDS = frozenset({
-    "reason", "gateway_refund_no", "failure_reason", "sent_at", "finished_at",
-    "next_check_at", "check_count",
+    "reason", "gateway_refund_no", "failure_note", "sent_at", "finished_at",
+    "next_check_at", "check_count", "failure_code", "failure_params",
 })
+# Record fields kept in a column of another name (the column predates the field).
+ORDER_COLUMN_NAMES = {"note": "reason"}
+REFUND_COLUMN_NAMES = {"failure_note": "failure_reason"}
+# Record fields stored as JSON text.
+JSON_FIELDS = frozenset({"reason_params", "failure_params"})
+# Ownership is set only through claim/release, never through update_*.
 ORDER_MONEY_FIELDS = frozenset({"amount", "amount_to_pay", "paid_amount"})
 REFUND_MONEY_FIELDS = frozenset({"amount"})
 
@@ -211,7 +249,8 @@ class Report:
     payment recorded; reversed orders are left out: their money went back).
     refunds: refunds that succeeded (finished_at) in the day, under the gateway and
     wallet of their order, whatever day that order was paid.
-    Unresolved orders and refunds (of any day) come first: someone must look at them.
+    Unresolved orders and refunds (of any day) come first: someone must look at them
+    (not a cancelled order watched quietly for a late payment).
     """
 
     day: datetime.date

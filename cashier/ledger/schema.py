@@ -12,6 +12,7 @@ Rules for whoever adds a version:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from typing import Callable
 
@@ -200,11 +201,37 @@ def _v4_refunded_sum(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_machine_owners_slots(conn: sqlite3.Connection) -> None:
+    """Reasons as message codes with parameters; the owner and lease of a row whose
+    request may be on the wire (several processes share the books); rate-limit slots
+    shared by every process. Plain SQL that PostgreSQL takes as well."""
+    run_script(
+        conn,
+        """
+        ALTER TABLE orders ADD COLUMN reason_code TEXT;
+        ALTER TABLE orders ADD COLUMN reason_params TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE orders ADD COLUMN owner TEXT;
+        ALTER TABLE orders ADD COLUMN lease_until REAL;
+
+        ALTER TABLE refunds ADD COLUMN failure_code TEXT;
+        ALTER TABLE refunds ADD COLUMN failure_params TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE refunds ADD COLUMN owner TEXT;
+        ALTER TABLE refunds ADD COLUMN lease_until REAL;
+
+        CREATE TABLE rate_slots (
+            name     TEXT PRIMARY KEY NOT NULL,
+            next_at  REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_tables,
     _v2_audit_and_indexes,
     _v3_search_indexes,
     _v4_refunded_sum,
+    _v5_machine_owners_slots,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -347,6 +374,28 @@ CREATE TRIGGER refunds_sum_delete AFTER DELETE ON refunds
 POSTGRES_SCRIPTS: dict[int, str] = {1: _PG_V1, 4: _PG_V4}
 
 
+_DDL_TYPES = ((re.compile(r"\bREAL\b"), "DOUBLE PRECISION"), (re.compile(r"\bINTEGER\b"), "BIGINT"))
+
+
+def postgres_ddl(sql: str) -> str:
+    """A migration's SQLite DDL with PostgreSQL's column types: SQLite's REAL is 8
+    bytes (PostgreSQL's REAL only 4: a Unix time would lose minutes) and its INTEGER
+    up to 8 bytes (fen sums)."""
+    for pattern, replacement in _DDL_TYPES:
+        sql = pattern.sub(replacement, sql)
+    return sql
+
+
+class _PostgresDDL:
+    """Hands a shared migration's statements to PostgreSQL with its column types."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params=()):
+        return self._conn.execute(postgres_ddl(sql), params)
+
+
 def apply_postgres(conn, start: int, stop: int = SCHEMA_VERSION) -> None:
     """Run migrations start+1..stop on a PostgreSQL connection (cashier.ledger.postgres),
     inside the caller's transaction; the caller records the version."""
@@ -355,4 +404,4 @@ def apply_postgres(conn, start: int, stop: int = SCHEMA_VERSION) -> None:
         if script is not None:
             conn.execute(script)
         else:
-            MIGRATIONS[index](conn)
+            MIGRATIONS[index](_PostgresDDL(conn))

@@ -14,7 +14,7 @@ admin.zhanzhangfu.com, the host every public client calls):
   "10002" not paid yet, "10003" expired or unknown. Answered without credentials, as
   the public demo page asks it; credential headers, right or wrong, change nothing.
 * `GET /codes/<code id>/<wx|zfb|qq>.png`: the merchant's personal payment codes, real
-  PNGs drawn with `qrcode` from made-up links, so the UI can show them.
+  PNGs drawn with `qrcode` (its pypng writer) from made-up links, so the UI can show them.
 * `GET /zfbuserid?...`: a stand-in for the page the `zfbuseridcode` link opens.
 
 Orders live five minutes (what public demo pages count down). The notification is a
@@ -282,10 +282,11 @@ class Its500Sim(GatewaySim):
         else:
             return SimResponse.text("Not Found", 404)
         import qrcode  # only when an image is asked for
+        from qrcode.image.pure import PyPNGImage  # qrcode's own PNG writer (pypng): no Pillow
 
-        image = qrcode.make(code_link(merchant.merchant_id, kind), box_size=8, border=2)
+        image = qrcode.make(code_link(merchant.merchant_id, kind), box_size=8, border=2, image_factory=PyPNGImage)
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        image.save(buffer)
         return SimResponse(200, buffer.getvalue(), "image/png")
 
     # -- notifications ------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QTableWidget,
     QTableWidgetItem, QVBoxLayout, QWidget,
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (
 from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
 from cashier.money import format_yuan
+from cashier.ui.widgets import keyed
 from cashier.ui.checkout import wallet_text
 
 define({
@@ -83,9 +83,7 @@ class AttentionPage(QWidget):
         refresh = QPushButton(tr("ui.refresh"))
         refresh.clicked.connect(self.refresh)
         for b, key in ((self.check_button, "F5"), (self.mark_button, "F7"), (refresh, "Ctrl+R")):
-            b.setText(f"{b.text()}  {QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)}")
-            QShortcut(QKeySequence(key), self, activated=b.animateClick,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            keyed(b, b.text(), key)
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout.addLayout(buttons)

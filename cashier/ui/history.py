@@ -27,7 +27,7 @@ from cashier.ledger.records import SEARCH_STATUSES, HistoryEntry
 from cashier.money import AmountError, format_yuan, parse_amount
 from cashier.ui.attention import ask_checker, method_text
 from cashier.ui.pin import PinDialog
-from cashier.ui.widgets import fit_dialog
+from cashier.ui.widgets import fit_dialog, keyed
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),
@@ -231,11 +231,17 @@ class HistoryPage(QWidget):
         filters.addWidget(self.wallet)
         filters.addWidget(self.status)
         filters.addWidget(self.clear_button)
-        self.understood = QLabel("")
+        filters.addStretch(1)
+        layout.addLayout(filters)
+        self.understood = QLabel("")  # what the search was read as, or why it was refused
         self.understood.setObjectName("hint")
         self.understood.setWordWrap(True)
-        filters.addWidget(self.understood, 1)
-        layout.addLayout(filters)
+        layout.addWidget(self.understood)
+        self.message = QLabel("")  # why an action could not be done (shown with a reason only)
+        self.message.setObjectName("message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        layout.addWidget(self.message)
         split = QSplitter(Qt.Orientation.Vertical)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels([tr(c) for c in COLUMNS])
@@ -284,11 +290,7 @@ class HistoryPage(QWidget):
         for b in (self.check_button, self.refund_check, self.mark_button, self.refund_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        self.message = QLabel("")
-        self.message.setObjectName("message")
-        self.message.setWordWrap(True)
         dl.addLayout(buttons)
-        dl.addWidget(self.message)
         split.addWidget(detail)
         split.setSizes([420, 320])
         layout.addWidget(split, 1)
@@ -300,9 +302,7 @@ class HistoryPage(QWidget):
                   context=Qt.ShortcutContext.WidgetShortcut)
         for button, key in ((self.check_button, "F5"), (self.refund_check, "F6"), (self.mark_button, "F7"),
                             (self.refund_button, "F8"), (self.more, "Ctrl+PgDown")):
-            button.setText(f"{button.text()}  {QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)}")
-            QShortcut(QKeySequence(key), self, activated=button.animateClick,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            keyed(button, button.text(), key)
         self._update_buttons()
 
     @property
@@ -393,6 +393,10 @@ class HistoryPage(QWidget):
         self.window.workers.run(lambda: counter.search_history(query, limit=PAGE, before=cursor),
                                 lambda entries: self._show_page(generation, entries, append=True), self._failed)
 
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
     def _say_understood(self, text: str, *, error: bool = False) -> None:
         self.understood.setText(text)
         self.understood.setObjectName("message" if error else "hint")
@@ -464,7 +468,7 @@ class HistoryPage(QWidget):
     def _load_detail(self) -> None:
         order = self.selected_order
         counter = self.window.counter
-        self.message.setText("")
+        self._say("")
         if order is None or counter is None:
             self.detail.setText(tr("ui.hist.pick"))
             self.refunds = []
@@ -520,7 +524,7 @@ class HistoryPage(QWidget):
 
         if not SettingsStore().load_or_default()[0].has_pin:
             # The owner sets the PIN (first run or Settings), never whoever refunds first.
-            self.message.setText(tr("settings.pin_not_set"))
+            self._say(tr("settings.pin_not_set"))
             return
         self.open_refund_dialog().exec()
 
@@ -583,5 +587,5 @@ class HistoryPage(QWidget):
 
     def _failed(self, exc) -> None:
         text = exc.message() if isinstance(exc, UserError) else tr("error.generic")
-        self.message.setText(text)
+        self._say(text)
         self.window.flash(text)

@@ -122,7 +122,7 @@ class ReportPage(QWidget):
             self.unresolved.setStyleSheet("color: #d83931;")
         # Refunds live in 订单/退款 (the to-check page lists orders only).
         self.orders_link.setVisible(bool(n_orders))
-        self.refunds_link.setText(tr("ui.rep.open_refunds") if n_refunds else tr("ui.rep.refunds"))
+        keyed(self.refunds_link, tr("ui.rep.open_refunds") if n_refunds else tr("ui.rep.refunds"), "F8")
         lines = list(report.lines)
         self.table.setRowCount(len(lines) + (1 if lines else 0))
         titles = self._gateway_titles()

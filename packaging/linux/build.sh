@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Build the Linux onedir folder of 收银台 cashier and a .tar.gz of it (no installer):
-#   venv -> PyInstaller (dist/cashier/{cashier,cashier-cli,_internal}) -> smoke test -> tar.gz
+#   venv from the lock file -> PyInstaller (dist/cashier/{cashier,cashier-cli,_internal})
+#   -> smoke test (packaging/smoke.py) -> tar.gz + SHA-256
 #
 #   bash packaging/linux/build.sh
 #   CASHIER_BUILD_DIR=/tmp/cashier-build bash packaging/linux/build.sh
 #
 # Output (default <repo>/build/packaging, ignored by git; CASHIER_BUILD_DIR overrides):
-#   venv/  dist/cashier/  cashier-<version>-linux-<arch>.tar.gz
-# The folder runs on distributions with a glibc at least as new as the build machine's.
+#   venv/  dist/cashier/  cashier-<version>-linux-<arch>.tar.gz(.sha256)
 #
-# Environment (optional): CASHIER_PYTHON (python for the venv), CASHIER_SKIP_SMOKE=1.
+# Build it on the oldest distribution it must run on: the folder needs a glibc at least
+# as new as the build machine's (the release workflow builds in Debian 11 bullseye,
+# glibc 2.31). The desktop libraries (X11/xcb, xkbcommon, fontconfig, freetype, glib,
+# D-Bus, GL, libstdc++) are left out on purpose and come from the system, see the
+# README's list of packages; the spec says which.
 #
-# Data: ~/.local/share/cashier (ledger), ~/.config/cashier (profiles, settings),
-# ~/.local/state/cashier/log (platformdirs; CASHIER_HOME overrides). Merchant keys need
-# a Secret Service (GNOME Keyring, KWallet): without one the app says so and stores none.
+# Environment (optional): CASHIER_PYTHON (python for the venv, 3.11+),
+# CASHIER_SKIP_SMOKE=1, SOURCE_DATE_EPOCH (tarball timestamps; default: the last commit's).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -24,34 +27,30 @@ VENV="$BUILD/venv"
 DIST="$BUILD/dist"
 APPDIR="$DIST/cashier"
 
-# cashier itself is not pip-installed: the spec analyses this checkout's cashier/ package.
+# The build venv holds exactly the lock file (hashes checked, nothing resolved); cashier
+# itself is not installed: the spec analyses this checkout's cashier/ package.
 if [[ ! -x "$VENV/bin/python" ]]; then
-  PY="${CASHIER_PYTHON:-$(command -v python3.11 || command -v python3)}"
+  PY="${CASHIER_PYTHON:-python3}"
+  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "build.sh: needs Python 3.11+ ($PY)" >&2; exit 2; }
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" - "$ROOT/pyproject.toml" "$BUILD/requirements-app.txt" <<'PY'
-import sys, tomllib
-deps = tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]
-open(sys.argv[2], "w").write("\n".join(deps) + "\n")
-PY
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -r "$BUILD/requirements-app.txt" -r "$ROOT/packaging/requirements-build.txt"
+"$VENV/bin/python" -m pip install -q --require-hashes --no-deps -r "$ROOT/packaging/requirements.lock"
 
-VERSION="$("$VENV/bin/python" -c 'import sys,tomllib; print(tomllib.load(open(sys.argv[1],"rb"))["project"]["version"])' "$ROOT/pyproject.toml")"
+VERSION="$("$VENV/bin/python" "$ROOT/packaging/versions.py" get version)"
 ARCH="$(uname -m)"
+echo "cashier $VERSION for Linux $ARCH (glibc $(ldd --version | head -1 | awk '{print $NF}'))"
 
 "$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath "$DIST" --workpath "$BUILD/work" "$ROOT/packaging/cashier.spec"
 
 if [[ "${CASHIER_SKIP_SMOKE:-}" != 1 ]]; then
-  SMOKE_HOME="$(mktemp -d)"
-  trap 'rm -rf "$SMOKE_HOME"' EXIT
-  CASHIER_HOME="$SMOKE_HOME" "$APPDIR/cashier-cli" --help >/dev/null
-  CASHIER_HOME="$SMOKE_HOME" QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}" \
-    "$APPDIR/cashier" --demo --exit-when-ready --print-timings
-  echo "smoke test passed"
+  "$VENV/bin/python" "$ROOT/packaging/smoke.py" "$APPDIR"
 fi
 
-TARBALL="$BUILD/cashier-$VERSION-linux-$ARCH.tar.gz"
-tar -C "$DIST" -czf "$TARBALL" cashier
-echo "built $APPDIR ($(du -sh "$APPDIR" | cut -f1)) and $TARBALL ($(du -h "$TARBALL" | cut -f1))"
+# Reproducible tarball: sorted names, fixed owner and timestamps.
+EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)}"
+TARBALL="cashier-$VERSION-linux-$ARCH.tar.gz"
+tar -C "$DIST" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$EPOCH" -cf - cashier \
+  | gzip -n > "$BUILD/$TARBALL"
+(cd "$BUILD" && sha256sum "$TARBALL" > "$TARBALL.sha256")
+echo "built $APPDIR ($(du -sh "$APPDIR" | cut -f1)) and $BUILD/$TARBALL ($(du -h "$BUILD/$TARBALL" | cut -f1))"

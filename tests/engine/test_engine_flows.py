@@ -86,8 +86,22 @@ def test_qr_expiry_watch_ends_closed(env):
 def test_clerk_cancel_qr(env):
     order = env.engine.start_qr(env.profile("ltzf"), Decimal("3.00"), Method.MERGED)
     cancelled = env.engine.stop_waiting(order.out_trade_no)
-    assert cancelled.state in (S.EXPIRED, S.CLOSED)
-    assert "取消" in cancelled.reason
+    assert cancelled.state == S.CANCELLED  # LTZF cannot close: watched quietly
+    assert "取消" in cancelled.reason and cancelled.reason_code == "reason.cancelled"
+    assert order.out_trade_no not in {o.out_trade_no for o in env.engine.needs_attention()}
+    env.run(60)
+    assert env.engine.order(order.out_trade_no).state == S.CANCELLED
+
+
+def test_money_on_a_cancelled_qr_reaches_a_person(env):
+    """Cancelled is not expired: quiet until money arrives, then in the to-check list."""
+    order = env.engine.start_qr(env.profile("ltzf"), Decimal("3.00"), Method.WECHAT)
+    env.engine.stop_waiting(order.out_trade_no)
+    env.sim_client.pay("ltzf", order.out_trade_no)
+    flagged = env.run_until(order.out_trade_no, {S.NEEDS_CHECK}, limit=120)
+    assert flagged.paid_amount == Decimal("3.00") and flagged.reason_code == "reason.late_payment"
+    assert order.out_trade_no in {o.out_trade_no for o in env.engine.needs_attention()}
+    assert env.engine.mark_checked(order.out_trade_no, actor="boss").state == S.PAID
 
 
 def test_qr_create_timeout_is_unknown_then_settled(env):
@@ -99,7 +113,8 @@ def test_qr_create_timeout_is_unknown_then_settled(env):
     (order,) = env.engine.ledger.unresolved_orders()
     assert order.state == S.UNKNOWN
     assert env.sim_order("ltzf", order.out_trade_no)["status"] == "NOTPAY"
-    settled = env.run_until(order.out_trade_no, {S.EXPIRED, S.CLOSED}, limit=120)
+    settled = env.run_until(order.out_trade_no, {S.CANCELLED, S.CLOSED}, limit=120)
+    assert settled.reason_code in ("reason.never_shown", "reason.never_created")
     assert settled.paid_amount is None
 
 
@@ -380,7 +395,7 @@ def test_late_payment_of_an_abandoned_qr_for_a_paid_sale_is_flagged(env):
     and the second payment is handed to a person to refund."""
     profile = env.profile("ltzf")
     first = env.engine.start_qr(profile, Decimal("5.00"), Method.WECHAT, sale_id="DOUBLE")
-    assert env.engine.stop_waiting(first.out_trade_no).state == S.EXPIRED
+    assert env.engine.stop_waiting(first.out_trade_no).state == S.CANCELLED
     second = env.engine.start_qr(profile, Decimal("5.00"), Method.ALIPAY, sale_id="DOUBLE")
     env.sim_client.pay("ltzf", second.out_trade_no)
     env.run_until(second.out_trade_no, {S.PAID})

@@ -14,11 +14,11 @@ from cashier.ledger.records import OrderQuery
 
 
 def test_cancelled_qr_the_gateway_cannot_close_can_be_marked_checked(env):
-    """LTZF has no close API: a cancelled QR is closed locally and watched. A person who
-    checked that no money came settles it with 已核对."""
+    """LTZF has no close API: a cancelled QR is given up locally and watched quietly. A
+    person who checked that no money came may settle it with 已核对."""
     order = env.engine.start_qr(env.profile("ltzf"), Decimal("7.77"), Method.MERGED)
     cancelled = env.engine.stop_waiting(order.out_trade_no)
-    assert cancelled.state == S.EXPIRED
+    assert cancelled.state == S.CANCELLED
     checked = env.engine.mark_checked(order.out_trade_no, actor="王店长")
     assert checked.state == S.CLOSED and checked.checked_by == "王店长" and checked.next_check_at is None
     assert checked not in env.engine.needs_attention()

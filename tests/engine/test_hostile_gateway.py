@@ -196,7 +196,8 @@ def test_a_qr_payload_the_gateway_does_not_use_is_not_drawn(site, engine, payloa
 @pytest.mark.parametrize("gateway,good,bad", [
     ("ltzf", ["weixin://wxpay/bizpayurl?pr=x1", "https://qr.alipay.com/bax01234"], ["alipays://x", "wxp://f2f0"]),
     ("epay", ["weixin://wxpay/bizpayurl?pr=x1", "wxp://f2f0abc", "https://qpay.qq.com/qr/1", "alipays://platformapi/x",
-              "http://127.0.0.1:8080/epay/submit.php?a=1"], ["javascript:alert(1)", "http://example.com/x"]),
+              "http://127.0.0.1:8080/epay/submit.php?a=1", "https://pay.example.com/cashier.php?sitename=小店"],
+     ["javascript:alert(1)", "http://example.com/x", "https://pay.example.com/\u202egpj.exe"]),
     ("fengniao", ["weixin://wxpay/bizpayurl?pr=x1", "https://qr.alipay.com/bax0"], ["alipays://x", "tel:123"]),
     ("weidoufu", ["weixin://wxpay/bizpayurl?pr=x1", "https://qr.alipay.com/bax0"], ["wxp://f2f0", "sms:1"]),
     ("its500", ["https://qr.alipay.com/fkx1", "https://www.example.com/common/zfbuserid?price=1.00"],
@@ -342,3 +343,13 @@ def test_a_refund_query_with_an_impossible_amount_is_handed_to_a_person(tmp_path
         finally:
             gw.close_transport()
             ledger.close()
+
+
+def test_half_a_megabyte_of_words_is_not_written_to_the_books_on_every_poll(site, engine):
+    site.query = {"code": -3, "msg": "系统繁忙" + "很长" * 100_000}
+    order = engine.start_qr("hostile", Decimal("1.00"), Method.WECHAT)
+    _run(engine, 12)
+    after = engine.order(order.out_trade_no)
+    stored = [after.reason or ""] + [json.dumps(e.detail, ensure_ascii=False) for e in engine.ledger.events(
+        order.out_trade_no)]
+    assert max(len(text) for text in stored) < 2000

@@ -17,6 +17,7 @@ import pytest
 from tests.gateways.endpoint import NotifyEndpoint
 from cashier.gateways import build_gateway, gateway_class
 from cashier.gateways.base import (
+    AlreadyExists,
     BadResponse,
     BadSignature,
     Capability,
@@ -323,9 +324,26 @@ def test_refund_number_reused_elsewhere_is_never_a_definite_failure(gw, sim_clie
     paid_qr(gw, sim_client, "FNR6")
     paid_qr(gw, sim_client, "FNR7")
     gw.refund(ref("FNR6"), "FNRR8", Decimal("1.00"), "")
-    state = gw.refund(ref("FNR7"), "FNRR8", Decimal("1.00"), "")  # 12003
-    assert state.status is RefundStatus.PROCESSING and state.reason
+    with pytest.raises(AlreadyExists) as caught:  # 12003: typed, neither success nor refusal
+        gw.refund(ref("FNR7"), "FNRR8", Decimal("1.00"), "")
+    assert caught.value.gateway_code == "12003"
     assert sim_client.order(GW, "FNR7")["refunds"] == []
+
+
+def test_refund_query_meeting_12003_asks_the_order(gw, sim_client, fsim):
+    """The re-send answered only "that number exists": the gateway's order query is
+    the real status check, and it reports the order's refunded total."""
+    paid_qr(gw, sim_client, "FNR8")
+    paid_qr(gw, sim_client, "FNR9")
+    gw.refund(ref("FNR8"), "FNRR9", Decimal("2.00"), "")
+    # FNRR9 belongs to FNR8: asked about it for FNR9 with another amount, the gateway says 12003
+    state = gw.refund_query(ref("FNR9"), "FNRR9", amount=Decimal("3.00"))
+    assert state.status is RefundStatus.PROCESSING and state.order_refunded == Decimal("0.00")
+    assert [json.loads(f["content"]).get("out_trade_no") for f in list(fsim.received)[-2:]] == ["FNR9", "FNR9"]
+    assert [f["method"] for f in list(fsim.received)[-2:]] == ["trade.refund", "trade.query"]
+    state = gw.refund_query(ref("FNR8"), "FNRR9", amount=Decimal("5.00"))  # another amount: 12003 too
+    assert state.order_refunded == Decimal("2.00")
+    assert sim_client.order(GW, "FNR9")["refunds"] == []
 
 
 def test_refund_system_error_is_unknown_and_a_retry_refunds_once(gw, sim_client, fsim):
@@ -373,9 +391,9 @@ def test_unknown_app_id_is_rejected(demo_profile):
         other.close_transport()
 
 
-def test_duplicate_order_number_is_rejected(gw, sim_client):
+def test_duplicate_order_number_means_an_earlier_request_arrived(gw, sim_client):
     gw.create_qr("FNE2", PRICE, Method.WECHAT, "测试", 300)
-    with pytest.raises(Rejected) as caught:
+    with pytest.raises(AlreadyExists) as caught:  # not a refusal: the engine asks the order's status
         gw.create_qr("FNE2", PRICE, Method.WECHAT, "测试", 300)
     assert caught.value.gateway_code == "12001"
 
@@ -655,3 +673,15 @@ def test_secret_never_logged_or_shown(gw, demo_profile, sim_client, fsim, caplog
     texts = [caplog.text, repr(gw)] + [str(e) for e in errors] + [e.message("en") for e in errors]
     assert all(SECRET not in text for text in texts)
     assert all(SECRET not in json.dumps(form, ensure_ascii=False) for form in fsim.received)
+
+
+def test_micropay_order_exists_is_unknown_not_a_refusal(gw):
+    """12001 订单号已存在 on a payment code: an order with our number exists (our own
+    request seen twice) and may be paid. Not a definite refusal: query."""
+    from cashier.gateways.base import DefiniteError, UnknownOutcome
+
+    gw.micropay("DUPMICRO0001", Decimal("1.00"), "134567890123450999", Wallet.WECHAT, "x")
+    with pytest.raises(UnknownOutcome) as err:
+        gw.micropay("DUPMICRO0001", Decimal("1.00"), "134567890123450998", Wallet.WECHAT, "x")
+    assert not isinstance(err.value, DefiniteError) and err.value.gateway_code == "12001"
+    assert gw.query(micro_ref("DUPMICRO0001")).status == PayStatus.PAID

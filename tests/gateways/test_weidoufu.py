@@ -865,3 +865,14 @@ def test_secret_never_logged(build, profile, sim_client, caplog):
     for exc in errors:
         assert SECRET not in str(exc) and SECRET not in repr(exc) and SECRET not in exc.message("en")
     assert SECRET not in repr(gw)
+
+
+def test_micropay_duplicate_order_is_unknown_not_a_refusal(gw):
+    from cashier.gateways.base import DefiniteError, UnknownOutcome
+
+    no = new_no()
+    gw.micropay(no, Decimal("1.00"), "134567890123450997", Wallet.WECHAT, "x")
+    with pytest.raises(UnknownOutcome) as err:  # 商户订单号重复: the order exists, maybe paid
+        gw.micropay(no, Decimal("1.00"), "134567890123450996", Wallet.WECHAT, "x")
+    assert not isinstance(err.value, DefiniteError)
+

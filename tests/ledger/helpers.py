@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cashier.ledger import Ledger
+from cashier.ledger import Ledger, states
 
 
 class ManualClock:
@@ -46,6 +46,27 @@ def new_order(ledger: Ledger, out_trade_no: str | None = None, **overrides):
 def paid_order(ledger: Ledger, out_trade_no: str | None = None, amount=Decimal("10.00"), **overrides):
     order = new_order(ledger, out_trade_no, amount=amount, **overrides)
     return ledger.update_order(order.out_trade_no, state="paid", expect="sending")
+
+
+def drive(ledger: Ledger, out_trade_no: str, state: str, **fields):
+    """Move an order to `state` along the state machine's shortest path of events."""
+    current = ledger.get_order(out_trade_no).state
+    path = states.shortest_path(states.ORDER_TABLE, current, state)
+    assert path is not None, (current, state)
+    record = ledger.get_order(out_trade_no)
+    for event in path:
+        record = ledger.update_order(out_trade_no, event=event)
+    return ledger.update_order(out_trade_no, **fields) if fields else record
+
+
+def drive_refund(ledger: Ledger, out_refund_no: str, state: str, **fields):
+    current = ledger.get_refund(out_refund_no).state
+    path = states.shortest_path(states.REFUND_TABLE, current, state)
+    assert path is not None, (current, state)
+    record = ledger.get_refund(out_refund_no)
+    for event in path:
+        record = ledger.update_refund(out_refund_no, event=event)
+    return ledger.update_refund(out_refund_no, **fields) if fields else record
 
 
 # A test about SQLite's own file or planner runs on that backend only.

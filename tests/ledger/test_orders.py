@@ -21,7 +21,7 @@ from cashier.ledger import (
     states,
 )
 
-from .helpers import RawConnection, new_order, sqlite_only
+from .helpers import RawConnection, drive, drive_refund, new_order, sqlite_only
 
 
 def test_states_partition():
@@ -228,7 +228,7 @@ def test_record_event_without_state_change(ledger, clock):
 def test_unresolved_and_due_orders(ledger, clock):
     for state in sorted(ORDER_STATES):
         new_order(ledger, f"O-{state}")
-        ledger.update_order(f"O-{state}", state=state, next_check_at=clock.now + len(state))
+        drive(ledger, f"O-{state}", state, next_check_at=clock.now + len(state))
     unresolved = {o.out_trade_no for o in ledger.unresolved_orders()}
     assert unresolved == {f"O-{s}" for s in UNRESOLVED_ORDER_STATES}
     due = ledger.due_orders(clock.now + 7)

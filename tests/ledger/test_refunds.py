@@ -22,7 +22,7 @@ from cashier.ledger import (
 )
 from cashier.money import from_fen
 
-from .helpers import ManualClock, new_order, paid_order
+from .helpers import ManualClock, drive, new_order, paid_order
 
 
 def refund(ledger, no, order="P1", amount="1.00", **kw):
@@ -83,11 +83,12 @@ def test_unpaid_orders_cannot_be_refunded(ledger):
         refund(ledger, "R1", order="U1")
     assert caught.value.refundable == Decimal("0.00")
     assert "未支付" in caught.value.message("zh_CN")
-    for state in ("closed", "reversed", "failed", "expired", "needs_check"):
-        ledger.update_order("U1", state=state)
-        assert ledger.refundable("U1") == Decimal("0.00")
+    for state in ("closed", "reversed", "failed", "expired", "cancelled", "needs_check"):
+        new_order(ledger, f"U-{state}")
+        drive(ledger, f"U-{state}", state)
+        assert ledger.refundable(f"U-{state}") == Decimal("0.00")
         with pytest.raises(RefundTooLarge):
-            refund(ledger, "R1", order="U1")
+            refund(ledger, "R1", order=f"U-{state}")
     with pytest.raises(OrderNotFound):
         refund(ledger, "R1", order="nope")
     with pytest.raises(OrderNotFound):

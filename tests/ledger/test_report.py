@@ -13,7 +13,7 @@ import pytest
 
 from cashier.ledger import ReportLine
 
-from .helpers import new_order
+from .helpers import drive, drive_refund, new_order
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -28,15 +28,15 @@ def at(day: datetime.date, hh: int, mm: int = 0, ss: float = 0, tz=SHANGHAI) -> 
 
 def pay(ledger, no, amount, paid_at, *, gateway="ltzf", wallet="wechat", state="paid", created=None):
     new_order(ledger, no, gateway=gateway, wallet=wallet, amount=Decimal(amount))
-    ledger.update_order(no, state="paid", paid_at=paid_at)
-    if state != "paid":
-        ledger.update_order(no, state=state)
+    # paid_at set on a reversed or needs_check order: the gateway said paid, then the
+    # money went back (reversed) or a person must look (needs_check).
+    drive(ledger, no, state, paid_at=paid_at, paid_amount=Decimal(amount))
 
 
 def refund(ledger, no, order, amount, state, finished_at):
     ledger.create_refund(out_refund_no=no, out_trade_no=order, amount=Decimal(amount), reason="", actor="boss")
     if state is not None:
-        ledger.update_refund(no, state=state, finished_at=finished_at)
+        drive_refund(ledger, no, state, finished_at=finished_at)
 
 
 @pytest.fixture

@@ -35,9 +35,9 @@ def _build_v1_file(path) -> None:
     )
     conn.execute(
         "INSERT INTO orders (out_trade_no, sale_id, counter_id, profile, gateway, method, wallet,"
-        " amount_fen, amount_to_pay_fen, state, created_at, updated_at, next_check_at)"
+        " amount_fen, amount_to_pay_fen, state, created_at, updated_at, next_check_at, reason)"
         " VALUES ('OLD2', 'S-old2', 'c1', 'shop', 'ltzf', 'wechat', 'wechat', 500, 500,"
-        " 'unknown', 2000.0, 2000.0, 2005.0)"
+        " 'unknown', 2000.0, 2000.0, 2005.0, '支付网关响应超时，结果未知，正在查询')"
     )
     conn.execute(
         "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, state, reason, actor,"
@@ -98,10 +98,17 @@ def test_v1_file_is_migrated_keeping_its_data(db_path, clock):
         assert [o.out_trade_no for o in ledger.unresolved_orders()] == ["OLD2"]
         assert [o.out_trade_no for o in ledger.due_orders(2005.0)] == ["OLD2"]
         assert ledger.next_sequence("order") == 42
+        # a reason stored as text before v3 is shown as it was; new ones are codes
+        old2 = ledger.get_order("OLD2")
+        assert old2.reason == "支付网关响应超时，结果未知，正在查询" and old2.reason_code is None
+        assert old2.owner is None and old2.lease_until is None  # claimable: no process owns it
         # and the migrated file works like a new one
         ledger.update_order("OLD2", state="needs_check", expect="unknown")
-        ledger.mark_checked("OLD2", state="closed", actor="boss")
+        ledger.mark_checked("OLD2", state="closed", actor="boss", reason_code="reason.unreachable")
         assert ledger.get_order("OLD2").checked_by == "boss"
+        from cashier.i18n import tr
+
+        assert ledger.get_order("OLD2").reason.startswith(tr("reason.unreachable"))
     conn = sqlite3.connect(db_path)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     conn.close()

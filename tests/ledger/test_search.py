@@ -11,7 +11,7 @@ import pytest
 from cashier.ledger import Ledger
 from cashier.ledger.records import HistoryEntry, OrderQuery
 
-from .helpers import RawConnection, new_order, paid_order, sqlite_only
+from .helpers import RawConnection, drive, new_order, paid_order, sqlite_only
 
 D = Decimal
 
@@ -77,6 +77,9 @@ def test_by_state(ledger, shop):
     assert _numbers(ledger.search_orders(OrderQuery(status="paid"))) == ["F", "C", "B", "A"]
     assert _numbers(ledger.search_orders(OrderQuery(status="unresolved"))) == ["D"]
     assert _numbers(ledger.search_orders(OrderQuery(status="not_paid"))) == ["E"]
+    assert _numbers(ledger.search_orders(OrderQuery(status="paid", wallet="alipay"))) == ["F", "B"]
+    assert _numbers(ledger.search_orders(OrderQuery(status="not_paid", wallet="wechat"))) == ["E"]
+    assert ledger.search_orders(OrderQuery(status="not_paid", wallet="alipay")) == []
     with pytest.raises(ValueError):
         OrderQuery(status="weird")
 
@@ -176,10 +179,7 @@ def test_not_paid_and_unfinished_pages_across_states(ledger, clock):
     for k in range(30):
         state = kinds[k % len(kinds)]
         order = new_order(ledger, f"N{k:03d}", amount=D("1.00"))
-        if state == "needs_check":
-            ledger.update_order(order.out_trade_no, state="pending", expect="sending")
-        if state != "sending":
-            ledger.update_order(order.out_trade_no, state=state)
+        drive(ledger, order.out_trade_no, state)  # along the state machine
         clock.advance(1 if k % 4 else 0)
     for status, wanted in (("not_paid", {"closed", "failed", "reversed"}), ("unresolved", {"pending", "needs_check"})):
         expected = [f"N{k:03d}" for k in range(29, -1, -1) if kinds[k % len(kinds)] in wanted]
