@@ -131,7 +131,10 @@ def window_problem() -> str | None:
 
 
 def _short_dlerror(exc: OSError) -> str:
-    """'…/libqxcb.so: libxcb-cursor.so.0: cannot open shared object file: …' -> the missing name."""
+    """'…/libqxcb.so: libxcb-cursor.so.0: cannot open shared object file: …' -> the missing name.
+    (In the frozen app PyInstaller's ctypes wraps the loader's error: the cause has it.)"""
+    while exc.__cause__ is not None and isinstance(exc.__cause__, OSError):
+        exc = exc.__cause__
     text = str(exc)
     parts = [p.strip() for p in text.split(":")]
     for part in parts:
@@ -162,7 +165,7 @@ def check_keyring() -> Check:
 
     label = tr("doctor.keyring")
     try:
-        keyring = secrets._keyring()
+        keyring = secrets._keyring("keyring.unreadable")
     except UserError as exc:
         return Check(label, "fail", exc.message())
     backend = keyring.get_keyring()

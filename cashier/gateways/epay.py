@@ -48,12 +48,24 @@ What epay does NOT have, and what follows:
 
 Decisions where the documents are silent (not confirmed):
   * 付款码 micropay: newer sites take `mapi.php` with `method=scan` and `auth_code`.
-    The answer shape is not documented for V1: we read `code` 1 with `status` 1 as
-    paid and `status` 0 (or no status) as "customer confirming" (PENDING,
-    user_paying). `code` -2 (channel error) is a definite decline only when its words
-    say so (余额不足, 付款码已使用/无效/过期, ...); any other -2 (system busy, bank
-    error, unknown words) is an UnknownOutcome. A site that ignores `method=scan` and
-    answers a payment link charged nothing: NotSupported. Marked unverified.
+    彩虹易支付's V1 answer function has no branch for a payment-code result, so AFTER
+    the channel charged it answers its default `code 1 + trade_no + payurl`; an old
+    site that ignores `method=scan` answers the same form (charging nothing). So that
+    form, and any code 1 without `status` 1 (paid) or `status` 0 (customer
+    confirming), is an UnknownOutcome: query. `code` -2 (the channel's answer) is a
+    definite decline only when its words say so (余额不足, 付款码已使用/无效/过期,
+    ...); other -2 words are unknown. A -1 is a refusal only in the words of the
+    site's own pre-charge checks (`is_refusal`): mapi.php prints what the channel
+    plugin threw while charging as -1 too. An HTML page (`page_message`) saying
+    支付方式(type)不存在 is a refusal (nothing reached a channel; use a QR); other
+    pages are unknown, their words shown. Whether a site takes payment codes at all
+    is found by `probe` (doctor), charging nothing, and kept on the profile
+    (extra "scan"), never guessed from a live charge. See docs/refusals.md.
+  * Refunds: only the site's own checks before the channel is asked are refusals;
+    "退款失败：<channel words>" and anything unknown are UnknownOutcome.
+  * Signing: a value that is empty once trimmed (PHP's trim) is left out, as current
+    sites do; a notification signed the older way (keeping it) is accepted too.
+  * Status 3 (frozen by the site) is PAID with `held` set: paid, money held.
   * "该订单已完成支付" on a create (a retry of an order that is paid meanwhile) is an
     UnknownOutcome, never a definite failure: the engine queries and finds it paid.
   * Error answers are classified by their words as well as their codes (the family's

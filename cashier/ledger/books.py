@@ -296,7 +296,7 @@ class BooksMixin:
     @staticmethod
     def _next_value(conn: sqlite3.Connection, name: str) -> int:
         conn.execute("INSERT INTO sequences (name, value) VALUES (?, 1)"
-                     " ON CONFLICT (name) DO UPDATE SET value = value + 1", (name,))
+                     " ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1", (name,))
         return int(conn.execute("SELECT value FROM sequences WHERE name = ?", (name,)).fetchone()[0])
 
     # ------------------------------------------------------------------ shifts
