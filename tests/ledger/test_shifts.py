@@ -63,3 +63,19 @@ def test_reconciliation_rows_resolve_once(ledger):
         ledger.resolve_difference(run.run_id, "X1", resolution="record", actor="manager", note="again")
     assert ledger.open_difference("X1") is None
     assert ledger.recon_summary("2026-01-02")[0]["unresolved"] == 0
+
+
+def test_shifts_and_cash_move_to_a_shared_ledger(tmp_path, pg_url, clock):
+    from cashier.ledger import Ledger
+    from cashier.ledger.migrate import copy_ledger
+
+    source = tmp_path / "ledger.sqlite3"
+    with Ledger(source, clock=clock) as old:
+        shift = old.open_shift(counter_id="01", clerk="小王", float_amount=Decimal("10.00"))
+        old.cash_sale(entry_no="C1", counter_id="01", amount=Decimal("5.00"))
+        old.close_shift(shift.shift_id, counted=Decimal("15.00"), actor="小王")
+        before = old.shift_report(shift.shift_id).to_dict()
+    copied = copy_ledger(source, pg_url, clock=clock)
+    assert copied.copied["shifts"] == 1 and copied.copied["cash_entries"] == 1
+    with Ledger(pg_url, clock=clock) as new:
+        assert new.shift_report(shift.shift_id).to_dict() == before
