@@ -70,6 +70,10 @@ class MainWindow(QMainWindow):
         self._build()
         self.scanner.scanned.connect(self._on_scan)
         QApplication.instance().installEventFilter(self.scanner)
+        from cashier.ui.widgets import DialogActivator
+
+        self.dialog_activator = DialogActivator(self)
+        QApplication.instance().installEventFilter(self.dialog_activator)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -431,6 +435,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         QApplication.instance().removeEventFilter(self.scanner)
+        QApplication.instance().removeEventFilter(self.dialog_activator)
         super().closeEvent(event)
 
     def reload_context(self) -> None:

@@ -136,9 +136,15 @@ class CheckoutPage(QWidget):
             action.setChecked(name == self.profile)
             action.triggered.connect(lambda _=False, n=name: self.window.use_profile(n))
         self.switch_menu = menu
+        menu.aboutToHide.connect(lambda: QTimer.singleShot(0, self._take_keys))
         button = self.entry.switch_button
         menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
         return menu
+
+    def _take_keys(self) -> None:
+        """The keys back to the checkout (a popup closed; no window manager may do it)."""
+        QWidget.window(self).activateWindow()
+        self.setFocus()
 
     def _new_sale(self) -> str:
         return uuid.uuid4().hex[:16]
