@@ -232,6 +232,26 @@ def build_parser() -> argparse.ArgumentParser:
                             help="zip logs, settings, profiles (never keys) and ledger facts for support")
     bundle.add_argument("--out", default=None, metavar="FILE", help="the zip to write (default: in this folder)")
 
+    conf = sub.add_parser("config", help="the counter's settings (counter id, ledger URL, ...)")
+    conf_sub = conf.add_subparsers(dest="config_command", required=True)
+    get = conf_sub.add_parser("get", help="print a setting (all of them without KEY)")
+    get.add_argument("key", nargs="?")
+    put = conf_sub.add_parser("set", help="change a setting")
+    put.add_argument("key")
+    put.add_argument("value")
+
+    ledger = sub.add_parser("ledger", help="where the books are kept").add_subparsers(
+        dest="ledger_command", required=True)
+    mig = ledger.add_parser("migrate", help="copy these books (SQLite) into a shared PostgreSQL ledger; "
+                                            "run again, it copies nothing new; totals are compared")
+    mig.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host[:port]/database")
+    mig.add_argument("--from", dest="source", default=None, metavar="URL_OR_FILE",
+                     help="the books to copy (default: this counter's SQLite ledger)")
+    pw = ledger.add_parser("password", help="store the shared ledger's database password in the system keyring")
+    pw.add_argument("--url", default=None, help="the ledger (default: the configured one)")
+    pw.add_argument("--stdin", action="store_true", required=True, help="read the password from standard input")
+    ledger.add_parser("where", help="which ledger this counter uses")
+
     from cashier import cli_devices
 
     cli_devices.add_parsers(sub)
@@ -275,6 +295,14 @@ def _fail(out: Output, message: str) -> None:
 def _run(args: argparse.Namespace, out: Output) -> int:
     if args.command == "profile":
         return _profile(args, out)
+    if args.command == "config":
+        from cashier import cli_config
+
+        return cli_config.config(args, out)
+    if args.command == "ledger":
+        from cashier import cli_config
+
+        return cli_config.ledger(args, out)
     if args.command == "doctor" and not args.profile:
         return _machine_doctor(out)
     if args.command == "request-quit":

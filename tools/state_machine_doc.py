@@ -40,6 +40,31 @@ table decides the state.
   unreachable, no way to reverse); a person looks and marks it checked.
 - Final states have no way out. A late payment notification for a final order is
   recorded in the audit log and logged, never used to move it.
+- Reasons are stored as message keys with parameters (`reason_code`,
+  `reason_params`; for refunds `failure_code`, `failure_params`) and turned into words
+  only when shown. Rows written before schema v5 keep their text in `reason` and are
+  shown as they were.
+
+## Several processes on one ledger
+
+A window, `cashier-cli` runs and scripts may share the books. Every process has an
+identity (host/pid/token). Before it works on an order or a refund it claims the row in
+the ledger with a lease (30 s), renewed every 10 s while it waits for answers; a row in
+`sending` is created already claimed. Recovery, which every command runs first, takes
+over only rows whose owner is gone (no such process on this host) or whose lease ran
+out (the owner froze, or runs on another machine). A process whose attempt was taken
+over meanwhile does not write its late answer: it reports what the ledger now says, and
+follows the order until it is settled.
+
+The gateways' rate limits (LTZF: one order query per 5 s and one refund query per 10 s
+per merchant) are slots in the ledger (`rate_slots`), one per gateway, merchant and
+interface. A process takes the slot before it asks, and the next slot is counted from
+the end of its call, so the gateway never sees two calls closer than the limit, from
+any number of processes. `tests/engine/test_processes.py` measures this at the simulator.
+
+What to do next is decided by pure functions (`cashier/engine/decisions.py`) from the
+order, the time, the answer and the gateway's limits; `tests/engine/test_decisions.py`
+checks them from tables and checks that every event they name is an arrow below.
 """
 
 

@@ -54,7 +54,7 @@ class Peripherals:
         if self._spooler is None:
             from cashier.peripherals.spooler import Spooler
 
-            self._spooler = Spooler.for_settings(self.settings, on_status=self._spooler_status).start()
+            self._spooler = Spooler.for_settings(lambda: self.settings, on_status=self._spooler_status).start()
         return self._spooler
 
     @property

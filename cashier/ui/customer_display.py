@@ -9,6 +9,7 @@ With one screen, or the setting off, no window is made at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from PySide6.QtCore import Qt, QTimer
@@ -35,6 +36,17 @@ define({
 # What the checkout can be showing, as far as the customer is concerned.
 IDLE, AMOUNT, QR, SCAN, CONFIRM, PAID, NOT_PAID = "idle", "amount", "qr", "scan", "confirm", "paid", "not_paid"
 RESULT_SECONDS = 8  # a result stays this long, then the idle screen returns
+
+
+@dataclass(frozen=True)
+class View:
+    """What the checkout shows, as far as the customer is concerned."""
+
+    state: str
+    amount: Decimal | None = None
+    payload: str | None = None
+    image: bytes | None = None
+    wallet: str | None = None
 
 
 def pick_screen(screens: list[QScreen], clerk: QScreen | None, choice: int = -1) -> QScreen | None:
@@ -140,6 +152,9 @@ class CustomerDisplay(QWidget):
         elif state in (PAID, NOT_PAID):
             self._busy(state, amount, tr("display.paid" if state == PAID else "display.not_paid"))
             self._back_to_idle.start(self._result_ms)
+
+    def show_view(self, view: View) -> None:
+        self.follow(view.state, view.amount, payload=view.payload, image=view.image, wallet=view.wallet)
 
     def place_on(self, screen: QScreen, *, full_screen: bool = True) -> None:
         self.setScreen(screen)

@@ -10,10 +10,11 @@
 #   venv/  dist/cashier/  cashier-<version>-linux-<arch>.tar.gz(.sha256)
 #
 # Build it on the oldest distribution it must run on: the folder needs a glibc at least
-# as new as the build machine's (the release workflow builds in Debian 11 bullseye,
-# glibc 2.31). The desktop libraries (X11/xcb, xkbcommon, fontconfig, freetype, glib,
-# D-Bus, GL, libstdc++) are left out on purpose and come from the system, see the
-# README's list of packages; the spec says which.
+# as new as the build machine's (the release workflow builds in Ubuntu 22.04, glibc
+# 2.35; PySide6 6.10+ wheels need 2.34, so nothing older can run it). The desktop
+# libraries (X11/xcb, xkbcommon, fontconfig, freetype, glib, D-Bus, GL, libstdc++) are
+# left out on purpose and come from the system, see the README's list of packages; the
+# spec says which.
 #
 # Environment (optional): CASHIER_PYTHON (python for the venv, 3.11+),
 # CASHIER_SKIP_SMOKE=1, SOURCE_DATE_EPOCH (tarball timestamps; default: the last commit's).
