@@ -368,6 +368,12 @@ class MainWindow(QMainWindow):
     def _on_scan(self, scan) -> None:
         self.checkout.on_scan(scan)
 
+    def open_order(self, out_trade_no: str) -> None:
+        """Show one order in 订单/退款 (a receipt's code was scanned)."""
+        page = self.show_page("history")
+        page.search.setText(out_trade_no)
+        page.run_search()
+
     def micropay_profile(self) -> str | None:
         """Where a payment code goes when the active profile takes none: the one
         chosen in settings, else (demo mode) the first demo profile that can."""

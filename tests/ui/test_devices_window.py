@@ -113,3 +113,32 @@ def test_devices_settings_test_print_and_save(counter, qtbot):
         assert "{amount}" in page.message.text()
     finally:
         printer.close()
+
+
+def test_scanning_a_receipt_at_the_checkout_opens_the_order(counter, qtbot):
+    co = counter.checkout
+    counter.type_human("2.30")
+    counter.key(Qt.Key.Key_F3)
+    counter.wait_mode("qr")
+    no = co.current.out_trade_no
+    counter.sim.pay("ltzf", no)
+    counter.run(6)
+    counter.wait_state("paid")
+    counter.key(Qt.Key.Key_Return)
+    counter.scan(no)  # the receipt's code, at scanner speed (1 ms a key)
+    page = counter.window._lazy_pages["history"]  # opened by the scan
+    assert page is not None and page.isVisible()
+    qtbot.waitUntil(lambda: page.selected_order is not None and page.selected_order.out_trade_no == no, timeout=10000)
+    assert co.amount.text == ""  # nothing of the code leaked into the amount
+
+
+def test_order_numbers_are_told_from_payment_codes():
+    from cashier.engine.numbers import make_number
+    from cashier.scanner import ORDER_NUMBER, Scan, classify_payment_code
+
+    for counter_id in ("1", "01", "A7", "Z9X1"):
+        for kind in ("P", "R"):
+            no = make_number(kind, counter_id, 1_790_000_000.0, 123)
+            assert ORDER_NUMBER.match(no) and classify_payment_code(no) is None
+            assert Scan(no, no, None).kind == "order"
+    assert not ORDER_NUMBER.match("134567890123456789")

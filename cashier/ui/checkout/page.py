@@ -396,6 +396,10 @@ class CheckoutPage(QWidget):
 
     def on_scan(self, scan) -> None:
         """A burst from the scanner (the checkout had focus)."""
+        if scan.kind == "order" and self.mode in (ENTRY, RESULT):
+            # A printed receipt's code: open that order in 订单/退款 (for a refund).
+            self.window.open_order(scan.code)
+            return
         if not scan.is_payment_code:
             self._show_scan_message(scan.not_a_payment_code().message())
             return
