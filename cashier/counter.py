@@ -28,6 +28,7 @@ define({
     "cap.refund_query": ("退款查询", "refund status"),
     "cap.notify_verify": ("到账通知", "payment notices"),
     "cap.check_connection": ("测试连接", "connection test"),
+    "cap.list_orders": ("订单列表（对账）", "order lists (reconciliation)"),
 })
 
 
