@@ -104,3 +104,58 @@ def delete_secret(profile_name: str) -> None:
         pass
     except KeyringError as exc:
         raise KeyringUnavailable(reason=type(exc).__name__) from None
+
+
+# ---------------------------------------------------------------- ledger database
+
+def database_account(url: str) -> str:
+    """The keyring entry of a shared ledger's password: user@host:port/database (the
+    URL never holds the password itself, see settings.check_ledger_url)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    user = parts.username or ""
+    port = parts.port or 5432
+    return f"ledger:{user}@{parts.hostname}:{port}/{parts.path.strip('/')}"
+
+
+def set_database_password(url: str, password: str) -> None:
+    if not password or not password.strip():
+        raise UserError("keyring.empty_secret")
+    keyring = _keyring()
+    from keyring.errors import KeyringError
+
+    try:
+        keyring.set_password(SERVICE, database_account(url), password.strip())
+    except KeyringError as exc:
+        raise KeyringUnavailable(reason=type(exc).__name__) from None
+
+
+def get_database_password(url: str) -> str | None:
+    """The stored password of the ledger at `url`, or None (none stored, or no usable
+    keyring: the server may not need one, and it says so plainly if it does)."""
+    try:
+        keyring = _keyring("keyring.unreadable")
+    except KeyringUnavailable:
+        return None
+    from keyring.errors import KeyringError
+
+    try:
+        value = keyring.get_password(SERVICE, database_account(url))
+    except KeyringError:
+        return None
+    if value:
+        redaction.register(value)
+    return value or None
+
+
+def delete_database_password(url: str) -> None:
+    keyring = _keyring()
+    from keyring.errors import KeyringError, PasswordDeleteError
+
+    try:
+        keyring.delete_password(SERVICE, database_account(url))
+    except PasswordDeleteError:
+        pass
+    except KeyringError as exc:
+        raise KeyringUnavailable(reason=type(exc).__name__) from None

@@ -54,11 +54,14 @@ def demo_ledger_path() -> Path:
     return paths.data_dir() / "demo-ledger.sqlite3"
 
 
-def open_context(*, demo: bool = False, ledger_path: Path | None = None, clock=None,
+def open_context(*, demo: bool = False, ledger_path: "Path | str | None" = None, clock=None,
                  engine_settings: EngineSettings | None = None, start: bool = True,
                  sim_port: int = 0, exclusive: bool = False) -> Context:
     """exclusive: take the scheduler lock of these books or raise AlreadyRunning (the
-    window); otherwise note whether someone else holds it (cashier-cli)."""
+    window); otherwise note whether someone else holds it (cashier-cli).
+
+    ledger_path: a SQLite file or a postgresql:// URL; default: the `ledger_url`
+    setting (CASHIER_LEDGER_URL overrides it), "" being the data folder's file."""
     settings = engine_settings or engine_settings_from_user_settings()
     gateways: dict[str, Gateway] = {}
     problems: dict[str, str] = {}
@@ -90,11 +93,14 @@ def open_context(*, demo: bool = False, ledger_path: Path | None = None, clock=N
         active_profile = store.active()
         active = active_profile.name if active_profile and active_profile.name in gateways else (
             next(iter(gateways), None))
-        path = ledger_path or paths.database_path()
+        path = ledger_path or configured_ledger()
     from cashier.engine.clock import clock_from_env
     from cashier.engine.instance import AlreadyRunning, InstanceLock
+    from cashier.ledger.location import is_shared
 
-    lock = InstanceLock(path)
+    # One scheduler per ledger file; on a shared ledger, one per counter on this
+    # computer (counters elsewhere are kept apart by their leases in the ledger).
+    lock = InstanceLock(paths.data_dir() / f"counter-{settings.counter_id}" if is_shared(path) else path)
     scheduled_elsewhere = False
     if exclusive:
         if not lock.acquire():
@@ -108,7 +114,17 @@ def open_context(*, demo: bool = False, ledger_path: Path | None = None, clock=N
         scheduled_elsewhere = lock.held_elsewhere()
         lock = None
     clock = clock or clock_from_env()
-    ledger = Ledger(path, clock=clock.now)  # one clock for the ledger's stamps and the engine
+    try:  # one clock for the ledger's stamps and the engine
+        ledger = Ledger(path, clock=clock.now, application_name=f"cashier counter {settings.counter_id}")
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        if sim is not None:
+            sim.stop()
+            sim_client.close()
+        for gw in gateways.values():
+            gw.close_transport()
+        raise
     engine = Engine(ledger, gateways, settings=settings, clock=clock)
     ctx = Context(engine=engine, ledger=ledger, profiles=profiles, active_profile=active, demo=demo, sim=sim,
                   sim_client=sim_client, problems=problems, lock=lock, scheduled_elsewhere=scheduled_elsewhere)
@@ -133,6 +149,14 @@ def _start_receiver(engine: Engine):
     except OSError as exc:  # port taken: polling still works
         log.warning("notification receiver not started: %s", exc)
         return None
+
+
+def configured_ledger() -> "Path | str":
+    """This counter's books: the SQLite file, or the shared ledger's URL."""
+    from cashier.ledger.location import resolve_url
+    from cashier.settings import ledger_url
+
+    return resolve_url(ledger_url())
 
 
 def engine_settings_from_user_settings() -> EngineSettings:

@@ -39,7 +39,17 @@ define({
     "settings.bad_volume": ("音量为 0 到 100", "The volume must be 0 to 100"),
     "settings.bad_screen": ("客显屏幕编号无效", "Invalid customer display screen"),
     "settings.unknown": ("未知的设置项：{name}", "Unknown setting: {name}"),
+    "settings.bad_ledger_url": (
+        "账本地址无效：{url}（留空表示本机账本文件，或 postgresql://用户@主机[:端口]/数据库）",
+        "Invalid ledger URL: {url} (empty for this computer's ledger file, or postgresql://user@host[:port]/database)",
+    ),
+    "settings.ledger_url_password": (
+        "账本地址里不能写密码：数据库密码请用 cashier-cli ledger password 存进系统钥匙串",
+        "The ledger URL may not hold a password: store the database password in the system keyring with cashier-cli ledger password",
+    ),
 })
+
+LEDGER_URL_ENV = "CASHIER_LEDGER_URL"
 
 LANGUAGES = ("auto", "zh_CN", "en")
 PIN_ITERATIONS = 200_000
@@ -121,6 +131,9 @@ class Settings:
     customer_display: bool = True
     customer_display_screen: int = -1  # -1: the first screen that is not the clerk's
     customer_display_slogan: str = ""
+    # Where the books are: "" is this computer's SQLite file; postgresql://user@host/db
+    # shares one set of books between counters (CASHIER_LEDGER_URL overrides it).
+    ledger_url: str = ""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -194,7 +207,49 @@ def validate(s: Settings) -> None:
         raise UserError("settings.bad_port")
     if not isinstance(s.notify_path, str) or not _PATH_RE.match(s.notify_path) or ".." in s.notify_path:
         raise UserError("settings.bad_path")
+    check_ledger_url(s.ledger_url)
     _validate_peripherals(s)
+
+
+def check_ledger_url(url: object) -> str:
+    """`url` when it names a ledger the app can open: "" (the SQLite file in the data
+    folder), sqlite:///path/to/file, or postgresql://user@host[:port]/database (also
+    postgres://). A password in it is refused: it belongs in the keyring."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or len(url) > 500 or any(c.isspace() for c in url):
+        raise UserError("settings.bad_ledger_url", url=str(url)[:80])
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise UserError("settings.bad_ledger_url", url=url) from None
+    if parts.scheme == "sqlite":
+        if parts.netloc or not parts.path or parts.query:
+            raise UserError("settings.bad_ledger_url", url=url)
+        return url
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or parts.fragment:
+        raise UserError("settings.bad_ledger_url", url=url)
+    if parts.password is not None or "password=" in parts.query.lower():
+        raise UserError("settings.ledger_url_password")
+    if not parts.path.strip("/") or "/" in parts.path.strip("/"):
+        raise UserError("settings.bad_ledger_url", url=url)
+    return url
+
+
+def ledger_url(settings: "Settings | None" = None) -> str:
+    """The ledger this process uses: CASHIER_LEDGER_URL when set (checked like the
+    setting), else the `ledger_url` setting; "" is the SQLite file in the data folder."""
+    import os
+
+    env = os.environ.get(LEDGER_URL_ENV)
+    if env is not None and env.strip():
+        return check_ledger_url(env.strip())
+    if settings is None:
+        settings = SettingsStore().load_or_default()[0]
+    return settings.ledger_url
 
 
 def _validate_peripherals(s: Settings) -> None:

@@ -70,6 +70,14 @@ define({
         "付款码不能写入账本，只能记录最后 4 位数字",
         "A payment code may not be written to the ledger; only its last 4 digits",
     ),
+    "ledger.unreachable": (
+        "连不上共享账本（{where}）：现在不能收新的款。已经发出的订单会继续处理，数据库恢复后写入账本。请检查网络或数据库服务器",
+        "The shared ledger cannot be reached ({where}): no new payments can be taken now. Orders already sent are finished and written when the database is back. Check the network or the database server",
+    ),
+    "ledger.denied": (
+        "共享账本拒绝连接（{where}）：{reason}。数据库密码用 cashier-cli ledger password 存进系统钥匙串",
+        "The shared ledger refused the connection ({where}): {reason}. Store the database password in the system keyring with cashier-cli ledger password",
+    ),
 })
 
 
@@ -114,6 +122,19 @@ class LedgerReadOnly(LedgerError):
     folder that is not writable)."""
 
     key = "ledger.read_only"
+
+
+class LedgerUnreachable(LedgerBusy):
+    """The shared ledger's database server cannot be reached (or the connection broke
+    mid-transaction: then nothing of that transaction was written)."""
+
+    key = "ledger.unreachable"
+
+
+class LedgerDenied(LedgerError):
+    """The database server refused us: wrong password, unknown user or database."""
+
+    key = "ledger.denied"
 
 
 class DayOutOfRange(LedgerError, ValueError):

@@ -1,4 +1,7 @@
-"""Engine fixtures: a real simulator, a real SQLite ledger, one fake clock for all.
+"""Engine fixtures: a real simulator, a real ledger, one fake clock for all.
+
+The ledger is a SQLite file unless a test module overrides `ledger_target` (the
+engine-flow suite takes `books`: each flow on SQLite, then on PostgreSQL).
 
 The simulator's clock, the ledger's stamps and the engine all read the same
 FakeClock, so a test jumps time (expiry, the micropay deadline, refund spacing)
@@ -19,13 +22,13 @@ from cashier.sim.server import SimServer
 
 
 class Env:
-    def __init__(self, tmp_path, clock: FakeClock, sim: SimServer) -> None:
+    def __init__(self, tmp_path, clock: FakeClock, sim: SimServer, ledger_target=None) -> None:
         self.tmp_path = tmp_path
         self.clock = clock
         self.sim = sim
         self.sim_client = SimClient(sim.base_url)
         self.pairs = {p.gateway: (p, s) for p, s in demo_profiles(sim.base_url)}
-        self.ledger_path = tmp_path / "ledger.sqlite3"
+        self.ledger_path = ledger_target or tmp_path / "ledger.sqlite3"
         self.events = []
         self.engine = self.make_engine()
 
@@ -82,11 +85,17 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path):
+def ledger_target(tmp_path):
+    """Where the engine's ledger lives (a module may override this fixture)."""
+    return tmp_path / "ledger.sqlite3"
+
+
+@pytest.fixture
+def env(tmp_path, ledger_target):
     clock = FakeClock(start=1_790_000_000.0)
     state = SimState(SimClock(base=clock.now))
     with SimServer(state) as sim:
-        e = Env(tmp_path, clock, sim)
+        e = Env(tmp_path, clock, sim, ledger_target)
         try:
             yield e
         finally:

@@ -15,6 +15,13 @@ from cashier.ledger import states as S
 _codes = itertools.count(100000000000)
 
 
+
+@pytest.fixture
+def ledger_target(books):
+    """Every flow on both backends: a SQLite file, then a shared PostgreSQL ledger."""
+    return books
+
+
 def wechat_code() -> str:
     return f"134{next(_codes):015d}"
 

@@ -1,4 +1,7 @@
-"""Fixtures for ledger tests: a real SQLite file per test and a hand-driven clock."""
+"""Fixtures for ledger tests: a real ledger per test, on each backend (a SQLite file,
+then a fresh schema on the PostgreSQL test server), and a hand-driven clock.
+
+`db_path` is the SQLite file for the tests that are about the file itself."""
 
 from __future__ import annotations
 
@@ -20,6 +23,6 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
-def ledger(db_path, clock):
-    with Ledger(db_path, clock=clock) as opened:
+def ledger(books, clock):
+    with Ledger(books, clock=clock) as opened:
         yield opened

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+import pytest
+
 from cashier.ledger import Ledger, states
 
 
@@ -65,3 +67,40 @@ def drive_refund(ledger: Ledger, out_refund_no: str, state: str, **fields):
     for event in path:
         record = ledger.update_refund(out_refund_no, event=event)
     return ledger.update_refund(out_refund_no, **fields) if fields else record
+
+
+# A test about SQLite's own file or planner runs on that backend only.
+sqlite_only = pytest.mark.parametrize("books", ["sqlite"], indirect=True)
+
+
+class RawConnection:
+    """A connection of the test's own to the ledger's database (not through the
+    Ledger), taking the ledger's SQL dialect on either backend."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        if ledger.backend == "sqlite":
+            import sqlite3
+
+            self._conn = sqlite3.connect(ledger.path, isolation_level=None)
+            self.execute = self._conn.execute
+            self.errors = (sqlite3.DatabaseError,)
+        else:
+            import psycopg
+
+            from cashier.ledger import postgres
+
+            self._conn = psycopg.connect(ledger.url, autocommit=True)
+            self.execute = postgres.Connection(self._conn).execute
+            self.errors = (psycopg.Error,)
+
+    def scalar(self, sql: str, params=()):
+        return self.execute(sql, params).fetchone()[0]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "RawConnection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -153,12 +153,12 @@ def test_refunds_never_exceed_paid(paid_fen, steps):
         assert succeeded <= paid
 
 
-def test_two_programs_racing_refunds_never_exceed_paid(db_path, clock):
+def test_two_programs_racing_refunds_never_exceed_paid(books, clock):
     """Two Ledger objects (two connections, as two processes would have) refund the same
     order at once: the check and the insert are one transaction, so the sum holds."""
-    with Ledger(db_path, clock=clock) as setup:
+    with Ledger(books, clock=clock) as setup:
         paid_order(setup, "P1", amount=Decimal("10.00"))
-    ledgers = [Ledger(db_path, clock=clock) for _ in range(2)]
+    ledgers = [Ledger(books, clock=clock) for _ in range(2)]
     accepted: list[Decimal] = []
     lock = threading.Lock()
     barrier = threading.Barrier(4)

@@ -17,7 +17,7 @@ from cashier.ledger import (
 )
 from cashier.ledger import schema
 
-from .helpers import new_order, paid_order
+from .helpers import RawConnection, new_order, paid_order, sqlite_only
 
 
 def _build_v1_file(path) -> None:
@@ -62,6 +62,7 @@ def _raw_version(path) -> int:
         conn.close()
 
 
+@sqlite_only
 def test_new_file_is_current_wal_and_full_sync(ledger):
     settings = ledger.settings()
     assert settings["user_version"] == SCHEMA_VERSION
@@ -188,3 +189,31 @@ def test_messages_exist_in_both_languages():
 
 def test_paid_order_helper(ledger):
     assert paid_order(ledger, "P1").state == "paid"
+
+
+def test_shared_ledger_is_current_and_writers_take_turns(pg_url, clock):
+    """A PostgreSQL ledger records its version in ledger_meta, waits for another
+    writer up to its lock timeout (like SQLite's busy timeout), and a second counter
+    opening it at once migrates nothing twice."""
+    with Ledger(pg_url, clock=clock) as first, Ledger(pg_url, clock=clock) as second:
+        settings = first.settings()
+        assert settings["backend"] == "postgresql"
+        assert settings["user_version"] == SCHEMA_VERSION == second.schema_version
+        assert settings["lock_timeout"] == "5s"
+        assert settings["current_schema"].startswith("t_")
+        new_order(first, "A1")
+        assert second.get_order("A1") is not None
+
+
+def test_money_checks_hold_on_postgresql(pg_url, clock):
+    """The CHECK constraints are the database's own: a raw write of negative or zero
+    fen is refused by the server."""
+    with Ledger(pg_url, clock=clock) as ledger:
+        new_order(ledger, "A1")
+        with RawConnection(ledger) as conn:
+            with pytest.raises(conn.errors, match="check"):
+                conn.execute("UPDATE orders SET amount_fen = 0 WHERE out_trade_no = 'A1'")
+            with pytest.raises(conn.errors, match="check"):
+                conn.execute("UPDATE orders SET paid_amount_fen = -1 WHERE out_trade_no = 'A1'")
+            with pytest.raises(conn.errors, match="check"):
+                conn.execute("UPDATE orders SET auth_code_last4 = '12345' WHERE out_trade_no = 'A1'")

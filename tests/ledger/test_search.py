@@ -11,7 +11,7 @@ import pytest
 from cashier.ledger import Ledger
 from cashier.ledger.records import HistoryEntry, OrderQuery
 
-from .helpers import drive, new_order, paid_order
+from .helpers import RawConnection, drive, new_order, paid_order, sqlite_only
 
 D = Decimal
 
@@ -133,6 +133,7 @@ def test_pages_follow_each_other_without_gaps_or_repeats(ledger, clock):
     assert len(ledger.search_orders(OrderQuery(amount=D("12.34")), limit=1000)) == 11
 
 
+@sqlite_only
 def test_search_walks_an_index_in_order(ledger, shop):
     """Each filter's query plan uses its index and needs no sort (keyset pages)."""
     conn = sqlite3.connect(ledger.path)
@@ -192,11 +193,8 @@ def test_not_paid_and_unfinished_pages_across_states(ledger, clock):
 
 
 def _refunded_fen(ledger, no):
-    conn = sqlite3.connect(ledger.path)
-    try:
-        return conn.execute("SELECT refunded_fen FROM orders WHERE out_trade_no = ?", (no,)).fetchone()[0]
-    finally:
-        conn.close()
+    with RawConnection(ledger) as conn:
+        return conn.scalar("SELECT refunded_fen FROM orders WHERE out_trade_no = ?", (no,))
 
 
 def test_refunded_sum_follows_every_refund_state(ledger):
