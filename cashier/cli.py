@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+    rep.add_argument("--counter", default=None, metavar="ID",
+                     help="only this counter's sales and the refunds made there (default: the whole shop)")
 
     bundle = sub.add_parser("support-bundle",
                             help="zip logs, settings, profiles (never keys) and ledger facts for support")
@@ -517,7 +519,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
                 day = date.fromisoformat(args.date)
             except ValueError:
                 raise CliError("cli.bad_date", text=args.date) from None
-        report = ctx.ledger.daily_report(day)
+        report = ctx.ledger.daily_report(day, counter_id=args.counter)
         out.emit(report.to_dict(), _report_text(report))
         return 0
     raise CliError("error.generic")

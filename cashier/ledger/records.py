@@ -81,6 +81,7 @@ class RefundRecord:
     failure_params: dict[str, Any] = field(default_factory=dict)
     owner: str | None = None
     lease_until: float | None = None
+    counter_id: str | None = None  # the counter that made the refund (schema v6)
 
     @property
     def failure_reason(self) -> str | None:
@@ -263,6 +264,7 @@ class Report:
     # paid in the day while the payment site holds (froze) the money: counted as paid,
     # listed so that someone checks with the site
     held_orders: tuple[OrderRecord, ...] = ()
+    counter_id: str | None = None  # the counter reported on; None: the whole shop
 
     def to_dict(self) -> dict[str, Any]:
         def record(rec: OrderRecord | RefundRecord) -> dict[str, Any]:
@@ -280,4 +282,5 @@ class Report:
             "lines": [line.to_dict() for line in self.lines],
             "totals": self.totals.to_dict(),
             "held_orders": [record(o) for o in self.held_orders],
+            "counter_id": self.counter_id,
         }

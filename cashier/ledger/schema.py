@@ -226,12 +226,35 @@ def _v5_machine_owners_slots(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v6_counters(conn: sqlite3.Connection) -> None:
+    """Several counters on one set of books: each counter renews a lease on its row
+    while it runs; its open orders and refunds are its own to follow, and another
+    counter takes them over only once that lease has run out. A refund records the
+    counter that made it (earlier refunds: the counter in their number, R<id><time><seq>)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE counters (
+            counter_id   TEXT PRIMARY KEY NOT NULL,
+            owner        TEXT NOT NULL,
+            lease_until  REAL NOT NULL,
+            started_at   REAL NOT NULL
+        );
+        ALTER TABLE refunds ADD COLUMN counter_id TEXT;
+        UPDATE refunds SET counter_id = substr(out_refund_no, 2, length(out_refund_no) - 21)
+            WHERE out_refund_no LIKE 'R%' AND length(out_refund_no) BETWEEN 22 AND 25;
+        CREATE INDEX orders_counter ON orders (counter_id, created_at, out_trade_no);
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_tables,
     _v2_audit_and_indexes,
     _v3_search_indexes,
     _v4_refunded_sum,
     _v5_machine_owners_slots,
+    _v6_counters,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
