@@ -41,6 +41,9 @@ define({
     "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",
                         "Paid but held (frozen) by the payment site: {count} (counted as taken; check with the site)"),
     "cli.report.total": ("合计", "Total"),
+    "cli.report.cash_moves": ("备用金存入 {cash_in}，取款 {cash_out}", "Cash put in {cash_in}, taken out {cash_out}"),
+    "cli.report.recon": ("对账 {profile}：查询 {checked} 笔，差异 {count} 处，未处理 {open} 处",
+                         "Reconciliation {profile}: {checked} checked, {count} differences, {open} open"),
     "cli.quit_ok": ("没有进行中的付款或退款，可以关闭", "No payment or refund in flight: safe to close"),
     "cli.quit_busy": ("有 {count} 笔付款/退款正在进行，请等它完成后再更新或关闭收银台",
                       "{count} payment(s)/refund(s) in flight: let them finish before updating or closing the cashier"),
@@ -229,6 +232,51 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
     rep.add_argument("--counter", default=None, metavar="ID",
                      help="only this counter's sales and the refunds made there (default: the whole shop)")
+
+    shift = sub.add_parser("shift", help="shifts (交班)").add_subparsers(dest="shift_command", required=True)
+    sopen = shift.add_parser("open", help="open a shift with the clerk's name and the cash float")
+    sopen.add_argument("--clerk", required=True)
+    sopen.add_argument("--float", dest="float_amount", default="0", metavar="YUAN")
+    sclose = shift.add_parser("close", help="close the open shift with the counted cash")
+    sclose.add_argument("--counted", required=True, metavar="YUAN")
+    sclose.add_argument("--note", default="")
+    sclose.add_argument("--next-clerk", default=None, help="hand over: open the next clerk's shift at once")
+    srep = shift.add_parser("report", help="a shift's report (default: the open or the last one)")
+    srep.add_argument("shift", nargs="?", type=int)
+    scor = shift.add_parser("correct", help="a manager's correction of a closed shift (needs the PIN)")
+    scor.add_argument("shift", type=int)
+    scor.add_argument("--amount", required=True, help="signed: -5.00 takes 5 yuan off")
+    scor.add_argument("--reason", required=True)
+    scor.add_argument("--pin-stdin", action="store_true", help="read the manager PIN from standard input")
+
+    cash = sub.add_parser("cash", help="a cash sale (现金)")
+    cash.add_argument("--amount", required=True)
+    cash.add_argument("--tendered", default=None, help="what the customer gave; prints the change")
+
+    move = sub.add_parser("cash-move", help="备用金 in (+) or 取款 out (-), with a reason")
+    move.add_argument("--amount", required=True, help="signed: -50.00 takes 50 yuan out")
+    move.add_argument("--reason", required=True)
+
+    crefund = sub.add_parser("cash-refund", help="give cash back for a cash sale (needs the PIN)")
+    crefund.add_argument("out_trade_no")
+    crefund.add_argument("--amount", required=True)
+    crefund.add_argument("--reason", default="")
+    crefund.add_argument("--pin-stdin", action="store_true", help="read the manager PIN from standard input")
+
+    recon = sub.add_parser("reconcile", help="对账: re-query a day's orders at the gateway; or resolve a difference",
+                           description="reconcile PROFILE --date YYYY-MM-DD | "
+                                       "reconcile resolve OUT_TRADE_NO --action record|refund|checked --note TEXT")
+    recon.add_argument("target", metavar="PROFILE|resolve")
+    recon.add_argument("out_trade_no", nargs="?")
+    recon.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+    recon.add_argument("--action", choices=["record", "refund", "checked"])
+    recon.add_argument("--note", default="")
+    recon.add_argument("--pin-stdin", action="store_true", help="read the manager PIN from standard input")
+
+    export = sub.add_parser("export", help="orders, refunds and cash of a date range as CSV (Excel: UTF-8 with BOM)")
+    export.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD")
+    export.add_argument("--out", required=True, metavar="FILE.csv")
 
     bundle = sub.add_parser("support-bundle",
                             help="zip logs, settings, profiles (never keys) and ledger facts for support")
@@ -512,17 +560,28 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
                  "\n".join(_order_text(e.order) + (f"  refunded {e.refunded:f}" if e.refunded else "")
                            for e in entries))
         return 0
+    if args.command in BOOKS_COMMANDS:
+        from cashier import cli_books
+
+        return cli_books.run(args, out, ctx)
     if args.command == "report":
-        day = date.today()
-        if args.date:
-            try:
-                day = date.fromisoformat(args.date)
-            except ValueError:
-                raise CliError("cli.bad_date", text=args.date) from None
+        day = _day(args.date)
         report = ctx.ledger.daily_report(day, counter_id=args.counter)
         out.emit(report.to_dict(), _report_text(report))
         return 0
     raise CliError("error.generic")
+
+
+BOOKS_COMMANDS = {"shift", "cash", "cash-move", "cash-refund", "reconcile", "export"}
+
+
+def _day(text: str | None) -> date:
+    if not text:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError("cli.bad_date", text=text) from None
 
 
 def _patiently(call, attempts: int = 4):
@@ -579,6 +638,11 @@ def _report_text(report) -> str:
         label = f"{line.gateway} {line.wallet}".strip() or tr("cli.report.total")
         lines.append(f"  {label:<20} {line.paid_count:>5} {format(line.paid_sum, 'f'):>12} "
                      f"{line.refund_count:>5} {format(line.refund_sum, 'f'):>12} {format(line.net, 'f'):>12}")
+    if report.cash_in or report.cash_out:
+        lines.append(tr("cli.report.cash_moves", cash_in=format(report.cash_in, "f"), cash_out=format(report.cash_out, "f")))
+    for run in report.reconciliation:
+        lines.append(tr("cli.report.recon", profile=run["profile"], checked=run["orders_checked"],
+                        count=len(run["differences"]), open=run["unresolved"]))
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ define({
     "cap.refund_query": ("退款查询", "refund status"),
     "cap.notify_verify": ("到账通知", "payment notices"),
     "cap.check_connection": ("测试连接", "connection test"),
+    "cap.list_orders": ("订单列表（对账）", "order lists (reconciliation)"),
 })
 
 
@@ -174,6 +175,38 @@ class Counter:
     def daily_report(self, day: datetime.date, counter_id: str | None = None):
         """The day's report for the whole shop, or for one counter."""
         return self.engine.ledger.daily_report(day, counter_id=counter_id)
+
+    # -- peripherals (printer, drawer, voice) ----------------------------------------
+    def start_peripherals(self, settings, on_message: Callable[[str], None] | None = None):
+        """Receipts and voice on every order that becomes paid (cashier.peripherals)."""
+        from cashier.peripherals import Peripherals
+
+        if getattr(self, "peripherals", None) is None:
+            self.peripherals = Peripherals(settings, lookup_order=self.order, on_message=on_message)
+            self.engine.subscribe(self.peripherals.on_engine_event)
+        else:
+            self.peripherals.settings = settings
+        return self.peripherals
+
+    def close_peripherals(self) -> None:
+        devices = getattr(self, "peripherals", None)
+        if devices is not None:
+            devices.close()
+
+    def reprint(self, out_trade_no: str) -> None:
+        """Queue the receipt of a paid order again (补打)."""
+        self.peripherals.reprint(out_trade_no)
+
+    def print_test(self) -> None:
+        self.peripherals.print_test()
+
+    def open_drawer(self) -> None:
+        self.peripherals.open_drawer(force=True)
+
+    def voice_test(self) -> None:
+        from cashier.i18n import tr
+
+        self.peripherals.say(tr("voice.test"))
 
     # -- settings ------------------------------------------------------------------
     def check_connection(self, profile) -> str:

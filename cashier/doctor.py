@@ -12,15 +12,10 @@ display or library becomes one clear message instead of Qt's abort.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import shutil
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from cashier.i18n import define, tr
 
@@ -63,8 +58,7 @@ MIN_FREE_MB = 200
 GATEWAY_TIMEOUT = 5.0
 
 
-@dataclass
-class Check:
+class Check(NamedTuple):
     label: str
     status: str  # "ok", "warn", "fail"
     detail: str
@@ -102,6 +96,8 @@ def window_problem() -> str | None:
     platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
     if platform and platform != "xcb":
         return None  # offscreen, wayland, ...: Qt's own choice, asked for on purpose
+    import ctypes
+
     display = os.environ.get("DISPLAY")
     if not display:
         if os.environ.get("WAYLAND_DISPLAY") and not platform:
@@ -176,6 +172,9 @@ def check_keyring() -> Check:
 # --------------------------------------------------------------------------- data folder
 
 def check_data_folder() -> Check:
+    import shutil
+    import tempfile
+
     from cashier import paths
 
     label = tr("doctor.data")
@@ -196,6 +195,9 @@ def check_data_folder() -> Check:
 
 def check_gateways() -> tuple[list[Check], Check]:
     """Reach each profile's gateway (any HTTP answer counts) and read its clock."""
+    import time
+    from email.utils import parsedate_to_datetime
+
     import httpx
 
     from cashier.profiles import ProfileStore

@@ -43,6 +43,7 @@ define({
     # What was scanned is never shown (it may be a key or a password): its kind and length only.
     "scanner.not_payment_code": ("这不是付款码（{kind}，{length} 位），未扣款。请让顾客打开微信或支付宝的付款码再扫。",
                                  "This is not a payment code ({kind}, {length} characters); nothing was charged. Ask the customer to show the WeChat or Alipay payment code."),
+    "scanner.kind.order": ("一张小票上的订单号", "an order number from a receipt"),
     "scanner.kind.digits": ("一串数字，例如商品条码", "a number, such as a product barcode"),
     "scanner.kind.link": ("一个网址", "a web address"),
     "scanner.kind.text": ("一段文字", "some text"),
@@ -57,6 +58,9 @@ _ALIPAY = re.compile(r"^(2[5-9]|30)\d{14,22}$")
 _UNIONPAY = re.compile(r"^62\d{17}$")
 _ECI = re.compile(r"\\\d{6}")
 _AIM = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
+# Our order and refund numbers (cashier.engine.numbers.make_number): P or R, the
+# counter id, 14 digits of local time and a 6-digit sequence. Never a payment code.
+ORDER_NUMBER = re.compile(r"^[PR][A-Z0-9]{1,4}\d{20}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -153,8 +157,11 @@ class Scan:
 
     @property
     def kind(self) -> str:
-        """digits, link or text: what a clerk may be told about a code that is not a
-        payment code (never the code itself)."""
+        """order, digits, link or text: what a clerk may be told about a code that is
+        not a payment code (never the code itself). "order" is one of our own order or
+        refund numbers (a printed receipt's code)."""
+        if ORDER_NUMBER.match(self.code):
+            return "order"
         if self.code.isdigit():
             return "digits"
         if "://" in self.code or self.code.lower().startswith("www."):

@@ -33,6 +33,7 @@ from cashier.engine.clock import SystemClock
 from cashier.engine.numbers import make_number
 from cashier.engine.orders import OrderFlows
 from cashier.engine.ownership import LeaseKeeper, owner_gone, process_identity
+from cashier.engine.reconciling import ReconcileFlows
 from cashier.engine.refunds import RefundFlows
 from cashier.engine.types import EngineError, EngineEvent, EngineSettings, MicropayBusy, NotAPaymentCode
 from cashier.gateways.base import (
@@ -56,7 +57,8 @@ log = logging.getLogger("cashier.engine")
 
 
 
-class Engine(OrderFlows, RefundFlows):
+
+class Engine(OrderFlows, RefundFlows, ReconcileFlows):
     def __init__(
         self,
         ledger: Ledger,

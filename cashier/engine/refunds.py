@@ -42,8 +42,8 @@ class RefundFlows:
             lease_until = self._lease_until()
             refund = self.ledger.create_refund(out_refund_no=self._new_number("R"), out_trade_no=out_trade_no,
                                                amount=amount, reason=reason, actor=actor, owner=self.owner,
-                                               lease_until=lease_until, next_check_at=lease_until,
-                                               counter_id=self.settings.counter_id)
+                                               counter_id=self.settings.counter_id,
+                                               lease_until=lease_until, next_check_at=lease_until)
             self._emit(EngineEvent("refund", refund=refund))
             failpoint("after_refund_written")
             try:

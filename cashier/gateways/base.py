@@ -103,6 +103,7 @@ class Capability(str, enum.Enum):
     REFUND_QUERY = "refund_query"
     NOTIFY_VERIFY = "notify_verify"
     CHECK_CONNECTION = "check_connection"
+    LIST_ORDERS = "list_orders"  # pages of the merchant's orders, newest first (for reconciliation)
 
 
 QR_CAPABILITY: dict[Method, Capability] = {
@@ -172,6 +173,19 @@ class PaymentState:
     user_paying: bool = False
     # paid, but the site holds the money (epay status 3, frozen): `reason` says so
     held: bool = False
+
+
+@dataclass(frozen=True)
+class ListedOrder:
+    """One order as the gateway's order list gives it (`Gateway.list_orders`)."""
+
+    out_trade_no: str
+    gateway_trade_no: str | None
+    amount: Decimal | None
+    status: PayStatus
+    created_at: datetime | None = None
+    paid_at: datetime | None = None
+    wallet: Wallet = Wallet.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -658,6 +672,10 @@ class Gateway:
 
     def notification_reply(self, ok: bool) -> HttpReply:
         return HttpReply(200 if ok else 400, "SUCCESS" if ok else "FAIL")
+
+    def list_orders(self, page: int, limit: int) -> list[ListedOrder]:
+        """Page `page` (from 1) of the merchant's orders, newest first, `limit` a page."""
+        raise NotSupported(operation="list_orders")
 
     def check_connection(self) -> str:
         """Reach the gateway and check the credentials. Returns a short description."""

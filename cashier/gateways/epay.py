@@ -105,10 +105,12 @@ from cashier.gateways.base import (
     Capability,
     ConfigError,
     Gateway,
+    GatewayError,
     GatewayLimits,
     HttpReply,
     IncomingRequest,
     InvalidParameter,
+    ListedOrder,
     Method,
     Notification,
     NotificationError,
@@ -194,6 +196,7 @@ _REFUSAL_WORDS = (
 # api.php?act=refund's own checks, made before the channel is asked to refund.
 _REFUND_REFUSALS = ("未开启", "不支持退款", "退款金额不能", "已退款", "已全额退款", "剩余可退款", "当前订单不存在",
                     "接口订单号不存在", "金额输入错误", "不支持API退款")
+_MIN_AMOUNT_RE = re.compile(r"最小(?:支付金额|限额)\D{0,3}([0-9]{1,6}(?:\.[0-9]{1,2})?)")
 _TYPE_MISSING_RE = re.compile(r"支付方式\(type\)不存在|支付方式不存在")
 
 
@@ -294,6 +297,7 @@ class EpayGateway(Gateway):
         Capability.REFUND,
         Capability.NOTIFY_VERIFY,
         Capability.CHECK_CONNECTION,
+        Capability.LIST_ORDERS,
     })
     unverified = frozenset({Capability.MICROPAY})
     # NB: epay refunds are NOT idempotent (no out_refund_no, no refund query): never
@@ -677,35 +681,87 @@ class EpayGateway(Gateway):
         # The site retries until the body contains "success".
         return HttpReply(200, "success") if ok else HttpReply(400, "fail")
 
+    # ------------------------------------------------------------- order list
+    LIST_LIMIT_MAX = 50
+
+    def list_orders(self, page: int, limit: int = 50) -> list[ListedOrder]:
+        """`api.php?act=orders` (pid, key, limit ≤ 50, page from 1): the merchant's orders,
+        newest first. Some sites page by `offset` instead: both are sent."""
+        limit = max(1, min(self.LIST_LIMIT_MAX, int(limit)))
+        page = max(1, int(page))
+        answer = self._call("GET", "api.php", operation="list_orders",
+                            params={"act": "orders", "pid": self._pid, "key": self._secret,
+                                    "limit": limit, "page": page, "offset": limit * (page - 1)})
+        code = _int_or_none(answer.get("code"))
+        if code is None:
+            raise BadResponse(reason="no code in the answer")
+        if code != 1:
+            self._fail(code, _text(answer.get("msg")), operation="list_orders")
+        data = answer.get("data") or []
+        if not isinstance(data, list):
+            raise BadResponse(reason="data is not a list")
+        listed = []
+        for item in data:
+            if not isinstance(item, dict) or not _text(item.get("out_trade_no")):
+                raise BadResponse(reason="an order without out_trade_no")
+            money: Decimal | None = None
+            if item.get("money") not in (None, ""):
+                try:
+                    money = parse_wire_amount(item.get("money"))
+                except ValueError:
+                    raise BadResponse(reason="money is not an amount") from None
+            status = _int_or_none(item.get("status"))
+            pay = {0: PayStatus.PENDING, 1: PayStatus.PAID, 2: PayStatus.REFUNDED, 3: PayStatus.PAID}.get(
+                status, PayStatus.UNKNOWN)
+            listed.append(ListedOrder(
+                out_trade_no=_text(item.get("out_trade_no")), gateway_trade_no=_text(item.get("trade_no")) or None,
+                amount=money, status=pay, created_at=parse_china_time(_text(item.get("addtime"))),
+                paid_at=parse_china_time(_text(item.get("endtime"))),
+                wallet=WALLET_OF_TYPE.get(_text(item.get("type")), Wallet.UNKNOWN)))
+        return listed
+
     # ---------------------------------------------------------------- probe
     def probe(self) -> dict[str, str]:
         """Does this site take payment codes (`method=scan`)? Asked once, by doctor,
         charging nothing: a payment-code request WITHOUT its auth_code. A site that
         knows method=scan refuses it at once ("付款码支付时授权码(auth_code)不能为空");
-        an old site ignores method=scan and creates a plain QR order of 0.01 that
-        nobody is shown (it stays unpaid). Returns {"scan": "yes" | "no"} to keep on the
-        profile, {} when the answer does not tell."""
-        no = "PROBE" + format(int(self._clock() * 1000), "d")
-        fields = self._mapi_common(no, "0.01", "连接检测（不收款）", "alipay")
-        fields["method"] = "scan"
-        try:
-            answer = self._call("POST", "mapi.php", operation="probe", data=self.signed(fields))
-        except Rejected as exc:
-            if exc.key == "epay.type_missing_qr":  # no Alipay on this site: cannot tell
-                return {}
-            raise
-        code = _int_or_none(answer.get("code"))
-        msg = _text(answer.get("msg"))
-        if code != 1 and ("auth_code" in msg or "付款码" in msg):
-            found = {"scan": "yes"}
-        elif code == 1:
-            found = {"scan": "no"}
-        elif code is not None and is_refusal(msg):
-            self._fail(code, msg, operation="probe")
-        else:
-            return {}
-        self._apply(found)
-        return found
+        an old site ignores method=scan and creates a plain QR order (0.01, or the
+        site's minimum) that nobody is shown (it stays unpaid). Returns {"scan": "yes"
+        | "no"} to keep on the profile, {} when the answers do not tell. A refused
+        signature is raised (the key is wrong); other trouble is "does not tell"."""
+        for type_ in ("alipay", "wxpay", "qqpay"):  # a type the site has switched on
+            money = "0.01"
+            for _ in range(2):  # a second time at the site's own minimum amount
+                no = "PROBE" + format(int(self._clock() * 1000), "d")
+                fields = self._mapi_common(no, money, "连接检测（不收款）", type_)
+                fields["method"] = "scan"
+                try:
+                    answer = self._call("POST", "mapi.php", operation="probe", data=self.signed(fields))
+                except BadSignature:
+                    raise
+                except Rejected as exc:
+                    if exc.key == "epay.type_missing_qr":
+                        break  # this type is switched off: try the next
+                    return {}
+                except GatewayError:
+                    return {}
+                code = _int_or_none(answer.get("code"))
+                msg = _text(answer.get("msg"))
+                if code != 1 and ("auth_code" in msg or "付款码" in msg):
+                    found = {"scan": "yes"}
+                elif code == 1:
+                    found = {"scan": "no"}
+                else:
+                    if "签名" in msg:
+                        self._fail(code, msg, operation="probe")
+                    minimum = _MIN_AMOUNT_RE.search(msg)
+                    if minimum and money == "0.01":
+                        money = minimum.group(1)
+                        continue
+                    return {}
+                self._apply(found)
+                return found
+        return {}
 
     def _apply(self, found: Mapping[str, str]) -> None:
         """What a probe found, applied to this client (and read from the profile)."""

@@ -31,6 +31,7 @@ from cashier import paths
 from cashier.money import check_amount, format_yuan, from_fen, to_fen
 
 from . import postgres, schema, states
+from .books import METHOD_CASH, BooksMixin
 from .errors import (
     DayOutOfRange,
     DuplicateOrder,
@@ -280,8 +281,10 @@ def _day_bounds(day: datetime.date, tz: datetime.tzinfo | None) -> tuple[float, 
     return start.timestamp(), end.timestamp()
 
 
-class Ledger:
+class Ledger(BooksMixin):
     """The order ledger. Thread-safe; use as a context manager or call close()."""
+
+    _dumps = staticmethod(_dumps)
 
     def __init__(
         self,
@@ -694,6 +697,11 @@ class Ledger:
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         with self._writing() as conn:
+            shift = self._open_shift_row(conn, counter_id)  # every order records its clerk and shift
+            if shift is not None:
+                values.update(shift_id=shift.shift_id, clerk=shift.clerk)
+                columns = ", ".join(values)
+                marks = ", ".join("?" for _ in values)
             try:
                 # A savepoint: after a refused INSERT, PostgreSQL's transaction goes on.
                 conn.execute("SAVEPOINT new_order")
@@ -1180,6 +1188,43 @@ class Ledger:
             entries.append(HistoryEntry(order, from_fen(done), from_fen(open_)))
         return entries
 
+    def orders_created_between(self, start: float, end: float, *, page: int = 5000
+                               ) -> Iterator[tuple[OrderRecord, Decimal]]:
+        """(order, refunded) for orders created in [start, end), oldest first, read in
+        keyset pages (orders_history) so a big export never holds the lock for long."""
+        after: tuple[float, str] = (start, "")
+        while True:
+            with self._reading() as conn:
+                rows = conn.execute(
+                    f"SELECT {_ORDER_COLUMNS}, refunded_fen FROM orders"
+                    " WHERE created_at >= ? AND created_at < ? AND (created_at > ? OR out_trade_no > ?)"
+                    " ORDER BY created_at, out_trade_no LIMIT ?",
+                    (after[0], end, after[0], after[1], page)).fetchall()
+            for row in rows:
+                yield _order(row[:-1]), from_fen(int(row[-1]))
+            if len(rows) < page:
+                return
+            after = (rows[-1][ORDER_FIELDS.index("created_at")], rows[-1][0])
+
+    def orders_of_profile_between(self, profile: str, start: float, end: float
+                                  ) -> list[tuple[OrderRecord, Decimal]]:
+        """(order, refunded) for one profile's orders created in [start, end), oldest
+        first (index orders_profile_day): what reconciliation asks the gateway about."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_ORDER_COLUMNS}, refunded_fen FROM orders WHERE profile = ? AND created_at >= ?"
+                " AND created_at < ? ORDER BY created_at, out_trade_no", (profile, start, end)).fetchall()
+        return [(_order(r[:-1]), from_fen(int(r[-1]))) for r in rows]
+
+    def refunds_created_between(self, start: float, end: float) -> list[tuple[RefundRecord, OrderRecord]]:
+        """(refund, its order) for refunds created in [start, end), oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{_REFUND_SELECT} WHERE created_at >= ? AND created_at < ? ORDER BY created_at, out_refund_no",
+                (start, end)).fetchall()
+            refunds = [_refund(r) for r in rows]
+            return [(r, self._get_order(conn, r.out_trade_no)) for r in refunds]
+
     def count_orders(self) -> int:
         with self._reading() as conn:
             return int(conn.execute("SELECT count(*) FROM orders").fetchone()[0])
@@ -1220,7 +1265,8 @@ class Ledger:
         counter_id: str | None = None,
     ) -> RefundRecord:
         """Record a refund in state "sending" (before its request leaves), checking in
-        the same transaction that it fits in what is still refundable."""
+        the same transaction that it fits in what is still refundable. It records the
+        shift open at `counter_id` (default: the order's counter) and its clerk."""
         if not out_refund_no or not isinstance(out_refund_no, str):
             raise ValueError("out_refund_no must be a non-empty string")
         check_amount(amount)
@@ -1243,12 +1289,14 @@ class Ledger:
                                        refundable=format_yuan(refundable))
                 error.refundable = refundable
                 raise error
+            shift = self._open_shift_row(conn, counter_id or order.counter_id)
             conn.execute(
                 "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, state, reason, actor,"
-                " created_at, updated_at, owner, lease_until, next_check_at, counter_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, owner, lease_until, next_check_at, shift_id, clerk, counter_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (out_refund_no, out_trade_no, to_fen(amount), states.REFUND_SENDING, reason or "",
-                 actor, now, now, owner, lease_until, next_check_at, counter_id),
+                 actor, now, now, owner, lease_until, next_check_at, shift.shift_id if shift else None,
+                 shift.clerk if shift else None, counter_id),
             )
             event_detail = {"out_trade_no": out_trade_no, "amount": amount, "reason": reason or ""}
             event_detail.update(detail or {})
@@ -1424,7 +1472,12 @@ class Ledger:
             unresolved_orders = [o for o in self.unresolved_orders() if o.state in states.ATTENTION_ORDER_STATES
                                  and counter_id in (None, o.counter_id)]
             unresolved_refunds = [r for r in self.unresolved_refunds() if counter_id in (None, r.counter_id)]
+            cash = self.cash_day(start, end, counter_id)
         lines: dict[tuple[str, str], ReportLine] = {}
+        sales, refunds_ = cash.get("sale", (0, Decimal("0.00"))), cash.get("refund", (0, Decimal("0.00")))
+        if sales[0] or refunds_[0]:  # cash never touches a gateway, but it is in every report
+            lines[(METHOD_CASH, METHOD_CASH)] = ReportLine(METHOD_CASH, METHOD_CASH, sales[0], sales[1],
+                                                           refunds_[0], -refunds_[1])
         for gateway, wallet, count, fen in paid:
             lines[(gateway, wallet)] = ReportLine(gateway, wallet, paid_count=count, paid_sum=from_fen(fen))
         for gateway, wallet, count, fen in refunded:
@@ -1441,6 +1494,9 @@ class Ledger:
             refund_sum=sum((line.refund_sum for line in ordered), Decimal("0.00")),
         )
         return Report(day, start, end, tuple(unresolved_orders), tuple(unresolved_refunds), ordered, totals,
+                      cash_in=cash.get("in", (0, Decimal("0.00")))[1],
+                      cash_out=-cash.get("out", (0, Decimal("0.00")))[1],
+                      reconciliation=tuple(self.recon_summary(day.isoformat())),
                       held_orders=tuple(_order(r) for r in held), counter_id=counter_id)
 
     # ------------------------------------------------------------- maintenance

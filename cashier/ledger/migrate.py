@@ -43,7 +43,7 @@ define({
 
 # The tables copied by their primary key, parents first. Events are copied apart
 # (their ids are the shared ledger's own); rate slots are live state, not books.
-_KEYED_ORDER = ("orders", "refunds")
+_KEYED_ORDER = ("orders", "refunds", "shifts", "recon_runs")  # cash_entries / recon_differences refer to these
 _SKIP = {"events", "sequences", "rate_slots", "ledger_meta", "sqlite_sequence", "counters"}
 
 

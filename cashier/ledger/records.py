@@ -49,6 +49,8 @@ class OrderRecord:
     # The process sending a request for it (states.IN_FLIGHT_*), and until when its claim holds.
     owner: str | None = None
     lease_until: float | None = None
+    shift_id: int | None = None  # the shift it was taken in (carried on if unresolved at a close)
+    clerk: str | None = None
 
     @property
     def reason(self) -> str | None:
@@ -81,7 +83,9 @@ class RefundRecord:
     failure_params: dict[str, Any] = field(default_factory=dict)
     owner: str | None = None
     lease_until: float | None = None
-    counter_id: str | None = None  # the counter that made the refund (schema v6)
+    shift_id: int | None = None
+    clerk: str | None = None
+    counter_id: str | None = None  # the counter that made the refund (schema v7)
 
     @property
     def failure_reason(self) -> str | None:
@@ -261,6 +265,11 @@ class Report:
     unresolved_refunds: tuple[RefundRecord, ...]
     lines: tuple[ReportLine, ...]
     totals: ReportLine = field(default_factory=lambda: ReportLine("", ""))
+    # Cash put into / taken out of drawers that day (备用金 / 取款; cash sales and cash
+    # refunds are the "cash" line of `lines`), and the day's reconciliation runs.
+    cash_in: Decimal = Decimal("0.00")
+    cash_out: Decimal = Decimal("0.00")
+    reconciliation: tuple[dict[str, Any], ...] = ()
     # paid in the day while the payment site holds (froze) the money: counted as paid,
     # listed so that someone checks with the site
     held_orders: tuple[OrderRecord, ...] = ()
@@ -281,6 +290,9 @@ class Report:
             "end": self.end,
             "lines": [line.to_dict() for line in self.lines],
             "totals": self.totals.to_dict(),
+            "cash_in": format_yuan(self.cash_in),
+            "cash_out": format_yuan(self.cash_out),
+            "reconciliation": list(self.reconciliation),
             "held_orders": [record(o) for o in self.held_orders],
             "counter_id": self.counter_id,
         }

@@ -226,7 +226,110 @@ def _v5_machine_owners_slots(conn: sqlite3.Connection) -> None:
     )
 
 
-def _v6_counters(conn: sqlite3.Connection) -> None:
+def _v6_shifts_cash_reconciliation(conn: sqlite3.Connection) -> None:
+    """Shifts (交班), cash in the drawer (现金: sales, cash refunds, 备用金/取款,
+    corrections of a closed shift) and reconciliation runs (对账) with their
+    differences. Orders and refunds record the clerk and the shift they were taken in.
+    Amounts are integer fen; a cash entry is signed (+ into the drawer, − out of it).
+    Ids are given by the ledger (sequences), not by AUTOINCREMENT, so the same SQL
+    fits other databases."""
+    run_script(
+        conn,
+        """
+        ALTER TABLE orders ADD COLUMN shift_id INTEGER;
+        ALTER TABLE orders ADD COLUMN clerk TEXT;
+        ALTER TABLE refunds ADD COLUMN shift_id INTEGER;
+        ALTER TABLE refunds ADD COLUMN clerk TEXT;
+        CREATE INDEX orders_shift ON orders (shift_id, state, method, gateway, wallet, paid_amount_fen)
+            WHERE shift_id IS NOT NULL;
+        CREATE INDEX refunds_shift ON refunds (shift_id, state, out_trade_no, amount_fen)
+            WHERE shift_id IS NOT NULL;
+        CREATE INDEX orders_profile_day ON orders (profile, created_at, out_trade_no);
+        CREATE INDEX refunds_created ON refunds (created_at, out_refund_no);
+
+        CREATE TABLE shifts (
+            shift_id          INTEGER PRIMARY KEY NOT NULL,
+            counter_id        TEXT NOT NULL,
+            clerk             TEXT NOT NULL CHECK (length(clerk) > 0),
+            state             TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+            float_fen         INTEGER NOT NULL CHECK (float_fen >= 0),
+            opened_at         REAL NOT NULL,
+            closed_at         REAL,
+            closed_by         TEXT,
+            expected_cash_fen INTEGER,
+            counted_cash_fen  INTEGER CHECK (counted_cash_fen IS NULL OR counted_cash_fen >= 0),
+            summary           TEXT NOT NULL DEFAULT '{}',
+            note              TEXT NOT NULL DEFAULT '',
+            CHECK (state = 'open' OR (closed_at IS NOT NULL AND expected_cash_fen IS NOT NULL
+                                       AND counted_cash_fen IS NOT NULL))
+        );
+        CREATE UNIQUE INDEX shifts_one_open ON shifts (counter_id) WHERE state = 'open';
+        CREATE INDEX shifts_opened ON shifts (opened_at);
+        CREATE TRIGGER shifts_closed_read_only BEFORE UPDATE ON shifts WHEN OLD.state = 'closed'
+        BEGIN
+            SELECT RAISE(ABORT, 'a closed shift is read-only');
+        END;
+        CREATE TRIGGER shifts_no_delete BEFORE DELETE ON shifts
+        BEGIN
+            SELECT RAISE(ABORT, 'shifts are never deleted');
+        END;
+
+        CREATE TABLE cash_entries (
+            entry_no      TEXT PRIMARY KEY NOT NULL,
+            shift_id      INTEGER NOT NULL REFERENCES shifts (shift_id),
+            kind          TEXT NOT NULL CHECK (kind IN ('sale', 'refund', 'in', 'out', 'correction')),
+            amount_fen    INTEGER NOT NULL CHECK (amount_fen <> 0),
+            tendered_fen  INTEGER CHECK (tendered_fen IS NULL OR tendered_fen >= 0),
+            change_fen    INTEGER CHECK (change_fen IS NULL OR change_fen >= 0),
+            refunded_fen  INTEGER NOT NULL DEFAULT 0 CHECK (refunded_fen >= 0),
+            ref_no        TEXT,
+            reason        TEXT NOT NULL DEFAULT '',
+            clerk         TEXT NOT NULL,
+            created_at    REAL NOT NULL,
+            CHECK (kind NOT IN ('sale', 'in') OR amount_fen > 0),
+            CHECK (kind NOT IN ('refund', 'out') OR amount_fen < 0),
+            CHECK (kind = 'sale' OR refunded_fen = 0)
+        );
+        CREATE INDEX cash_entries_shift ON cash_entries (shift_id, kind, amount_fen);
+        CREATE INDEX cash_entries_created ON cash_entries (created_at, entry_no);
+        CREATE TRIGGER cash_entries_no_delete BEFORE DELETE ON cash_entries
+        BEGIN
+            SELECT RAISE(ABORT, 'cash entries are never deleted');
+        END;
+
+        CREATE TABLE recon_runs (
+            run_id         INTEGER PRIMARY KEY NOT NULL,
+            profile        TEXT NOT NULL,
+            day            TEXT NOT NULL,
+            state          TEXT NOT NULL CHECK (state IN ('running', 'done', 'stopped')),
+            actor          TEXT NOT NULL,
+            started_at     REAL NOT NULL,
+            finished_at    REAL,
+            orders_planned INTEGER NOT NULL DEFAULT 0 CHECK (orders_planned >= 0),
+            orders_checked INTEGER NOT NULL DEFAULT 0 CHECK (orders_checked >= 0),
+            listed         INTEGER NOT NULL DEFAULT 0 CHECK (listed >= 0)
+        );
+        CREATE INDEX recon_runs_day ON recon_runs (day, profile, run_id);
+
+        CREATE TABLE recon_differences (
+            run_id        INTEGER NOT NULL REFERENCES recon_runs (run_id),
+            out_trade_no  TEXT NOT NULL,
+            kind          TEXT NOT NULL CHECK (kind IN ('paid_there_not_here', 'paid_here_not_there',
+                                                        'amount_differs', 'refund_differs', 'unknown_to_us')),
+            ours          TEXT NOT NULL DEFAULT '{}',
+            gateway       TEXT NOT NULL DEFAULT '{}',
+            resolution    TEXT CHECK (resolution IS NULL OR resolution IN ('record', 'refund', 'checked')),
+            resolved_by   TEXT,
+            resolved_at   REAL,
+            note          TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (run_id, out_trade_no)
+        );
+        CREATE INDEX recon_differences_open ON recon_differences (out_trade_no) WHERE resolution IS NULL;
+        """
+    )
+
+
+def _v7_counters(conn: sqlite3.Connection) -> None:
     """Several counters on one set of books: each counter renews a lease on its row
     while it runs; its open orders and refunds are its own to follow, and another
     counter takes them over only once that lease has run out. A refund records the
@@ -254,7 +357,8 @@ MIGRATIONS: list[Migration] = [
     _v3_search_indexes,
     _v4_refunded_sum,
     _v5_machine_owners_slots,
-    _v6_counters,
+    _v6_shifts_cash_reconciliation,
+    _v7_counters,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -393,8 +497,111 @@ CREATE TRIGGER refunds_sum_delete AFTER DELETE ON refunds
     FOR EACH ROW WHEN (OLD.state = 'succeeded') EXECUTE FUNCTION ledger_refunded_sum();
 """
 
+# v6 with PostgreSQL's triggers (a closed shift is read-only; shifts and cash
+# entries are never deleted).
+_PG_V6 = """
+ALTER TABLE orders ADD COLUMN shift_id BIGINT;
+ALTER TABLE orders ADD COLUMN clerk TEXT;
+ALTER TABLE refunds ADD COLUMN shift_id BIGINT;
+ALTER TABLE refunds ADD COLUMN clerk TEXT;
+CREATE INDEX orders_shift ON orders (shift_id, state, method, gateway, wallet, paid_amount_fen)
+    WHERE shift_id IS NOT NULL;
+CREATE INDEX refunds_shift ON refunds (shift_id, state, out_trade_no, amount_fen)
+    WHERE shift_id IS NOT NULL;
+CREATE INDEX orders_profile_day ON orders (profile, created_at, out_trade_no);
+CREATE INDEX refunds_created ON refunds (created_at, out_refund_no);
+
+CREATE TABLE shifts (
+    shift_id          BIGINT PRIMARY KEY NOT NULL,
+    counter_id        TEXT NOT NULL,
+    clerk             TEXT NOT NULL CHECK (length(clerk) > 0),
+    state             TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    float_fen         BIGINT NOT NULL CHECK (float_fen >= 0),
+    opened_at         DOUBLE PRECISION NOT NULL,
+    closed_at         DOUBLE PRECISION,
+    closed_by         TEXT,
+    expected_cash_fen BIGINT,
+    counted_cash_fen  BIGINT CHECK (counted_cash_fen IS NULL OR counted_cash_fen >= 0),
+    summary           TEXT NOT NULL DEFAULT '{}',
+    note              TEXT NOT NULL DEFAULT '',
+    CHECK (state = 'open' OR (closed_at IS NOT NULL AND expected_cash_fen IS NOT NULL
+                               AND counted_cash_fen IS NOT NULL))
+);
+CREATE UNIQUE INDEX shifts_one_open ON shifts (counter_id) WHERE state = 'open';
+CREATE INDEX shifts_opened ON shifts (opened_at);
+CREATE FUNCTION ledger_shifts_closed_read_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'a closed shift is read-only' USING ERRCODE = 'restrict_violation';
+END;
+$$;
+CREATE TRIGGER shifts_closed_read_only BEFORE UPDATE ON shifts
+    FOR EACH ROW WHEN (OLD.state = 'closed') EXECUTE FUNCTION ledger_shifts_closed_read_only();
+CREATE FUNCTION ledger_shifts_no_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'shifts are never deleted' USING ERRCODE = 'restrict_violation';
+END;
+$$;
+CREATE TRIGGER shifts_no_delete BEFORE DELETE ON shifts
+    FOR EACH ROW EXECUTE FUNCTION ledger_shifts_no_delete();
+
+CREATE TABLE cash_entries (
+    entry_no      TEXT PRIMARY KEY NOT NULL,
+    shift_id      BIGINT NOT NULL REFERENCES shifts (shift_id),
+    kind          TEXT NOT NULL CHECK (kind IN ('sale', 'refund', 'in', 'out', 'correction')),
+    amount_fen    BIGINT NOT NULL CHECK (amount_fen <> 0),
+    tendered_fen  BIGINT CHECK (tendered_fen IS NULL OR tendered_fen >= 0),
+    change_fen    BIGINT CHECK (change_fen IS NULL OR change_fen >= 0),
+    refunded_fen  BIGINT NOT NULL DEFAULT 0 CHECK (refunded_fen >= 0),
+    ref_no        TEXT,
+    reason        TEXT NOT NULL DEFAULT '',
+    clerk         TEXT NOT NULL,
+    created_at    DOUBLE PRECISION NOT NULL,
+    CHECK (kind NOT IN ('sale', 'in') OR amount_fen > 0),
+    CHECK (kind NOT IN ('refund', 'out') OR amount_fen < 0),
+    CHECK (kind = 'sale' OR refunded_fen = 0)
+);
+CREATE INDEX cash_entries_shift ON cash_entries (shift_id, kind, amount_fen);
+CREATE INDEX cash_entries_created ON cash_entries (created_at, entry_no);
+CREATE FUNCTION ledger_cash_entries_no_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'cash entries are never deleted' USING ERRCODE = 'restrict_violation';
+END;
+$$;
+CREATE TRIGGER cash_entries_no_delete BEFORE DELETE ON cash_entries
+    FOR EACH ROW EXECUTE FUNCTION ledger_cash_entries_no_delete();
+
+CREATE TABLE recon_runs (
+    run_id         BIGINT PRIMARY KEY NOT NULL,
+    profile        TEXT NOT NULL,
+    day            TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('running', 'done', 'stopped')),
+    actor          TEXT NOT NULL,
+    started_at     DOUBLE PRECISION NOT NULL,
+    finished_at    DOUBLE PRECISION,
+    orders_planned BIGINT NOT NULL DEFAULT 0 CHECK (orders_planned >= 0),
+    orders_checked BIGINT NOT NULL DEFAULT 0 CHECK (orders_checked >= 0),
+    listed         BIGINT NOT NULL DEFAULT 0 CHECK (listed >= 0)
+);
+CREATE INDEX recon_runs_day ON recon_runs (day, profile, run_id);
+
+CREATE TABLE recon_differences (
+    run_id        BIGINT NOT NULL REFERENCES recon_runs (run_id),
+    out_trade_no  TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('paid_there_not_here', 'paid_here_not_there',
+                                                'amount_differs', 'refund_differs', 'unknown_to_us')),
+    ours          TEXT NOT NULL DEFAULT '{}',
+    gateway       TEXT NOT NULL DEFAULT '{}',
+    resolution    TEXT CHECK (resolution IS NULL OR resolution IN ('record', 'refund', 'checked')),
+    resolved_by   TEXT,
+    resolved_at   DOUBLE PRECISION,
+    note          TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, out_trade_no)
+);
+CREATE INDEX recon_differences_open ON recon_differences (out_trade_no) WHERE resolution IS NULL;
+"""
+
 # version (1-based) -> PostgreSQL text of that migration, run as one script.
-POSTGRES_SCRIPTS: dict[int, str] = {1: _PG_V1, 4: _PG_V4}
+POSTGRES_SCRIPTS: dict[int, str] = {1: _PG_V1, 4: _PG_V4, 6: _PG_V6}
 
 
 _DDL_TYPES = ((re.compile(r"\bREAL\b"), "DOUBLE PRECISION"), (re.compile(r"\bINTEGER\b"), "BIGINT"))
@@ -409,13 +616,38 @@ def postgres_ddl(sql: str) -> str:
     return sql
 
 
-class _PostgresDDL:
-    """Hands a shared migration's statements to PostgreSQL with its column types."""
+_PG_V6_TRIGGERS = """
+CREATE FUNCTION ledger_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation';
+END;
+$$;
+CREATE TRIGGER shifts_closed_read_only BEFORE UPDATE ON shifts
+    FOR EACH ROW WHEN (OLD.state = 'closed') EXECUTE FUNCTION ledger_refuse('a closed shift is read-only');
+CREATE TRIGGER shifts_no_delete BEFORE DELETE ON shifts
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse('shifts are never deleted');
+CREATE TRIGGER cash_entries_no_delete BEFORE DELETE ON cash_entries
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse('cash entries are never deleted');
+"""
 
-    def __init__(self, conn) -> None:
+# version -> PostgreSQL's own triggers for a shared migration whose SQLite triggers
+# (CREATE TRIGGER ... RAISE(ABORT, ...)) are left out when it runs on PostgreSQL.
+POSTGRES_TRIGGERS: dict[int, str] = {6: _PG_V6_TRIGGERS}
+
+
+class _PostgresDDL:
+    """Hands a shared migration's statements to PostgreSQL with its column types,
+    leaving out SQLite's triggers (their PostgreSQL text is in POSTGRES_TRIGGERS)."""
+
+    def __init__(self, conn, version: int) -> None:
         self._conn = conn
+        self._version = version
 
     def execute(self, sql: str, params=()):
+        if sql.lstrip().upper().startswith("CREATE TRIGGER"):
+            if self._version not in POSTGRES_TRIGGERS:
+                raise ValueError(f"migration {self._version} has a SQLite trigger and no PostgreSQL text for it")
+            return None
         return self._conn.execute(postgres_ddl(sql), params)
 
 
@@ -423,8 +655,11 @@ def apply_postgres(conn, start: int, stop: int = SCHEMA_VERSION) -> None:
     """Run migrations start+1..stop on a PostgreSQL connection (cashier.ledger.postgres),
     inside the caller's transaction; the caller records the version."""
     for index in range(start, stop):
-        script = POSTGRES_SCRIPTS.get(index + 1)
+        version = index + 1
+        script = POSTGRES_SCRIPTS.get(version)
         if script is not None:
             conn.execute(script)
-        else:
-            MIGRATIONS[index](_PostgresDDL(conn))
+            continue
+        MIGRATIONS[index](_PostgresDDL(conn, version))
+        if version in POSTGRES_TRIGGERS:
+            conn.execute(POSTGRES_TRIGGERS[version])

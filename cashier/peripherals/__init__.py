@@ -54,7 +54,7 @@ class Peripherals:
         if self._spooler is None:
             from cashier.peripherals.spooler import Spooler
 
-            self._spooler = Spooler.for_settings(self.settings, on_status=self._spooler_status).start()
+            self._spooler = Spooler.for_settings(lambda: self.settings, on_status=self._spooler_status).start()
         return self._spooler
 
     @property
@@ -86,7 +86,12 @@ class Peripherals:
 
     # -------------------------------------------------------------- engine events
     def on_engine_event(self, event) -> None:
-        """Subscribe this to `Engine.subscribe`: acts once per order that becomes paid."""
+        """Subscribe this to `Engine.subscribe`: acts once per order that becomes paid,
+        and once per refund that succeeds (its slip, when auto-print is on)."""
+        refund = getattr(event, "refund", None)
+        if refund is not None:
+            self._refund_event(refund)
+            return
         order = getattr(event, "order", None)
         if order is None or order.state != "paid":
             return
@@ -98,6 +103,23 @@ class Peripherals:
                 return
             self._done.add(order.out_trade_no)
         self.order_paid(order)
+
+    def _refund_event(self, refund) -> None:
+        from cashier.ledger.states import REFUND_SUCCEEDED
+
+        finished = refund.finished_at or refund.updated_at
+        if refund.state != REFUND_SUCCEEDED or finished is None or self._clock() - finished > FRESH_SECONDS:
+            return
+        with self._guard:
+            if refund.out_refund_no in self._done:
+                return
+            self._done.add(refund.out_refund_no)
+        s = self.settings
+        if s.auto_print and s.printer_url:
+            from cashier.peripherals.printer import refund_slip
+
+            order = self._lookup_order(refund.out_trade_no) if self._lookup_order is not None else None
+            self.spooler.submit(refund_slip(refund, order, shop=s.shop_name), copies=1)
 
     def order_paid(self, order) -> None:
         s = self.settings

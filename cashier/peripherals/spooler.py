@@ -83,10 +83,14 @@ class Spooler:
 
     @classmethod
     def for_settings(cls, settings, **kwargs) -> "Spooler":
-        """A spooler printing to the printer the settings name."""
+        """A spooler printing to the printer the settings name (`settings` may be a
+        callable giving the current settings: a change applies to the next job)."""
         from cashier.peripherals.printer import parse_printer_url
 
+        current = settings if callable(settings) else (lambda: settings)
+
         def send(slip: Slip, copies: int) -> None:
+            settings = current()
             target: PrinterTarget = parse_printer_url(settings.printer_url or "")
             print_slip(target, slip, paper_mm=settings.printer_paper_mm, encoding=settings.printer_encoding,
                        copies=copies)

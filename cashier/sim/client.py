@@ -68,6 +68,24 @@ class SimClient:
         key = order.gateway_trade_no if order.gateway == "its500" else order.out_trade_no
         return self.pay(order.gateway, key, wallet=wallet, url=order.qr or None)
 
+    def foreign_order(self, gateway: str, merchant_id: str, amount: str, *, out_trade_no: str | None = None,
+                      wallet: str | None = None, paid: bool = True) -> dict:
+        """An order the gateway has and the shop's books never saw."""
+        body: dict[str, Any] = {"merchant_id": merchant_id, "amount": amount, "paid": paid}
+        if out_trade_no:
+            body["out_trade_no"] = out_trade_no
+        if wallet:
+            body["wallet"] = wallet
+        return self._call("POST", f"/orders/{gateway}/foreign", body)["order"]
+
+    def set_amount(self, gateway: str, out_trade_no: str, amount: str) -> dict:
+        """The gateway's books give this order another amount."""
+        return self._call("POST", f"/orders/{gateway}/{out_trade_no}/amount", {"amount": amount})["order"]
+
+    def backoffice_refund(self, gateway: str, out_trade_no: str, amount: str) -> dict:
+        """A refund made in the gateway's back office, not through the cashier."""
+        return self._call("POST", f"/orders/{gateway}/{out_trade_no}/backoffice-refund", {"amount": amount})["order"]
+
     def pay_latest(self, wallet: str | None = None) -> dict[str, Any]:
         return self._call("POST", "/orders/latest/pay", {"wallet": wallet} if wallet else {})["order"]
 

@@ -285,6 +285,32 @@ class SimState:
             self._mark_paid(order, self.clock.now(), wallet)
             return order
 
+    def foreign_order(self, gateway: str, merchant_id: str, amount: Decimal, *, out_trade_no: str | None = None,
+                      wallet: str | None = None, paid: bool = True) -> SimOrder:
+        """An order made at the gateway without the shop's cashier (another device, the
+        back office): reconciliation's "unknown to us"."""
+        with self.lock:
+            if self.merchant(gateway, merchant_id) is None:
+                raise SimError("not_found", "no such merchant")
+            now = self.clock.now()
+            no = out_trade_no or self.new_trade_no("X")
+            order = SimOrder(gateway=gateway, merchant_id=merchant_id, out_trade_no=no, amount=amount,
+                             pay_amount=amount, method=wallet or "wechat", wallet=wallet or "wechat", kind="qr",
+                             trade_no=self.new_trade_no(""), created=now, expires_at=None, subject="后台订单")
+            self.create_order(order)
+            if paid:
+                self._mark_paid(order, now, wallet)
+            return order
+
+    def set_amount(self, gateway: str, out_trade_no: str, amount: Decimal) -> SimOrder:
+        with self.lock:
+            order = self.get(gateway, out_trade_no)
+            if order is None:
+                raise SimError("not_found", "order not found")
+            order.amount = amount
+            order.pay_amount = amount
+            return order
+
     def schedule_payment(self, gateway: str, out_trade_no: str, seconds: float) -> SimOrder:
         with self.lock:
             order = self.get(gateway, out_trade_no)

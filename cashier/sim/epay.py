@@ -40,7 +40,7 @@ PHP error page), errors_after_charge (the same, answered as code -1 with the wor
 mapi.php's catch around the channel plugin prints), paid_status_lag (seconds a charged payment-code order still shows status 0: the real
 site's Alipay channel marks it paid only when Alipay's own notice arrives), link_field (which answer field carries each type's link),
 refund_success_code, notify_money_style, banned (merchant ids), frozen (out_trade_nos,
-status 3), max_money.
+status 3), max_money, min_money.
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ class EpaySim(GatewaySim):
         self.banned: set[str] = set()
         self.frozen: set[str] = set()
         self.max_money = Decimal("100000.00")
+        self.min_money = Decimal("0")  # the site's pay_minmoney (0: none)
         self.no_channel: set[str] = set()  # types the site has no channel for
         self.php_notice = False  # print a PHP notice before each JSON answer
         self.info: dict[str, EpayOrderInfo] = {}
@@ -251,6 +252,8 @@ class EpaySim(GatewaySim):
             return None, "金额不合法"
         if value > self.max_money:
             return None, f"最大支付金额是{self.max_money}元"
+        if self.min_money and value < self.min_money:
+            return None, f"最小支付金额是{format(self.min_money.normalize(), 'f')}元"
         if not _OUT_TRADE_NO_RE.match(q["out_trade_no"]):
             return None, "订单号(out_trade_no)格式不正确"
         return merchant, None
@@ -586,7 +589,8 @@ class EpaySim(GatewaySim):
             return error
         limit = _intval(q.get("limit")) or 10
         limit = max(1, min(50, limit))
-        offset = max(0, _intval(q.get("offset")))
+        page = _intval(q.get("page"))  # the documented form; older sites take offset
+        offset = (page - 1) * limit if page >= 1 else max(0, _intval(q.get("offset")))
         orders = sorted(self._merchant_orders(merchant.merchant_id), key=lambda o: o.trade_no, reverse=True)
         if "status" in q:
             wanted = _intval(q.get("status"))

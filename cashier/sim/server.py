@@ -178,6 +178,25 @@ class SimServer:
                 else:
                     order = state.customer_pays(gateway, out_trade_no, body.get("wallet"))
                 return SimResponse.json({"ok": True, "order": order.snapshot()})
+            case ["orders", gateway, "foreign"]:
+                # An order the shop's books never saw (made on another device, or in the
+                # gateway's back office), paid: reconciliation must find it.
+                order = state.foreign_order(gateway, str(body["merchant_id"]), Decimal(str(body["amount"])),
+                                            out_trade_no=body.get("out_trade_no"), wallet=body.get("wallet"),
+                                            paid=bool(body.get("paid", True)))
+                return SimResponse.json({"ok": True, "order": order.snapshot()})
+            case ["orders", gateway, out_trade_no, "amount"]:
+                # The gateway's books say another amount (a site-side edit, a channel fee).
+                order = state.set_amount(gateway, out_trade_no, Decimal(str(body["amount"])))
+                return SimResponse.json({"ok": True, "order": order.snapshot()})
+            case ["orders", gateway, out_trade_no, "backoffice-refund"]:
+                # A refund made in the gateway's back office, behind the shop's back.
+                order = state.get(gateway, out_trade_no)
+                if order is None:
+                    raise SimError("not_found", "order not found")
+                refund, _ = state.refund(order, f"BO{state.new_trade_no('')}", Decimal(str(body["amount"])))
+                refund.status = refund.final_status
+                return SimResponse.json({"ok": True, "order": order.snapshot()})
             case ["micropay", "behaviour"]:
                 behaviour = MicropayBehaviour(kind=str(body["kind"]), seconds=float(body.get("seconds", 0)),
                                               reason=str(body.get("reason", "")))

@@ -16,7 +16,7 @@ from decimal import Decimal
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+    QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
     QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -58,6 +58,8 @@ define({
     "ui.hist.refunds": ("退款记录", "Refunds"),
     "ui.hist.no_refunds": ("没有退款", "No refunds"),
     "ui.hist.refund": ("退款…", "Refund…"),
+    "ui.hist.reprint": ("补打小票", "Reprint receipt"),
+    "ui.hist.reprinted": ("小票已送去打印", "The receipt was sent to the printer"),
     "ui.hist.refund_check": ("查询退款", "Check refund"),
     "ui.hist.manual": ("该网关没有退款接口，请在网关后台手工退款", "This gateway has no refund API: refund in its back office"),
     "ui.refund.title": ("退款（需店长密码）", "Refund (manager PIN)"),
@@ -277,7 +279,7 @@ class HistoryPage(QWidget):
         self.refund_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.refund_table.horizontalHeader().setStretchLastSection(True)
         dl.addWidget(self.refund_table)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows: the buttons keep their labels on narrow screens
         self.check_button = QPushButton(tr("ui.check"))
         self.check_button.clicked.connect(self.check_order)
         self.refund_check = QPushButton(tr("ui.hist.refund_check"))
@@ -287,9 +289,11 @@ class HistoryPage(QWidget):
         self.refund_button = QPushButton(tr("ui.hist.refund"))
         self.refund_button.setObjectName("danger")
         self.refund_button.clicked.connect(self.refund)
-        for b in (self.check_button, self.refund_check, self.mark_button, self.refund_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        self.reprint_button = QPushButton(tr("ui.hist.reprint"))
+        self.reprint_button.clicked.connect(self.reprint)
+        for index, b in enumerate((self.check_button, self.refund_check, self.mark_button, self.refund_button,
+                                   self.reprint_button)):
+            buttons.addWidget(b, index // 3, index % 3)
         dl.addLayout(buttons)
         split.addWidget(detail)
         split.setSizes([420, 320])
@@ -301,7 +305,7 @@ class HistoryPage(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Down), self.search, activated=self.focus_list,
                   context=Qt.ShortcutContext.WidgetShortcut)
         for button, key in ((self.check_button, "F5"), (self.refund_check, "F6"), (self.mark_button, "F7"),
-                            (self.refund_button, "F8"), (self.more, "Ctrl+PgDown")):
+                            (self.refund_button, "F8"), (self.reprint_button, "Ctrl+P"), (self.more, "Ctrl+PgDown")):
             keyed(button, button.text(), key)
         self._update_buttons()
 
@@ -514,8 +518,19 @@ class HistoryPage(QWidget):
         self.check_button.setEnabled(order is not None and order.state not in S.FINAL_ORDER_STATES)
         self.mark_button.setEnabled(order is not None and order.state in S.CHECKABLE_ORDER_STATES)
         self.refund_check.setEnabled(any(r.state not in S.FINAL_REFUND_STATES for r in self.refunds))
+        self.reprint_button.setEnabled(order is not None and order.state == S.PAID)
 
     # ------------------------------------------------------------------ actions
+    def reprint(self) -> None:
+        """补打: the paid order's receipt goes to the print queue again."""
+        order = self.selected_order
+        counter = self.window.counter
+        if order is None or counter is None or order.state != S.PAID:
+            return
+        no = order.out_trade_no
+        self.window.workers.run(lambda: counter.reprint(no), lambda _: self._say(tr("ui.hist.reprinted")),
+                                self._failed)
+
     def refund(self) -> None:
         order = self.selected_order
         if order is None:

@@ -214,6 +214,10 @@ class SettingsPage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_general(), tr("ui.set.general"))
         self.tabs.addTab(self._build_profiles(), tr("ui.set.profiles"))
+        from cashier.ui.devices_page import DevicesTab
+
+        self.devices = DevicesTab(self)
+        self.tabs.addTab(self.devices, tr("ui.dev.tab"))
         layout.addWidget(self.tabs, 1)
         self.message = QLabel("")
         self.message.setObjectName("hint")
@@ -305,6 +309,8 @@ class SettingsPage(QWidget):
         self.notify_enabled.setChecked(s.notify_enabled)
         self.notify_port.setValue(s.notify_port)
         self.notify_path.setText(s.notify_path)
+        if hasattr(self, "devices"):
+            self.devices.load(s)
 
     def save(self) -> bool:
         from cashier.settings import SettingsStore
@@ -319,7 +325,8 @@ class SettingsPage(QWidget):
                                   kiosk=self.kiosk.isChecked(),
                                   micropay_profile=self.micropay_profile.currentData(),
                                   notify_enabled=self.notify_enabled.isChecked(),
-                                  notify_port=self.notify_port.value(), notify_path=self.notify_path.text().strip())
+                                  notify_port=self.notify_port.value(), notify_path=self.notify_path.text().strip(),
+                                  **self.devices.values())
             store.save(new)
         except UserError as exc:
             self.message.setText(exc.message())

@@ -3,8 +3,8 @@ screen whatever the text and the scale."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QFrame, QLayout, QScrollArea, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QFrame, QLayout, QScrollArea, QWidget
 
 
 def scrolling(inner: QWidget) -> QScrollArea:
@@ -24,7 +24,7 @@ def fit_dialog(dialog: QDialog, layout: QLayout) -> None:
 
     parent = dialog.parentWidget()
     if parent is not None:  # the window is fitted to its screen's area
-        area = parent.window().geometry()
+        area = QWidget.window(parent).geometry()  # (pages keep a `window` attribute)
     else:
         screen = dialog.screen()
         area = screen.availableGeometry() if screen is not None else None
@@ -34,6 +34,31 @@ def fit_dialog(dialog: QDialog, layout: QLayout) -> None:
         dialog.setMaximumSize(area.width(), area.height())
     dialog.setMinimumWidth(width)
     layout.setSizeConstraint(QLayout.SizeConstraint.SetDefaultConstraint)
+
+
+class DialogActivator(QObject):
+    """Gives the keyboard to every dialog as it opens, and back to `window` when it
+    closes. A window manager would; on a kiosk with none, the keys would go nowhere."""
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        kind = event.type()
+        if kind in (QEvent.Type.Show, QEvent.Type.Hide) and isinstance(obj, QDialog) and obj.isWindow():
+            target = obj if kind == QEvent.Type.Show else self.window
+            QTimer.singleShot(0, lambda w=target: _activate(w))
+        return False
+
+
+def _activate(window: QWidget) -> None:
+    try:
+        if window.isVisible() and QApplication.activeModalWidget() in (None, window):
+            window.raise_()
+            window.activateWindow()
+    except RuntimeError:  # closed and deleted meanwhile
+        pass
 
 
 def keyed(button, label: str, key: str, *, below: bool = False) -> None:

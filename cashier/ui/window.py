@@ -45,6 +45,7 @@ define({
 
 class MainWindow(QMainWindow):
     context_ready = Signal(object)
+    device_message = Signal(str)  # from the print queue's thread: shown on the GUI thread
     first_frame = Signal()
 
     def __init__(self, *, demo: bool = False, settings=None, scanner_clock=None, open_context=None) -> None:
@@ -70,6 +71,10 @@ class MainWindow(QMainWindow):
         self._build()
         self.scanner.scanned.connect(self._on_scan)
         QApplication.instance().installEventFilter(self.scanner)
+        from cashier.ui.widgets import DialogActivator
+
+        self.dialog_activator = DialogActivator(self)
+        QApplication.instance().installEventFilter(self.dialog_activator)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -293,7 +298,25 @@ class MainWindow(QMainWindow):
         for page in self._lazy_pages.values():
             if page is not None and hasattr(page, "context_changed"):
                 page.context_changed()
+        self._start_devices()
         self.context_ready.emit(ctx)
+
+    def _start_devices(self) -> None:
+        """The printer queue, voice and the customer display (a second screen only)."""
+        from cashier.ui.customer_display import open_customer_display
+
+        if not getattr(self, "_device_signal_connected", False):
+            self.device_message.connect(self.flash)
+            self._device_signal_connected = True
+        self.counter.start_peripherals(self.settings, on_message=self.device_message.emit)
+        old = getattr(self, "customer_display", None)
+        if old is not None:
+            self.checkout.customer_view.disconnect(old.show_view)
+            old.close()
+            old.deleteLater()
+        self.customer_display = open_customer_display(self.settings, self)
+        if self.customer_display is not None:
+            self.checkout.customer_view.connect(self.customer_display.show_view)
 
     def set_profile(self, profile: str | None) -> None:
         self.checkout.set_counter(self.counter, profile)
@@ -344,6 +367,12 @@ class MainWindow(QMainWindow):
 
     def _on_scan(self, scan) -> None:
         self.checkout.on_scan(scan)
+
+    def open_order(self, out_trade_no: str) -> None:
+        """Show one order in 订单/退款 (a receipt's code was scanned)."""
+        page = self.show_page("history")
+        page.search.setText(out_trade_no)
+        page.run_search()
 
     def micropay_profile(self) -> str | None:
         """Where a payment code goes when the active profile takes none: the one
@@ -418,7 +447,16 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, settings) -> None:
         kiosk_changed = bool(getattr(self.settings, "kiosk", False)) != bool(settings.kiosk)
+        display_changed = (self.settings.customer_display, self.settings.customer_display_screen,
+                           self.settings.shop_name, self.settings.customer_display_slogan) != (
+            settings.customer_display, settings.customer_display_screen, settings.shop_name,
+            settings.customer_display_slogan)
         self.settings = settings
+        if self.counter is not None:
+            if display_changed:
+                self._start_devices()
+            else:
+                self.counter.start_peripherals(settings)
         if kiosk_changed and self.isVisible():
             self.show_on_screen()
         self.scanner.set_config(settings.scanner_config())
@@ -431,12 +469,15 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         QApplication.instance().removeEventFilter(self.scanner)
+        QApplication.instance().removeEventFilter(self.dialog_activator)
         super().closeEvent(event)
 
     def reload_context(self) -> None:
         """Profiles changed: close the engine and open it again (off the GUI thread)."""
         if self.ctx is None or self.ctx.demo:
             return
+        if self.counter is not None:
+            self.counter.close_peripherals()
         old, self.ctx, self.engine, self.counter = self.ctx, None, None, None
         if self.bridge is not None:
             self.bridge.deleteLater()
@@ -455,6 +496,10 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Wait for workers, then close the context (engine, ledger, simulator)."""
         self.workers.wait(20000)
+        if getattr(self, "customer_display", None) is not None:
+            self.customer_display.close()
+        if self.counter is not None:
+            self.counter.close_peripherals()
         if self.ctx is not None:
             try:
                 self.ctx.close()

@@ -892,3 +892,23 @@ def test_status_3_frozen_is_paid_and_held(gw, sim_client, site):
     assert state.status == PayStatus.PAID and state.held and "冻结" in state.reason
     site.frozen.clear()
     assert not gw.query(order).held
+
+
+def test_probe_on_a_site_with_a_minimum_amount_and_alipay_switched_off(gw, site, sim_client):
+    """The site checks its minimum amount before method=scan, and a switched-off type
+    answers an HTML page: the probe tries again at the minimum and with another type."""
+    site.min_money, site.disabled_types = Y("1.00"), {"alipay"}
+    site.scan_supported = False
+    assert gw.probe() == {"scan": "no"}
+    assert all(o["charged"] == 0 for o in sim_client.orders("epay"))
+    site.scan_supported = True
+    assert gw.probe() == {"scan": "yes"}
+
+
+def test_probe_with_a_wrong_key_says_so(gw):
+    wrong = gateway_with_secret(gw, "0" * 32)
+    try:
+        with pytest.raises(BadSignature):
+            wrong.probe()
+    finally:
+        wrong.close_transport()

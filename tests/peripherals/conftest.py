@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.engine.conftest import env  # noqa: F401  (the engine against the simulator, fake clock)
+from tests.engine.conftest import env, ledger_target  # noqa: F401  (the engine against the simulator, fake clock)
 
 
 class FakePrinter:

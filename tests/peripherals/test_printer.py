@@ -174,3 +174,24 @@ def test_cash_drawer_setting_off_refuses(printer):
     devices = Peripherals(Settings(printer_url=printer.url, cash_drawer=False))
     with pytest.raises(UserError):
         devices.open_drawer()
+
+
+def test_a_refund_prints_its_slip_once(env, printer, tmp_path):
+    settings = Settings(auto_print=True, printer_url=printer.url, shop_name="好又多")
+    spooler = Spooler.for_settings(settings, path=tmp_path / "q.json")
+    devices = Peripherals(settings, spooler=spooler, lookup_order=env.engine.order, clock=env.clock.now)
+    env.engine.subscribe(devices.on_engine_event)
+    order = env.engine.start_qr(env.profile("fengniao"), Decimal("9.00"), Method.ALIPAY)
+    env.sim_client.pay("fengniao", order.out_trade_no)
+    env.run_until(order.out_trade_no, {S.PAID})
+    refund = env.engine.refund(order.out_trade_no, Decimal("4.00"), "退货", actor="店长")
+    for _ in range(60):
+        if env.engine.ledger.get_refund(refund.out_refund_no).state == "succeeded":
+            break
+        env.run(1)
+    assert env.engine.ledger.get_refund(refund.out_refund_no).state == "succeeded"
+    spooler.run_once()
+    assert printer.wait_jobs(2)  # the sale's receipt, then the refund slip
+    slip = printer.jobs[1]
+    assert "退款单".encode("gb18030") in slip and b"4.00" in slip and refund.out_refund_no.encode() in slip
+    assert "退货".encode("gb18030") in slip

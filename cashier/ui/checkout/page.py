@@ -32,6 +32,7 @@ PANEL_INDEX = {ENTRY: 0, BUSY: 0, QR: 1, WAITING: 2, RESULT: 3}
 class CheckoutPage(QWidget):
     status_message = Signal(str)
     attention_changed = Signal()
+    customer_view = Signal(object)  # a customer_display.View: what the customer's screen shows
 
     def __init__(self, window) -> None:
         super().__init__()
@@ -65,6 +66,7 @@ class CheckoutPage(QWidget):
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_tick)
         self._success_left = 0
+        self._customer_image: tuple[str | None, bytes | None] = (None, None)  # (url, data) of an image-only QR
 
     def ensure_pages(self) -> None:
         """The QR, waiting and result panels: built after the first frame."""
@@ -136,9 +138,15 @@ class CheckoutPage(QWidget):
             action.setChecked(name == self.profile)
             action.triggered.connect(lambda _=False, n=name: self.window.use_profile(n))
         self.switch_menu = menu
+        menu.aboutToHide.connect(lambda: QTimer.singleShot(0, self._take_keys))
         button = self.entry.switch_button
         menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
         return menu
+
+    def _take_keys(self) -> None:
+        """The keys back to the checkout (a popup closed; no window manager may do it)."""
+        QWidget.window(self).activateWindow()
+        self.setFocus()
 
     def _new_sale(self) -> str:
         return uuid.uuid4().hex[:16]
@@ -157,6 +165,35 @@ class CheckoutPage(QWidget):
         elif mode != RESULT:
             self._tick.stop()
         self.setFocus()
+        self._publish_customer_view()
+
+    def _publish_customer_view(self, image: bytes | None = None) -> None:
+        """Tell the customer display what this screen shows, in its terms."""
+        from cashier.ui import customer_display as cd
+
+        order = self.current
+        if self.mode == QR and order is not None:
+            if image is not None:
+                self._customer_image = (order.qr_image_url, image)
+            elif not self.qr.payload and self._customer_image[0] == order.qr_image_url:
+                image = self._customer_image[1]
+            wallet = order.method if order.method in ("wechat", "alipay", "qq") else None
+            view = cd.View(cd.QR, order.amount_to_pay, payload=self.qr.payload, image=image, wallet=wallet)
+        elif self.mode == WAITING and order is not None:
+            view = cd.View(cd.CONFIRM, order.amount)
+        elif self.mode == RESULT and order is not None:
+            paid = self.screen is not None and self.screen.paid
+            view = cd.View(cd.PAID if paid else cd.NOT_PAID, order.paid_amount or order.amount_to_pay)
+        else:
+            try:
+                amount = Decimal(self.amount.text) if self.amount.text and not self.replace_on_type else None
+            except ArithmeticError:
+                amount = None
+            if not amount:
+                view = cd.View(cd.IDLE)
+            else:
+                view = cd.View(cd.SCAN if self.micropay_ok else cd.AMOUNT, amount)
+        self.customer_view.emit(view)
 
     def _say(self, text: str) -> None:
         self.message.setText(text)
@@ -166,6 +203,8 @@ class CheckoutPage(QWidget):
         self.amount_label.setProperty("stale", self.replace_on_type)
         self.amount_label.style().unpolish(self.amount_label)
         self.amount_label.style().polish(self.amount_label)
+        if self.mode == ENTRY:
+            self._publish_customer_view()
 
     # ------------------------------------------------------------------ keys
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
@@ -357,6 +396,10 @@ class CheckoutPage(QWidget):
 
     def on_scan(self, scan) -> None:
         """A burst from the scanner (the checkout had focus)."""
+        if scan.kind == "order" and self.mode in (ENTRY, RESULT):
+            # A printed receipt's code: open that order in 订单/退款 (for a refund).
+            self.window.open_order(scan.code)
+            return
         if not scan.is_payment_code:
             self._show_scan_message(scan.not_a_payment_code().message())
             return
@@ -516,6 +559,7 @@ class CheckoutPage(QWidget):
         def done(data: bytes) -> None:
             if self.current is not None and self.current.qr_image_url == url:
                 self.qr.set_image(data)
+                self._publish_customer_view(image=data)
                 self.qr_status.setText(tr("ui.state." + self.current.state) + " " + tr("ui.image_only"))
 
         self.window.workers.run(fetch, done, self._on_action_failed)
