@@ -35,7 +35,7 @@ define({
     "cli.doctor_ok": ("连接正常：{detail}", "Connection OK: {detail}"),
     "cli.waiting": ("等待付款……", "Waiting for payment..."),
     "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
-    "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
+    "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders:plural:order,orders}, {refunds:plural:refund,refunds}"),
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
     "cli.paid_held": ("paid（资金被冻结）", "paid (held)"),
     "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",

@@ -8,6 +8,7 @@ Modules declare their own messages with `define`, next to the code that uses the
 from __future__ import annotations
 
 import locale
+import string
 import os
 import threading
 
@@ -68,9 +69,24 @@ def tr(key: str, /, lang: str | None = None, **params: object) -> str:
     use = normalise(lang) if lang is not None else language()
     text = pair[1] if use == EN else pair[0]
     try:
+        if ":plural:" in text:
+            return _PLURALS.vformat(text, (), params)
         return text.format(**params)
     except (KeyError, IndexError, ValueError):
         return text
+
+
+class _PluralFormatter(string.Formatter):
+    """`{n:plural:order,orders}` -> "1 order", "2 orders" (English messages)."""
+
+    def format_field(self, value, spec: str) -> str:
+        if spec.startswith("plural:"):
+            one, _, many = spec[len("plural:"):].partition(",")
+            return f"{value} {one if value == 1 else (many or one + 's')}"
+        return super().format_field(value, spec)
+
+
+_PLURALS = _PluralFormatter()
 
 
 class UserError(Exception):

@@ -275,26 +275,30 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
                 self._run_step("refund", refund.out_refund_no, self._step_refund)
         return self._next_due()
 
-    def _run_step(self, entity: str, number: str, step) -> None:
+    @contextmanager
+    def _row(self, entity: str, number: str) -> Iterator[OrderRecord | RefundRecord | None]:
+        """The row, fresh and not final, while no other thread of this process and no
+        other live process works on it; None otherwise (someone else carries on)."""
         with self._order_lock(number if entity == "order" else "refund:" + number, blocking=False) as got:
             if not got:
+                yield None
                 return
-            try:
-                with self._claimed(entity, number) as claim:
-                    if claim is None:  # another process is on it
-                        return
-                    fresh, _ = claim
-                    if fresh.next_check_at is None or fresh.next_check_at > self.now():
-                        return
-                    if fresh.state in (S.FINAL_ORDER_STATES if entity == "order" else S.FINAL_REFUND_STATES):
-                        return
-                    step(fresh)
-            except StateConflict as exc:  # taken over meanwhile: its new owner carries on
-                log.info("%s %s: %s", entity, number, exc.message("en"))
-            except UserError as exc:  # ledger trouble (busy, full): try again later
-                log.warning("%s %s: step failed: %s", entity, number, exc.message("en"))
-            except Exception:
-                log.exception("%s %s: step crashed", entity, number)
+            with self._claimed(entity, number) as claim:
+                final = S.FINAL_ORDER_STATES if entity == "order" else S.FINAL_REFUND_STATES
+                yield None if claim is None or claim[0].state in final else claim[0]
+
+    def _run_step(self, entity: str, number: str, step) -> None:
+        try:
+            with self._row(entity, number) as fresh:
+                if fresh is None or fresh.next_check_at is None or fresh.next_check_at > self.now():
+                    return
+                step(fresh)
+        except StateConflict as exc:  # taken over meanwhile: its new owner carries on
+            log.info("%s %s: %s", entity, number, exc.message("en"))
+        except UserError as exc:  # ledger trouble (busy, full): try again later
+            log.warning("%s %s: step failed: %s", entity, number, exc.message("en"))
+        except Exception:
+            log.exception("%s %s: step crashed", entity, number)
 
     def _next_due(self) -> float | None:
         times = [o.next_check_at for o in self.ledger.unresolved_orders() if o.next_check_at is not None]
@@ -343,37 +347,20 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         resumed = []
         now = self.now()
         follows = self._followers()
-        for order in self.ledger.unresolved_orders():
-            if not follows(order.counter_id):
-                continue
-            with self._order_lock(order.out_trade_no, blocking=False) as got:
-                if not got:
+        rows = [("order", o.out_trade_no) for o in self.ledger.unresolved_orders() if follows(o.counter_id)]
+        rows += [("refund", r.out_refund_no) for r in self.ledger.unresolved_refunds() if follows(r.counter_id)]
+        for entity, number in rows:
+            with self._row(entity, number) as fresh:
+                if fresh is None:
                     continue
-                with self._claimed("order", order.out_trade_no) as claim:
-                    if claim is None:
-                        continue
-                    fresh, _ = claim
-                    if fresh.state in S.FINAL_ORDER_STATES:
-                        continue
+                if entity == "order":
                     event = S.TAKEN_OVER if fresh.state == S.SENDING else None
                     self._write(fresh, D.Decision(event, {"next_check_at": now}, audit=True), action="recovered")
-                    resumed.append(fresh.out_trade_no)
-        for refund in self.ledger.unresolved_refunds():
-            if not follows(refund.counter_id):
-                continue
-            with self._order_lock("refund:" + refund.out_refund_no, blocking=False) as got:
-                if not got:
-                    continue
-                with self._claimed("refund", refund.out_refund_no) as claim:
-                    if claim is None:
-                        continue
-                    fresh, _ = claim
-                    if fresh.state in S.FINAL_REFUND_STATES:
-                        continue
+                else:
                     event = S.R_TAKEN_OVER if fresh.state == S.REFUND_SENDING else None
                     self._write_refund(fresh, D.Decision(event, {"next_check_at": now}, audit=True),
                                        action="recovered")
-                    resumed.append(fresh.out_refund_no)
+                resumed.append(number)
         if resumed:
             log.info("recovery: resumed %d orders/refunds", len(resumed))
         return resumed

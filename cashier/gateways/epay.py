@@ -283,7 +283,7 @@ def _text(value: Any) -> str:
 class EpayGateway(Gateway):
     name: ClassVar[str] = "epay"
     title_zh: ClassVar[str] = "易支付（彩虹易支付）"
-    title_en: ClassVar[str] = "epay 易支付 (self-hosted)"
+    title_en: ClassVar[str] = "epay (self-hosted)"
     # The family passes its upstream channel's link through: WeChat (weixin://, a
     # personal code's wxp://), Alipay (https://qr.alipay.com, alipays://), QQ (https).
     qr_schemes = frozenset({"https", "weixin", "wxp", "alipays"})

@@ -91,8 +91,8 @@ define({
                                   "The refund number exists; the gateway gave no status for this refund"),
     "fengniao.refund_amount_unknown": ("无法查询退款：本机不记得该退款的金额，请用原退款单号和原金额重新提交退款",
                                        "Cannot check the refund: its amount is not known here; re-send the refund with the same number and amount"),
-    "fengniao.field.sub_appid": ("公众号 AppID（sub_appid，微信需要时填写）", "WeChat official account AppID (sub_appid, if required)"),
-    "fengniao.field.client_ip": ("本机 IP（spbill_create_ip，默认 127.0.0.1）", "This machine's IP (spbill_create_ip, default 127.0.0.1)"),
+    "fengniao.field.sub_appid": ("公众号 AppID（微信需要时填写）", "WeChat official account AppID (if required)"),
+    "fengniao.field.client_ip": ("本机 IP（默认 127.0.0.1）", "This machine's IP (default 127.0.0.1)"),
     "fengniao.connected": ("连接正常：商户 {merchant}，余额 {balance} 元",
                            "Connected: merchant {merchant}, balance ¥{balance}"),
 })

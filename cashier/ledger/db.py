@@ -870,6 +870,15 @@ class Ledger(BooksMixin):
             conn.execute(f"UPDATE {table} SET owner = NULL, lease_until = NULL WHERE {key} = ? AND owner = ?",
                          (number, owner))
 
+    def hold(self, entity: str, number: str, owner: str, lease_until: float, state: str) -> bool:
+        """Renew `owner`'s claim on a row still in `state`, right before its request
+        leaves: False when it was taken over meanwhile (then the request must not leave)."""
+        table, key, _ = self._entity(entity)
+        with self._writing() as conn:
+            cursor = conn.execute(f"UPDATE {table} SET lease_until = ? WHERE {key} = ? AND owner = ? AND state = ?",
+                                  (lease_until, number, owner, state))
+            return cursor.rowcount == 1
+
     def renew_leases(self, owner: str, lease_until: float) -> int:
         """Extend every claim of `owner` (a process renews while it waits for answers).
         A row still being sent is looked at again when its lease ends, so that a

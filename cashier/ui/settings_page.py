@@ -167,7 +167,10 @@ class ProfileDialog(QDialog):
             self.extra_edits[key] = edit
         notes = []
         if cls.unverified:
-            notes.append(tr("ui.set.unverified", what=", ".join(sorted(c.value for c in cls.unverified))))
+            from cashier.counter import capability_text
+
+            notes.append(tr("ui.set.unverified", what=tr("ui.list_sep").join(
+                sorted(capability_text(c.value) for c in cls.unverified))))
         self.note.setText(" ".join(notes))
 
     def profile(self):

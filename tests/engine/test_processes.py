@@ -57,6 +57,11 @@ def _wait_for(condition, timeout: float = 20.0) -> None:
     raise AssertionError("condition never met")
 
 
+def _sim_saw(counter: Counter, gateway: str, op: str) -> bool:
+    with counter.sim.state.lock:
+        return any(r.get("gateway") == gateway and r.get("op") == op for r in counter.sim.state.requests)
+
+
 def _paid_micropay(counter: Counter, amount: str = "10.00") -> str:
     proc = counter.run("--json", "micropay", "fengniao", "--amount", amount, "--auth-code", counter.wechat_code())
     assert proc.returncode == 0, proc.stderr
@@ -107,7 +112,7 @@ def test_a_frozen_sender_is_taken_over_and_still_reports_the_real_outcome(counte
     counter.client.fault("delay", gateway="fengniao", op="micropay", when="after", seconds=1.0)
     pay = counter.start("--json", "micropay", "fengniao", "--amount", "7.89", "--auth-code", counter.wechat_code())
     try:
-        _wait_for(lambda: counter.state_of_latest() == "sending")
+        _wait_for(lambda: _sim_saw(counter, "fengniao", "micropay"))  # charged; the answer is on its way
         pay.send_signal(signal.SIGSTOP)
         no = counter.latest_order()["out_trade_no"]
         counter.advance(45)  # the sender's 30 s lease has run out (its pid is alive: only the lease says so)
@@ -120,6 +125,31 @@ def test_a_frozen_sender_is_taken_over_and_still_reports_the_real_outcome(counte
     code, out, err = _finish(pay)
     answer = json.loads(out)
     assert code == 0 and answer["status"] == "paid" and answer["out_trade_no"] == no, (answer, err)
+    counter.assert_books_agree()
+
+
+def test_a_sender_frozen_before_its_request_left_never_sends_it(counter):
+    """Frozen after writing the attempt, before sending it: `resume` takes it over,
+    finds nothing at the gateway and settles it once the deadline passed. Thawed, the
+    sender sees the attempt is no longer its own and does not send: nobody is charged
+    for an order the books call reversed."""
+    pay = counter.start("--json", "micropay", "fengniao", "--amount", "6.54", "--auth-code", counter.wechat_code(),
+                        failpoint="after_order_written:stop")
+    try:
+        _wait_for(lambda: counter.state_of_latest() == "sending")
+        time.sleep(0.2)  # (it stops itself right after the write)
+        no = counter.latest_order()["out_trade_no"]
+        counter.advance(45)  # lease and micropay deadline both over
+        resume = counter.run("--json", "resume", "--wait", "20")
+        assert resume.returncode in (0, 3), resume.stderr
+        assert counter.state_of(no) == "reversed"
+    finally:
+        pay.send_signal(signal.SIGCONT)
+    code, out, err = _finish(pay)
+    answer = json.loads(out)
+    assert answer["out_trade_no"] == no and answer["status"] == "reversed", (answer, err)
+    assert code == 3  # not paid, and said so
+    assert not _sim_saw(counter, "fengniao", "micropay")  # the request never left
     counter.assert_books_agree()
 
 
