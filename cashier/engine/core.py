@@ -301,8 +301,14 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
             log.exception("%s %s: step crashed", entity, number)
 
     def _next_due(self) -> float | None:
-        times = [o.next_check_at for o in self.ledger.unresolved_orders() if o.next_check_at is not None]
-        times += [r.next_check_at for r in self.ledger.unresolved_refunds() if r.next_check_at is not None]
+        now = self.now()
+
+        def due(row) -> float:  # a row another live process holds is its business until its lease ends
+            held = row.owner not in (None, self.owner) and (row.lease_until or 0) > now
+            return max(row.next_check_at, row.lease_until) if held else row.next_check_at
+
+        rows = [*self.ledger.unresolved_orders(), *self.ledger.unresolved_refunds()]
+        times = [due(row) for row in rows if row.next_check_at is not None]
         if not times:
             return None
         return max(0.0, min(times) - self.now())
