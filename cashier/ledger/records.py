@@ -85,6 +85,7 @@ class RefundRecord:
     lease_until: float | None = None
     shift_id: int | None = None
     clerk: str | None = None
+    counter_id: str | None = None  # the counter that made the refund (schema v7)
 
     @property
     def failure_reason(self) -> str | None:
@@ -272,6 +273,7 @@ class Report:
     # paid in the day while the payment site holds (froze) the money: counted as paid,
     # listed so that someone checks with the site
     held_orders: tuple[OrderRecord, ...] = ()
+    counter_id: str | None = None  # the counter reported on; None: the whole shop
 
     def to_dict(self) -> dict[str, Any]:
         def record(rec: OrderRecord | RefundRecord) -> dict[str, Any]:
@@ -292,4 +294,5 @@ class Report:
             "cash_out": format_yuan(self.cash_out),
             "reconciliation": list(self.reconciliation),
             "held_orders": [record(o) for o in self.held_orders],
+            "counter_id": self.counter_id,
         }

@@ -189,6 +189,8 @@ class SimState:
         self.next_refund_fail: list[str] = []
         self.faults: list[Fault] = []
         self.last_call: dict[tuple[str, str, str], float] = {}
+        # every rate-limited call: (gateway, merchant, op, time, allowed), for tests to measure
+        self.rate_log: list[tuple[str, str, str, float, bool]] = []
         self.notifications_sent: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # (gateway, op, time), for tests
         self._seq = itertools.count(1)
@@ -218,7 +220,9 @@ class SimState:
             now = self.clock.now()
             key = (gateway, merchant_id, op)
             last = self.last_call.get(key)
-            if last is not None and now - last < interval:
+            allowed = last is None or now - last >= interval
+            self.rate_log.append((gateway, merchant_id, op, now, allowed))  # what a test measures
+            if not allowed:
                 return False
             self.last_call[key] = now
             return True
