@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+    rep.add_argument("--counter", default=None, metavar="ID",
+                     help="only this counter's sales and the refunds made there (default: the whole shop)")
 
     shift = sub.add_parser("shift", help="shifts (交班)").add_subparsers(dest="shift_command", required=True)
     sopen = shift.add_parser("open", help="open a shift with the clerk's name and the cash float")
@@ -571,7 +573,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         return cli_books.run(args, out, ctx)
     if args.command == "report":
         day = _day(args.date)
-        report = ctx.ledger.daily_report(day)
+        report = ctx.ledger.daily_report(day, counter_id=args.counter)
         out.emit(report.to_dict(), _report_text(report))
         return 0
     raise CliError("error.generic")
