@@ -95,10 +95,15 @@ class SimClient:
             body["auth_code"] = auth_code
         self._call("POST", "/micropay/behaviour", body)
 
-    def refund_behaviour(self, *, delay: float | None = None, fail_next: bool = False) -> None:
+    def refund_behaviour(self, *, delay: float | None = None, fail_next: bool = False,
+                         amount: str | None = None) -> None:
+        """`amount`: the next refund is booked and reported for this amount, whatever
+        was asked (a careless gateway)."""
         body: dict[str, Any] = {"fail_next": fail_next}
         if delay is not None:
             body["delay"] = delay
+        if amount is not None:
+            body["amount"] = amount
         self._call("POST", "/refunds/behaviour", body)
 
     def fault(self, kind: str, *, gateway: str = "*", op: str = "*", when: str = "before", count: int = 1,

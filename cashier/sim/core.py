@@ -187,6 +187,9 @@ class SimState:
         self.next_micropay: list[MicropayBehaviour] = []
         self.refund_delay = 0.0
         self.next_refund_fail: list[str] = []
+        # A careless gateway: the next refunds are booked (and reported) for these
+        # amounts, whatever was asked.
+        self.next_refund_amount: list[Decimal] = []
         self.faults: list[Fault] = []
         self.last_call: dict[tuple[str, str, str], float] = {}
         # every rate-limited call: (gateway, merchant, op, time, allowed), for tests to measure
@@ -399,6 +402,8 @@ class SimState:
             refundable = order.pay_amount - order.refunded_amount()
             if amount > refundable:
                 raise SimError("too_much", f"退款金额不能超过可退金额:{refundable}")
+            if self.next_refund_amount:
+                amount = self.next_refund_amount.pop(0)
             final = REFUND_SUCCESS
             if self.next_refund_fail:
                 self.next_refund_fail.pop(0)

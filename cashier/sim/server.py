@@ -212,6 +212,8 @@ class SimServer:
                         state.refund_delay = float(body["delay"])
                     if body.get("fail_next"):
                         state.next_refund_fail.append("fail")
+                    if body.get("amount") is not None:
+                        state.next_refund_amount.append(Decimal(str(body["amount"])))
                 return SimResponse.json(ok)
             case ["faults"] if method == "DELETE":
                 with state.lock:
