@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+    rep.add_argument("--counter", default=None, metavar="ID",
+                     help="only this counter's sales and the refunds made there (default: the whole shop)")
 
     shift = sub.add_parser("shift", help="shifts (交班)").add_subparsers(dest="shift_command", required=True)
     sopen = shift.add_parser("open", help="open a shift with the clerk's name and the cash float")
@@ -511,6 +513,11 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
             order = _wait(engine, order.out_trade_no, args.wait,
                           stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING})
         out.emit(order_dict(order), _order_text(order))
+        # Exit 3 when the customer was charged after all (refund instead), or when the
+        # stop is not settled within --wait: a script must not read "cancelled" into it.
+        if order.state == S.PAID or (args.wait > 0 and order.state in {S.SENDING, S.UNKNOWN, S.USERPAYING,
+                                                                         S.REVERSING}):
+            return 3
         return 0
     if args.command == "refund":
         engine.gateway(args.profile)
@@ -519,7 +526,9 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         if args.wait > 0:
             refund = _wait_refund(engine, refund.out_refund_no, args.wait)
         out.emit(refund_dict(refund), _refund_text(refund))
-        return 0 if refund.state != S.REFUND_FAILED else 3
+        if refund.state == S.REFUND_FAILED or (args.wait > 0 and refund.state != S.REFUND_SUCCEEDED):
+            return 3  # refused, or not final within --wait (as pay and micropay)
+        return 0
     if args.command == "refund-query":
         engine.gateway(args.profile)
         refund = ctx.ledger.get_refund(args.out_refund_no)
@@ -564,7 +573,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         return cli_books.run(args, out, ctx)
     if args.command == "report":
         day = _day(args.date)
-        report = ctx.ledger.daily_report(day)
+        report = ctx.ledger.daily_report(day, counter_id=args.counter)
         out.emit(report.to_dict(), _report_text(report))
         return 0
     raise CliError("error.generic")

@@ -172,8 +172,9 @@ class Counter:
     def check_refund(self, out_refund_no: str, actor: str = "clerk"):
         return self.engine.check_refund(out_refund_no, actor=actor)
 
-    def daily_report(self, day: datetime.date):
-        return self.engine.ledger.daily_report(day)
+    def daily_report(self, day: datetime.date, counter_id: str | None = None):
+        """The day's report for the whole shop, or for one counter."""
+        return self.engine.ledger.daily_report(day, counter_id=counter_id)
 
     # -- peripherals (printer, drawer, voice) ----------------------------------------
     def start_peripherals(self, settings, on_message: Callable[[str], None] | None = None):

@@ -34,14 +34,22 @@ def system_language() -> str:
     """The language the system asks for: English only when the locale is English."""
     candidates = [os.environ.get(v) for v in ("LC_ALL", "LC_MESSAGES", "LANG")]
     try:
-        candidates.append(locale.getlocale()[0])
-    except ValueError:
+        # getlocale() reports the C locale ("C.UTF-8", what Python itself picks when
+        # nothing is set) as en_US: ask for the raw name first, so no locale stays Chinese.
+        if not _neutral(locale.setlocale(locale.LC_CTYPE)):
+            candidates.append(locale.getlocale()[0])
+    except (ValueError, locale.Error):
         pass
     for value in candidates:
-        if not value or value in ("C", "POSIX") or value.startswith("C."):
+        if _neutral(value):
             continue
         return EN if value.lower().startswith("en") else ZH
     return ZH
+
+
+def _neutral(value: str | None) -> bool:
+    """No language asked for: unset, or the C/POSIX locale."""
+    return not value or value in ("C", "POSIX") or value.startswith("C.")
 
 
 def normalise(lang: str | None) -> str:

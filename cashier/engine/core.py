@@ -81,6 +81,7 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat_at: float | None = None  # time.monotonic() of the counter's last heartbeat
 
     # ------------------------------------------------------------------ plumbing
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
@@ -181,6 +182,8 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         )
 
     def _new_number(self, kind: str) -> str:
+        self._counter_beat()  # a counter taking an order is alive: it follows that order itself
+        self._leases.ensure_running()
         seq = self.ledger.next_sequence("refund" if kind == "R" else "order")
         return make_number(kind, self.settings.counter_id, self.now(), seq)
 
@@ -237,13 +240,39 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         finally:
             self.ledger.push_slot(self._slot_name(gw, interface), self.now() + interval)
 
+    # ------------------------------------------------------------------ counters
+    def _counter_beat(self, *, force: bool = False) -> None:
+        """Tell the books this counter is alive (several counters may share them): its
+        lease is renewed every third of the lease time."""
+        every = max(1.0, self.settings.lease_seconds / 3)
+        if not force and self._beat_at is not None and time.monotonic() - self._beat_at < every:
+            return
+        other = self.ledger.heartbeat(self.settings.counter_id, self.owner, self.now() + self.settings.lease_seconds)
+        self._beat_at = time.monotonic()
+        if other is not None and other.partition("/")[0] != self.owner.partition("/")[0]:
+            log.warning("counter id %s is also in use on %s: give each counter its own id",
+                        self.settings.counter_id, other.partition("/")[0])
+
+    def _followers(self) -> Callable[[str | None], bool]:
+        """Which rows this counter follows: its own, and those of counters whose lease
+        ran out (a counter that died or closed; they are taken over, one process at a
+        time by the row claims)."""
+        self._counter_beat()
+        mine = self.settings.counter_id
+        live = self.ledger.live_counters(self.now())
+        return lambda counter: counter is None or counter == mine or counter not in live
+
     # ------------------------------------------------------------------ the scheduler
     def run_due(self) -> float | None:
-        """Do every step that is due now. Returns seconds until the next one (None: idle)."""
+        """Do every step that is due now (of this counter's orders and refunds, and of
+        counters no longer alive). Returns seconds until the next one (None: idle)."""
+        follows = self._followers()
         for order in self.ledger.due_orders(self.now()):
-            self._run_step("order", order.out_trade_no, self._step_order)
+            if follows(order.counter_id):
+                self._run_step("order", order.out_trade_no, self._step_order)
         for refund in self.ledger.due_refunds(self.now()):
-            self._run_step("refund", refund.out_refund_no, self._step_refund)
+            if follows(refund.counter_id):
+                self._run_step("refund", refund.out_refund_no, self._step_refund)
         return self._next_due()
 
     @contextmanager
@@ -300,6 +329,11 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
             self._thread.join(timeout=15)
             self._thread = None
         self._leases.stop()
+        if self._beat_at is not None:
+            try:  # a clean close: another counter may follow our open orders at once
+                self.ledger.leave(self.settings.counter_id, self.owner)
+            except UserError as exc:
+                log.warning("counter %s: leaving the books failed: %s", self.settings.counter_id, exc.message("en"))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -318,8 +352,9 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         ran out) is taken over: "sending" becomes "unknown", to be queried."""
         resumed = []
         now = self.now()
-        rows = [("order", o.out_trade_no) for o in self.ledger.unresolved_orders()]
-        rows += [("refund", r.out_refund_no) for r in self.ledger.unresolved_refunds()]
+        follows = self._followers()
+        rows = [("order", o.out_trade_no) for o in self.ledger.unresolved_orders() if follows(o.counter_id)]
+        rows += [("refund", r.out_refund_no) for r in self.ledger.unresolved_refunds() if follows(r.counter_id)]
         for entity, number in rows:
             with self._row(entity, number) as fresh:
                 if fresh is None:
