@@ -107,9 +107,10 @@ class SimClient:
         self._call("POST", "/refunds/behaviour", body)
 
     def fault(self, kind: str, *, gateway: str = "*", op: str = "*", when: str = "before", count: int = 1,
-              seconds: float = 0) -> None:
+              seconds: float = 0, fields: dict[str, Any] | None = None) -> None:
+        """`fields`: for kind "rewrite" (when "after"), what the answer says instead."""
         self._call("POST", "/faults", {"kind": kind, "gateway": gateway, "op": op, "when": when,
-                                       "count": count, "seconds": seconds})
+                                       "count": count, "seconds": seconds, "fields": fields or {}})
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")

@@ -153,7 +153,9 @@ class Fault:
 
     kind: "delay" (sleep `seconds` before answering), "http500", "reset" (drop the
     connection without an answer), "malformed" (200 with a body that is not JSON),
-    "badsig" (notifications sent with a wrong signature).
+    "badsig" (notifications sent with a wrong signature), "rewrite" (with when="after":
+    the JSON answer says `fields` instead, in its `data` object where it has one: a
+    careless gateway, or one answering about another order).
     """
 
     kind: str
@@ -162,6 +164,7 @@ class Fault:
     when: str = "before"
     count: int = 1
     seconds: float = 0.0
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def matches(self, gateway: str, op: str) -> bool:
         return self.count != 0 and self.gateway in ("*", gateway) and self.op in ("*", op)

@@ -4,6 +4,7 @@ HTTP, a real ledger and one fake clock."""
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,13 @@ from cashier.gateways.base import Method
 from cashier.ledger import RefundTooLarge
 from cashier.ledger import states as S
 from cashier.sim.epay import REFUND_MONEY_ABSENT
+
+
+_codes = itertools.count(700000000000)
+
+
+def wechat_code() -> str:
+    return f"134{next(_codes):015d}"
 
 
 def paid(env, gateway: str, amount: str):
@@ -88,3 +96,51 @@ def test_epay_refund_answer_in_the_documented_form_is_as_asked(env):
     refund = env.engine.refund(order.out_trade_no, Decimal("2.00"), "退货", actor="manager")
     assert refund.state == S.REFUND_SUCCEEDED
     assert env.engine.refundable(order.out_trade_no) == Decimal("8.00")
+
+
+def test_fengniao_micropay_answered_paid_with_amount_0_is_not_booked_as_ours(env):
+    env.sim_client.fault("rewrite", gateway="fengniao", op="micropay", when="after",
+                         fields={"total_amount": "0.00"})
+    order = env.engine.start_micropay(env.profile("fengniao"), Decimal("8.80"), wechat_code(), sale_id="Z1")
+    assert order.state == S.NEEDS_CHECK, order
+    assert order.reason_code == "reason.amount_mismatch"
+    assert order.paid_amount == Decimal("0.00")
+
+
+def test_fengniao_query_answered_about_another_order_never_closes_ours(env):
+    order = env.engine.start_qr(env.profile("fengniao"), Decimal("12.00"), Method.WECHAT)
+    env.sim_client.pay_order(order)
+    # The answer names another order, closed: ours is paid at the gateway.
+    env.sim_client.fault("rewrite", gateway="fengniao", op="query", when="after",
+                         fields={"out_trade_no": "OTHER0000001", "trade_status": "CLOSED", "pay_time": ""})
+    states = []
+    for _ in range(60):
+        env.engine.run_due()
+        states.append(env.engine.order(order.out_trade_no).state)
+        if states[-1] == S.PAID:
+            break
+        env.advance(1.0)
+    assert states[-1] == S.PAID, states
+    assert S.CLOSED not in states
+
+
+def test_fengniao_refund_answered_about_another_order_is_not_ours(env):
+    order = paid(env, "fengniao", "10.00")
+    env.sim_client.fault("rewrite", gateway="fengniao", op="refund", when="after",
+                         fields={"out_trade_no": "OTHER0000002"})
+    refund = env.engine.refund(order.out_trade_no, Decimal("1.00"), "退货", actor="manager")
+    assert refund.state != S.REFUND_SUCCEEDED
+    env.run(120)  # asked again (the same number): settled by the answer about OUR order
+    assert env.engine.ledger.get_refund(refund.out_refund_no).state == S.REFUND_SUCCEEDED
+    assert env.sim_order("fengniao", order.out_trade_no)["refunded"] == "1.00"
+
+
+def test_fengniao_reverse_answered_about_another_order_is_not_a_reverse_of_ours(env):
+    env.sim_client.micropay_behaviour("never")  # the customer never confirms: reversed at the deadline
+    order = env.engine.start_micropay(env.profile("fengniao"), Decimal("6.00"), wechat_code(), sale_id="Z2")
+    # The first reverse answer says "done" about another order; ours is still open at the gateway.
+    env.sim_client.fault("rewrite", gateway="fengniao", op="reverse", when="after",
+                         fields={"out_trade_no": "OTHER0000003", "recall": "N"})
+    done = env.run_until(order.out_trade_no, {S.REVERSED, S.NEEDS_CHECK}, limit=300)
+    assert done.state == S.REVERSED
+    assert env.sim_order("fengniao", order.out_trade_no)["status"] == "REVOKED"  # reversed there too
