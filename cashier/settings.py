@@ -32,7 +32,9 @@ define({
     "settings.bad_pin": ("店长密码为 4 到 8 位数字", "The manager PIN is 4 to 8 digits"),
     "settings.pin_not_set": ("还没有设置店长密码：退款前请店长先在“设置”里设置", "No manager PIN is set yet: a manager must set one in Settings before refunds"),
     "settings.pin_wrong": ("店长密码不正确", "Wrong manager PIN"),
-    "settings.corrupt": ("设置文件损坏：{path}（已使用默认设置，保存后将覆盖）", "The settings file is damaged: {path} (defaults are used; saving overwrites it)"),
+    "settings.corrupt": ("设置文件损坏：{path}（无法读取的设置已恢复默认，保存后将覆盖）",
+                         "The settings file is damaged: {path} (settings that cannot be read are back to their defaults;"
+                         " saving overwrites it)"),
     "settings.bad_shop": ("店名最多 40 个字", "The shop name is at most 40 characters"),
     "settings.bad_printer": ("打印机地址无效", "Invalid printer address"),
     "settings.bad_paper": ("纸宽只能是 58 或 80 毫米", "The paper width must be 58 or 80 mm"),
@@ -310,10 +312,33 @@ class SettingsStore:
             raise SettingsError(path=str(self.path)) from None
 
     def load_or_default(self) -> tuple[Settings, SettingsError | None]:
+        """The saved settings; for a damaged file, every setting in it that is valid on
+        its own over the defaults, and the error. One bad value must not silently move
+        this counter to another ledger (ledger_url) or another counter id."""
         try:
             return self.load(), None
         except SettingsError as exc:
-            return Settings(), exc
+            return self._salvage(), exc
+
+    def _salvage(self) -> Settings:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return Settings()
+        settings = Settings()
+        if not isinstance(data, dict):
+            return settings
+        known = {f.name for f in dataclasses.fields(Settings)}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            try:
+                if key == "manager_pin":
+                    value = PinHash.from_dict(value) if value else None
+                settings = settings.replace(**{key: value})
+            except (UserError, ValueError, KeyError, TypeError):
+                continue
+        return settings
 
     def save(self, settings: Settings) -> Settings:
         validate(settings)
