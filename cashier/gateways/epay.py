@@ -635,12 +635,14 @@ class EpayGateway(Gateway):
             # refund is never re-sent (not idempotent).
             raise UnknownOutcome("epay.refund_unknown", reason=self.http.redact(msg or f"code {code}"),
                                  gateway_code=str(code))
+        # The documented answer is `code` and `msg` only: without `money`, success means
+        # the site refunded the money we sent (its own checks ran on that figure). A
+        # `money` that is there but cannot be read is NOT "as asked": BadAmount, and a
+        # person checks; one that reads as another amount goes back as the site's
+        # figure, for the engine to hand to a person.
         refunded = amount
-        if answer.get("money") not in (None, ""):
-            try:
-                refunded = parse_wire_amount(answer.get("money"))
-            except ValueError:
-                refunded = amount
+        if "money" in answer:
+            refunded = answer_amount(answer["money"], "money")
         return RefundState(RefundStatus.SUCCEEDED, out_refund_no, amount=refunded,
                            gateway_refund_no=_text(answer.get("refund_no")) or None,
                            reason=self.http.redact(msg) or None, finished_at=self._now())

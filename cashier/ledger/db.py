@@ -1194,7 +1194,8 @@ class Ledger(BooksMixin):
             by_state = sums.get(order.out_trade_no, {})
             done = by_state.get(states.REFUND_SUCCEEDED, 0)
             open_ = sum(fen for state, fen in by_state.items() if state in states.UNRESOLVED_REFUND_STATES)
-            entries.append(HistoryEntry(order, from_fen(done), from_fen(open_)))
+            entries.append(HistoryEntry(order, from_fen(done), from_fen(open_),
+                                        disputed=bool(open_) and Ledger._refund_disputed(conn, order.out_trade_no)))
         return entries
 
     def orders_created_between(self, start: float, end: float, *, page: int = 5000
@@ -1243,6 +1244,8 @@ class Ledger(BooksMixin):
     def _refundable(self, conn: sqlite3.Connection, order: OrderRecord) -> Decimal:
         if order.state != states.PAID or order.paid_amount is None:
             return Decimal("0.00")
+        if self._refund_disputed(conn, order.out_trade_no):
+            return Decimal("0.00")
         holding = tuple(sorted(states.REFUND_HOLDING_STATES))
         marks = ", ".join("?" for _ in holding)
         held = conn.execute(
@@ -1250,6 +1253,17 @@ class Ledger(BooksMixin):
             (order.out_trade_no, *holding),
         ).fetchone()[0]
         return max(order.paid_amount - from_fen(int(held)), Decimal("0.00"))
+
+    @staticmethod
+    def _refund_disputed(conn: sqlite3.Connection, out_trade_no: str) -> bool:
+        """A refund of the order is open with an amount the gateway contradicts."""
+        open_ = tuple(sorted(states.UNRESOLVED_REFUND_STATES))
+        codes = tuple(sorted(states.REFUND_DISPUTED_CODES))
+        return conn.execute(
+            f"SELECT 1 FROM refunds WHERE out_trade_no = ? AND state IN ({', '.join('?' for _ in open_)})"
+            f" AND failure_code IN ({', '.join('?' for _ in codes)}) LIMIT 1",
+            (out_trade_no, *open_, *codes),
+        ).fetchone() is not None
 
     def refundable(self, out_trade_no: str) -> Decimal:
         """paid_amount − (succeeded + in-progress refunds); 0 unless the order is paid."""

@@ -171,6 +171,8 @@ class HistoryEntry:
     order: OrderRecord
     refunded: Decimal = Decimal("0.00")  # refunds that succeeded
     refunding: Decimal = Decimal("0.00")  # refunds not yet final (held back from the refundable rest)
+    # An open refund's amount is contradicted by the gateway: nothing is refundable until checked.
+    disputed: bool = False
 
     @property
     def refund_state(self) -> str:
@@ -184,7 +186,7 @@ class HistoryEntry:
     @property
     def refundable(self) -> Decimal:
         """What could still be refunded (as Ledger.refundable computes it)."""
-        if self.order.state != states.PAID or self.order.paid_amount is None:
+        if self.order.state != states.PAID or self.order.paid_amount is None or self.disputed:
             return Decimal("0.00")
         return max(self.order.paid_amount - self.refunded - self.refunding, Decimal("0.00"))
 

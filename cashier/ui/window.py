@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self.status_conn = QLabel(tr("ui.status.connecting"))
         self.status_pending = QLabel(tr("ui.status.pending", n=0))
         self.status_note = QLabel("")
+        self.status_note.setWordWrap(True)  # a long note takes two lines, never cut
         bar.addWidget(self.status_profile)
         bar.addWidget(self.status_conn)
         bar.addWidget(self.status_pending)
@@ -166,7 +167,7 @@ class MainWindow(QMainWindow):
 
     def _set_nav_text(self, name: str, text: str) -> None:
         button = self.nav_buttons[name]
-        button.setText(f"{text}  {button.property('pageKey')}")
+        button.setText(f"{text}\n{button.property('pageKey')}")  # narrow: the pages get the width
 
     def page(self, name: str) -> QWidget:
         for i in range(self.pages.count()):

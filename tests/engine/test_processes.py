@@ -153,15 +153,24 @@ def test_a_sender_frozen_before_its_request_left_never_sends_it(counter):
     counter.assert_books_agree()
 
 
-def test_refund_races_refund_nothing_twice_and_report_truthfully(counter):
+def _paid_qr(counter: Counter, gateway: str, amount: str = "10.00") -> str:
+    no = _json(counter.run("--json", "pay", gateway, "--amount", amount, "--method", "alipay"))["out_trade_no"]
+    counter.client.pay(gateway, no)
+    assert _json(counter.run("--json", "query", gateway, no))["status"] == "paid"
+    return no
+
+
+@pytest.mark.parametrize("gateway", ["fengniao", "epay"])
+def test_refund_races_refund_nothing_twice_and_report_truthfully(counter, gateway):
     """Three refunds of 4.00 on a 10.00 order at once, answers 1 s late: two fit, the
     third is refused by the ledger before anything is sent. Every process says what
-    happened to its own refund."""
-    no = _paid_micropay(counter)
-    counter.client.fault("delay", gateway="fengniao", op="refund", when="after", seconds=1.0, count=3)
+    happened to its own refund (epay: the ledger used to show nothing refunded while
+    the site had refunded)."""
+    no = _paid_micropay(counter) if gateway == "fengniao" else _paid_qr(counter, gateway)
+    counter.client.fault("delay", gateway=gateway, op="refund", when="after", seconds=1.0, count=3)
     procs = []
     for _ in range(3):
-        procs.append(counter.start("--json", "refund", "fengniao", no, "--amount", "4.00"))
+        procs.append(counter.start("--json", "refund", gateway, no, "--amount", "4.00"))
         time.sleep(0.2)
     outcomes = []
     for proc in procs:
@@ -174,9 +183,10 @@ def test_refund_races_refund_nothing_twice_and_report_truthfully(counter):
     assert "6.00" in refused[0]["error"] or "可退" in refused[0]["error"], refused
     refunds = counter.ledger_refunds()
     assert sorted(r["state"] for r in refunds.values()) == ["succeeded", "succeeded"]
-    sim_order = counter.client.order("fengniao", no)
-    assert Decimal(sim_order["refunded"]) == Decimal("8.00")
-    counter.assert_books_agree()
+    sim_order = counter.client.order(gateway, no)
+    assert Decimal(sim_order["refunded"]) == Decimal("8.00")  # what the ledger says succeeded, no more
+    if gateway != "epay":  # epay refunds carry no number of ours: compared by sum above
+        counter.assert_books_agree()
 
 
 @pytest.mark.slow

@@ -425,8 +425,9 @@ class CheckoutPage(QWidget):
 
     def _show_scan_message(self, text: str) -> None:
         if self.mode == ENTRY:
-            self._say(text)
-        self.status_message.emit(text)
+            self._say(text)  # said where the clerk looks; the status bar only elsewhere
+        else:
+            self.status_message.emit(text)
 
     def _on_started(self, order) -> None:
         self.current = order
