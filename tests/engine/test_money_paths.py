@@ -144,3 +144,31 @@ def test_fengniao_reverse_answered_about_another_order_is_not_a_reverse_of_ours(
     done = env.run_until(order.out_trade_no, {S.REVERSED, S.NEEDS_CHECK}, limit=300)
     assert done.state == S.REVERSED
     assert env.sim_order("fengniao", order.out_trade_no)["status"] == "REVOKED"  # reversed there too
+
+
+def test_weidoufu_micropay_answered_about_another_order_never_fails_ours(env):
+    """Ours is charged; the answer is about another order, which failed."""
+    env.sim_client.fault("rewrite", gateway="weidoufu", op="micropay", when="after",
+                         fields={"out_order_no": "OTHER0000004", "status": 3})
+    order = env.engine.start_micropay(env.profile("weidoufu"), Decimal("7.00"), wechat_code(), sale_id="Z3")
+    assert order.state != S.FAILED, order
+    assert env.run_until(order.out_trade_no, {S.PAID, S.FAILED}, limit=120).state == S.PAID
+
+
+def test_epay_paid_micropay_answer_with_an_empty_money_is_not_booked_as_ours(env):
+    env.sim.gateways["epay"].scan_reply = "status"
+    env.sim_client.fault("rewrite", gateway="epay", op="micropay", when="after", fields={"money": ""})
+    order = env.engine.start_micropay(env.profile("epay"), Decimal("9.00"), wechat_code(), sale_id="Z4")
+    assert order.state in (S.UNKNOWN, S.NEEDS_CHECK), order  # followed, never paid on that figure
+    assert order.reason_code == "gw.bad_answer_amount"
+
+
+def test_epay_paid_query_answer_with_an_empty_money_is_not_booked_as_ours(env):
+    env.sim.gateways["epay"].scan_reply = "status"
+    env.sim_client.micropay_behaviour("password", seconds=8)  # "confirming", then the query says paid
+    env.sim_client.fault("rewrite", gateway="epay", op="query", when="after", fields={"money": ""}, count=-1)
+    order = env.engine.start_micropay(env.profile("epay"), Decimal("9.00"), wechat_code(), sale_id="Z5")
+    assert order.state == S.USERPAYING
+    done = env.run_until(order.out_trade_no, {S.PAID, S.NEEDS_CHECK}, limit=120)
+    assert done.state == S.NEEDS_CHECK, done
+    assert done.reason_code == "gw.bad_answer_amount"
