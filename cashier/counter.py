@@ -238,11 +238,11 @@ class Counter:
 
 def in_flight(ledger) -> tuple[list, list]:
     """(orders, refunds) that must not be cut off by closing or replacing the program:
-    a request out or a customer paying. Expired and needs-check ones wait for a person,
-    not for an answer."""
+    a request out or a customer paying. Expired and cancelled QRs (only watched for a
+    late payment) and needs-check ones (waiting for a person) are not in flight."""
     from cashier.ledger import states as S
 
-    orders = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.NEEDS_CHECK}
+    orders = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.CANCELLED, S.NEEDS_CHECK}
     refunds = S.UNRESOLVED_REFUND_STATES - {S.REFUND_NEEDS_CHECK}
     return ([o for o in ledger.unresolved_orders() if o.state in orders],
             [r for r in ledger.unresolved_refunds() if r.state in refunds])
