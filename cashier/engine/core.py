@@ -58,6 +58,9 @@ log = logging.getLogger("cashier.engine")
 
 
 
+LEDGER_RETRY_SECONDS = 5.0  # the books could not be read: the scheduler tries again after this
+
+
 class Engine(OrderFlows, RefundFlows, ReconcileFlows):
     def __init__(
         self,
@@ -266,14 +269,23 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
     def run_due(self) -> float | None:
         """Do every step that is due now (of this counter's orders and refunds, and of
         counters no longer alive). Returns seconds until the next one (None: idle)."""
-        follows = self._followers()
-        for order in self.ledger.due_orders(self.now()):
+        try:
+            follows = self._followers()
+            orders = self.ledger.due_orders(self.now())
+            refunds = self.ledger.due_refunds(self.now())
+        except UserError as exc:  # the books cannot be reached (a shared ledger offline): later
+            log.warning("scheduler: %s", exc.message("en"))
+            return LEDGER_RETRY_SECONDS
+        for order in orders:
             if follows(order.counter_id):
                 self._run_step("order", order.out_trade_no, self._step_order)
-        for refund in self.ledger.due_refunds(self.now()):
+        for refund in refunds:
             if follows(refund.counter_id):
                 self._run_step("refund", refund.out_refund_no, self._step_refund)
-        return self._next_due()
+        try:
+            return self._next_due()
+        except UserError:
+            return LEDGER_RETRY_SECONDS
 
     @contextmanager
     def _row(self, entity: str, number: str) -> Iterator[OrderRecord | RefundRecord | None]:

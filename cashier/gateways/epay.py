@@ -559,8 +559,9 @@ class EpayGateway(Gateway):
         # code 1
         status = _int_or_none(answer.get("status"))
         if status == 1:
-            paid = answer.get("money")
-            paid_amount = answer_amount(paid, "money") if paid not in (None, "") else amount
+            # No `money`: the engine books the amount asked. One that is there must read
+            # strictly ("" is not "as asked").
+            paid_amount = answer_amount(answer["money"], "money") if "money" in answer else None
             return PaymentState(PayStatus.PAID, out_trade_no, paid_amount=paid_amount,
                                 paid_at=parse_china_time(_text(answer.get("endtime"))) or self._now(),
                                 gateway_trade_no=trade_no, wallet=paid_wallet)
@@ -595,7 +596,8 @@ class EpayGateway(Gateway):
         if status is None:
             raise BadResponse(reason="no status in the answer")
         money: Decimal | None = None
-        if answer.get("money") not in (None, ""):
+        if "money" in answer and (status in (1, 2, 3) or answer.get("money") not in (None, "")):
+            # A paid order's `money` must read strictly: "" is not "as asked".
             money = answer_amount(answer.get("money"), "money")
         trade_no = _text(answer.get("trade_no")) or order.gateway_trade_no
         wallet = WALLET_OF_TYPE.get(_text(answer.get("type")), order.wallet)

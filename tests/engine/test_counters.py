@@ -169,3 +169,108 @@ def test_ten_counters_share_one_merchants_query_limit(env, counters):
     assert all(later - earlier >= 5 for earlier, later in zip(times, times[1:])), times
     assert len(times) <= (env.clock.now() - start) / 5 + 1
     assert len(times) >= 10  # and the shared slot is used, not starved
+
+
+class Cable:
+    """A TCP forwarder on 127.0.0.1 between the counter and the database server that a
+    test can unplug (every connection cut, new ones refused) and plug back in."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.plugged = True
+        self.pairs: list = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.plugged:
+                client.close()
+                continue
+            server = socket.create_connection(self.target)
+            with self.lock:
+                self.pairs.append((client, server))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def unplug(self) -> None:
+        import socket
+
+        self.plugged = False
+        with self.lock:
+            for pair in self.pairs:
+                for s in pair:
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            self.pairs.clear()
+
+    def plug(self) -> None:
+        self.plugged = True
+
+    def close(self) -> None:
+        self.unplug()
+        self.listener.close()
+
+
+@pytest.mark.slow  # ~25 s: each write while unplugged waits out the pool's 5 s
+def test_offline_counter_refuses_new_payments_and_finishes_in_flight_ones(env, counters, pg_url):
+    """The database goes away mid-shift: a new payment is refused with a plain message
+    (nothing is sent: it could not be written first); an order already shown keeps
+    being followed and its payment is written once the database is back."""
+    from urllib.parse import urlsplit
+
+    from cashier.ledger.errors import LedgerUnreachable
+
+    parts = urlsplit(pg_url)
+    cable = Cable(parts.hostname, parts.port or 5432)
+    try:
+        env.ledger_path = pg_url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{cable.port}", 1)
+        a = counters.open("A1")
+        profile = env.profile("fengniao")
+        shown = a.start_qr(profile, Decimal("6.00"), Method.WECHAT)
+        env.sim_client.pay("fengniao", shown.out_trade_no)
+        cable.unplug()
+        sent_before = len(env.sim_client.orders("fengniao"))
+        with pytest.raises(LedgerUnreachable) as caught:
+            a.start_qr(profile, Decimal("7.00"), Method.WECHAT)
+        assert "不能收新的款" in caught.value.message("zh_CN")
+        assert "no new payments" in caught.value.message("en") and "127.0.0.1" in caught.value.message("en")
+        assert len(env.sim_client.orders("fengniao")) == sent_before  # nothing left for the gateway
+        env.advance(10)
+        a.run_due()  # the query may go out; its answer cannot be written: nothing is lost
+        cable.plug()
+        for _ in range(10):
+            env.advance(5)
+            a.run_due()
+            if a.order(shown.out_trade_no).state == S.PAID:
+                break
+        assert a.order(shown.out_trade_no).state == S.PAID
+    finally:
+        cable.close()
