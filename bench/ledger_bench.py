@@ -3,6 +3,9 @@
     python bench/ledger_bench.py                   # 1,000,000 orders (a few minutes)
     python bench/ledger_bench.py --orders 20000    # quick
     python bench/ledger_bench.py --keep /tmp/big.sqlite3
+    python bench/ledger_bench.py --pg-url postgresql://postgres@127.0.0.1/test
+                                  # the same on a shared PostgreSQL ledger too (a fresh
+                                  # schema, dropped afterwards), both in one table
 
 Prints figures; asserts nothing. Targets (2 cores): history page and lookup < 10 ms,
 a day's report < 100 ms, recovery scan (unresolved orders + refunds) < 50 ms.
@@ -78,10 +81,24 @@ def show(label: str, first: float, later: list[float]) -> None:
 # --------------------------------------------------------------------------- fill
 
 
-def fill(path: Path, n_orders: int, n_unresolved: int, seed: int, end: float) -> dict:
-    rng = random.Random(seed)
-    conn = sqlite3.connect(path, isolation_level=None)
+def _connect(target):
+    """A raw connection to the ledger's database taking the ledger's SQL (SQLite, or
+    PostgreSQL through the dialect layer)."""
+    if isinstance(target, str):
+        import psycopg
+
+        from cashier.ledger import postgres
+
+        return postgres.Connection(psycopg.connect(target, autocommit=True))
+    conn = sqlite3.connect(target, isolation_level=None)
     conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def fill(path, n_orders: int, n_unresolved: int, seed: int, end: float) -> dict:
+    rng = random.Random(seed)
+    conn = _connect(path)
+    shared = isinstance(path, str)
     start_day = datetime.date.fromtimestamp(end) - datetime.timedelta(days=365)
     recent = range(max(0, n_orders - n_orders // 12), n_orders)  # the last month
     unresolved_at = set(rng.sample(recent, min(n_unresolved, len(recent))))
@@ -175,7 +192,7 @@ def fill(path: Path, n_orders: int, n_unresolved: int, seed: int, end: float) ->
                 events.append((finished or r_created + 1, "refund", rno, "query", "engine", "sending", r_state, "{}", "{}"))
                 counts["unresolved_refunds"] += pending_refund
         i += 1
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN" if shared else "BEGIN IMMEDIATE")
         conn.executemany(order_sql, orders)
         conn.executemany(refund_sql, refunds)
         conn.executemany(event_sql, events)
@@ -186,9 +203,10 @@ def fill(path: Path, n_orders: int, n_unresolved: int, seed: int, end: float) ->
         if counts["orders"] % 100_000 < batch:
             rate = counts["orders"] / (time.perf_counter() - started)
             print(f"  ... {counts['orders']:>9,} orders ({rate:,.0f}/s)", flush=True)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if not shared:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
-    conn.close()
+    (conn.raw if shared else conn).close()
     counts["seconds"] = time.perf_counter() - started
     return counts
 
@@ -218,12 +236,115 @@ def real_path(ledger: Ledger, n: int, seed: int) -> None:
         calls["update_order(pending)"].append(t2 - t1)
         calls["update_order(paid)"].append(t3 - t2)
     total = time.perf_counter() - started
-    print(f"  engine path: {n:,} orders x (create_order + 2 x update_order), synchronous=FULL")
+    print(f"  engine path: {n:,} orders x (create_order + 2 x update_order), each committed")
     print(f"    {n / total:,.0f} orders/s, {3 * n / total:,.0f} committed writes/s, {total / n * 1000:.2f} ms per order")
     for name, values in calls.items():
         values.sort()
         print(f"    {name:<24} median {ms(statistics.median(values))}  p99 "
               f"{ms(values[int(len(values) * 0.99) - 1])}  max {ms(values[-1])}")
+    return total / n
+
+
+def run(path, args, end: float) -> dict[str, float]:
+    """Fill the ledger at `path` (a SQLite file or a postgresql:// URL), time what a
+    counter does, print it; returns the medians for the summary table."""
+    shared = isinstance(path, str)
+    results: dict[str, float] = {}
+    Ledger(path).close()  # schema
+    counts = fill(path, args.orders, args.unresolved, args.seed, end)
+    print(f"fill: {counts['orders']:,} orders, {counts['refunds']:,} refunds, {counts['events']:,} events"
+          f" in {counts['seconds']:.1f} s = {counts['orders'] / counts['seconds']:,.0f} orders/s"
+          f" (executemany, 10,000 orders per transaction{'' if shared else ', synchronous=FULL'})")
+
+    start = time.perf_counter()
+    ledger = Ledger(path)
+    if shared:
+        print(f"open ({args.orders:,} orders, schema current): {ms(time.perf_counter() - start)}")
+    else:
+        checked = "quick_check at open" if ledger.integrity != "not checked" else (
+            f"no quick_check at open: file above {db.QUICK_CHECK_MAX_BYTES / 2**20:.0f} MiB")
+        print(f"open ({args.orders:,} orders, schema current, {checked}): {ms(time.perf_counter() - start)}")
+        start = time.perf_counter()
+        db.quick_check(path)
+        print(f"full PRAGMA quick_check (check_integrity, the support bundle): {ms(time.perf_counter() - start)}")
+    rng = random.Random(args.seed + 1)
+    raw = _connect(path)
+    try:
+        print("reads (the database's cache is warm after the fill):")
+        first, later = timed(lambda: ledger.history(limit=50), 50)
+        show("history: newest page of 50", first, later)
+        results["history page"] = statistics.median(later)
+        page = ledger.history(limit=50)
+        deep = []
+        for _ in range(40):
+            start = time.perf_counter()
+            page = ledger.history(limit=50, before=page[-1])
+            deep.append(time.perf_counter() - start)
+        show("history: next 40 pages (keyset)", deep[0], deep[1:])
+        results["history: older pages"] = statistics.median(deep[1:])
+
+        rng_seed = rng.randint(1, 10**6)
+        sample = [r[0] for r in raw.execute(
+            "SELECT out_trade_no FROM orders ORDER BY (CAST(created_at * 1000 AS BIGINT) + ?) % 9973 LIMIT 1000",
+            (rng_seed,)).fetchall()]
+        gw_sample = [r[0] for r in raw.execute(
+            "SELECT gateway_trade_no FROM orders WHERE gateway_trade_no IS NOT NULL"
+            " ORDER BY (CAST(created_at * 1000 AS BIGINT) + ?) % 9973 LIMIT 1000", (rng_seed,)).fetchall()]
+        it = iter(sample)
+        first, later = timed(lambda: ledger.find(next(it)), len(sample) - 1)
+        show("find(out_trade_no)", first, later)
+        results["lookup: find(order number)"] = statistics.median(later)
+        it = iter(sample)
+        first, later = timed(lambda: ledger.get_order(next(it)), len(sample) - 1)
+        show("get_order(out_trade_no)", first, later)
+        it = iter(gw_sample)
+        first, later = timed(lambda: ledger.find(next(it)), len(gw_sample) - 1)
+        show("find(gateway_trade_no)", first, later)
+        results["lookup: find(gateway's number)"] = statistics.median(later)
+
+        today = datetime.date.fromtimestamp(end)
+        days = [today - datetime.timedelta(days=rng.randint(1, 360)) for _ in range(30)]
+        it = iter(days)
+        first, later = timed(lambda: ledger.daily_report(next(it)), len(days) - 1)
+        report = ledger.daily_report(days[0])
+        show("daily_report(one day)", first, later)
+        results["day report"] = statistics.median(later)
+        print(f"    (a day: {report.totals.paid_count:,} paid, {report.totals.refund_count} refunds,"
+              f" {len(report.lines)} lines, {len(report.unresolved_orders)} unresolved orders listed)")
+
+        first, later = timed(lambda: (ledger.unresolved_orders(), ledger.unresolved_refunds()), 30)
+        show("recovery scan: unresolved orders + refunds", first, later)
+        results["recovery scan"] = statistics.median(later)
+        print(f"    ({len(ledger.unresolved_orders())} orders, {len(ledger.unresolved_refunds())} refunds)")
+        first, later = timed(lambda: (ledger.due_orders(end + 300), ledger.due_refunds(end + 300)), 30)
+        show("due_orders + due_refunds", first, later)
+        results["due orders + refunds"] = statistics.median(later)
+
+        print("writes:")
+        results["engine path: one order (3 commits)"] = real_path(ledger, args.real, args.seed)
+    finally:
+        ledger.close()
+
+    total_orders = counts["orders"] + args.real
+    if shared:
+        size = int(raw.execute(
+            "SELECT sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)::regclass))"
+            " FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0])
+        print(f"database: {size / 1e6:,.1f} MB = {size / total_orders:,.0f} bytes per order (tables and indexes)")
+        raw.raw.close()
+        return results
+    raw.close()
+    size = sum(Path(str(path) + s).stat().st_size for s in ("", "-wal") if Path(str(path) + s).exists())
+    print(f"file: {size / 1e6:,.1f} MB = {size / total_orders:,.0f} bytes per order"
+          f" (with its events and refunds)")
+    try:
+        conn = sqlite3.connect(path)
+        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+        conn.close()
+        print("  " + ", ".join(f"{name} {b / total_orders:,.0f}" for name, b in rows) + " (bytes/order)")
+    except sqlite3.Error:
+        pass  # dbstat not compiled in
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unresolved", type=int, default=300, help="unresolved orders among them")
     parser.add_argument("--real", type=int, default=2000, help="orders written through the engine's path")
     parser.add_argument("--keep", type=Path, help="write the ledger here and keep it")
+    parser.add_argument("--pg-url", help="also run on this PostgreSQL server (in a fresh schema, dropped after)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -246,84 +368,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ledger bench: {args.orders:,} orders -> {path}")
     print(f"  python {platform.python_version()}, sqlite {sqlite3.sqlite_version}, "
           f"{os.cpu_count()} cpus, {platform.platform()}")
-
     end = time.time()
-    Ledger(path).close()  # schema
-    counts = fill(path, args.orders, args.unresolved, args.seed, end)
-    print(f"fill: {counts['orders']:,} orders, {counts['refunds']:,} refunds, {counts['events']:,} events"
-          f" in {counts['seconds']:.1f} s = {counts['orders'] / counts['seconds']:,.0f} orders/s"
-          f" (executemany, 10,000 orders per transaction, synchronous=FULL)")
-
-    start = time.perf_counter()
-    ledger = Ledger(path)
-    checked = "quick_check at open" if ledger.integrity != "not checked" else (
-        f"no quick_check at open: file above {db.QUICK_CHECK_MAX_BYTES / 2**20:.0f} MiB")
-    print(f"open ({args.orders:,} orders, schema current, {checked}): {ms(time.perf_counter() - start)}")
-    start = time.perf_counter()
-    db.quick_check(path)
-    print(f"full PRAGMA quick_check (check_integrity, the support bundle): {ms(time.perf_counter() - start)}")
-    rng = random.Random(args.seed + 1)
-    try:
-        print("reads (the OS file cache is warm after the fill):")
-        first, later = timed(lambda: ledger.history(limit=50), 50)
-        show("history: newest page of 50", first, later)
-        page = ledger.history(limit=50)
-        deep = []
-        for _ in range(40):
-            start = time.perf_counter()
-            page = ledger.history(limit=50, before=page[-1])
-            deep.append(time.perf_counter() - start)
-        show("history: next 40 pages (keyset)", deep[0], deep[1:])
-
-        sample = [r[0] for r in sqlite3.connect(path).execute(
-            "SELECT out_trade_no FROM orders WHERE rowid IN"
-            f" ({','.join(str(rng.randint(1, counts['orders'])) for _ in range(1000))})")]
-        gw_sample = [r[0] for r in sqlite3.connect(path).execute(
-            "SELECT gateway_trade_no FROM orders WHERE gateway_trade_no IS NOT NULL AND rowid IN"
-            f" ({','.join(str(rng.randint(1, counts['orders'])) for _ in range(1000))})")]
-        it = iter(sample)
-        first, later = timed(lambda: ledger.find(next(it)), len(sample) - 1)
-        show("find(out_trade_no)", first, later)
-        it = iter(sample)
-        first, later = timed(lambda: ledger.get_order(next(it)), len(sample) - 1)
-        show("get_order(out_trade_no)", first, later)
-        it = iter(gw_sample)
-        first, later = timed(lambda: ledger.find(next(it)), len(gw_sample) - 1)
-        show("find(gateway_trade_no)", first, later)
-
-        today = datetime.date.fromtimestamp(end)
-        days = [today - datetime.timedelta(days=rng.randint(1, 360)) for _ in range(30)]
-        it = iter(days)
-        first, later = timed(lambda: ledger.daily_report(next(it)), len(days) - 1)
-        report = ledger.daily_report(days[0])
-        show("daily_report(one day)", first, later)
-        print(f"    (a day: {report.totals.paid_count:,} paid, {report.totals.refund_count} refunds,"
-              f" {len(report.lines)} lines, {len(report.unresolved_orders)} unresolved orders listed)")
-
-        first, later = timed(lambda: (ledger.unresolved_orders(), ledger.unresolved_refunds()), 30)
-        show("recovery scan: unresolved orders + refunds", first, later)
-        print(f"    ({len(ledger.unresolved_orders())} orders, {len(ledger.unresolved_refunds())} refunds)")
-        first, later = timed(lambda: (ledger.due_orders(end + 300), ledger.due_refunds(end + 300)), 30)
-        show("due_orders + due_refunds", first, later)
-
-        print("writes:")
-        real_path(ledger, args.real, args.seed)
-    finally:
-        ledger.close()
-
-    size = sum(Path(str(path) + s).stat().st_size for s in ("", "-wal") if Path(str(path) + s).exists())
-    total_orders = counts["orders"] + args.real
-    print(f"file: {size / 1e6:,.1f} MB = {size / total_orders:,.0f} bytes per order"
-          f" (with its events and refunds)")
-    try:
-        conn = sqlite3.connect(path)
-        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
-        conn.close()
-        print("  " + ", ".join(f"{name} {b / total_orders:,.0f}" for name, b in rows) + " (bytes/order)")
-    except sqlite3.Error:
-        pass  # dbstat not compiled in
+    columns = {"SQLite": run(path, args, end)}
     if tmp is not None:
         tmp.cleanup()
+    if args.pg_url:
+        import psycopg
+
+        schema = f"bench_{os.getpid()}"
+        with psycopg.connect(args.pg_url, autocommit=True) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")
+        joiner = "&" if "?" in args.pg_url else "?"
+        url = f"{args.pg_url}{joiner}options=-csearch_path%3D{schema}"
+        print(f"\nledger bench: {args.orders:,} orders -> PostgreSQL {version} ({args.pg_url}, schema {schema})")
+        try:
+            columns[f"PostgreSQL {version.split()[0]}"] = run(url, args, end)
+        finally:
+            with psycopg.connect(args.pg_url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    names = list(columns)
+    print(f"\nmedians, {args.orders:,} orders" + (" (PostgreSQL over TCP on this machine)" if args.pg_url else ""))
+    print(f"  {'':<38}" + "".join(f"{n:>18}" for n in names))
+    for row in columns[names[0]]:
+        print(f"  {row:<38}" + "".join(f"{ms(columns[n].get(row, float('nan'))):>18}" for n in names))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Start-up and Enter-to-QR figures for the counter window. Prints; asserts nothing.
 
-    python bench/startup_bench.py [--runs 7] [--qr-runs 30]
+    python bench/startup_bench.py [--runs 7] [--qr-runs 30] [--profile] [--skip-startup]
 
 1. Start-up: wall time of `python -m cashier --demo --exit-after-first-frame` beside a
    bare PySide6 window that exits on its first frame, same run, alternating, median.
@@ -35,6 +35,7 @@ class W(QWidget):
         r = super().event(e)
         if e.type() == QEvent.Type.UpdateRequest and not self.done:
             self.done = True
+            print("first_frame", flush=True)
             QTimer.singleShot(0, app.quit)
         return r
 
@@ -53,12 +54,18 @@ def _env(home: str) -> dict[str, str]:
     return env
 
 
-def _time(cmd: list[str], env: dict[str, str]) -> float:
+def _time(cmd: list[str], env: dict[str, str], mark: str = "first_frame") -> float:
+    """Wall time from starting the process to its `mark` line on stdout (printed the
+    moment it happens), so the time to shut down is not counted."""
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    elapsed = time.perf_counter() - t0
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    elapsed = None
+    for line in proc.stdout:
+        if line.strip() == mark and elapsed is None:
+            elapsed = time.perf_counter() - t0
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode != 0 or elapsed is None:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err}")
     return elapsed
 
 
@@ -68,16 +75,52 @@ def startup(runs: int) -> None:
     py = sys.executable
     bare, app, ready = [], [], []
     _time([py, "-c", BARE], env)  # warm the OS file cache once for both
-    _time([py, "-m", "cashier", "--demo", "--exit-after-first-frame"], env)
+    first = [py, "-m", "cashier", "--demo", "--exit-after-first-frame", "--print-timings"]
+    _time(first, env)
     for _ in range(runs):
         bare.append(_time([py, "-c", BARE], env))
-        app.append(_time([py, "-m", "cashier", "--demo", "--exit-after-first-frame"], env))
-        ready.append(_time([py, "-m", "cashier", "--demo", "--exit-when-ready"], env))
+        app.append(_time(first, env))
+        ready.append(_time([py, "-m", "cashier", "--demo", "--exit-when-ready", "--print-timings"], env, "ready"))
     b, a, r = (statistics.median(x) * 1000 for x in (bare, app, ready))
-    print(f"platform: {env.get('QT_QPA_PLATFORM') or 'display'}; {runs} runs each, median wall time of the process")
+    print(f"platform: {env.get('QT_QPA_PLATFORM') or 'display'}; {runs} runs each, median wall time from"
+          " starting the process to the moment (shut-down not counted)")
     print(f"  bare PySide6 window, first frame:          {b:7.0f} ms")
-    print(f"  cashier --demo --exit-after-first-frame:   {a:7.0f} ms  ({a / b:.2f}x bare)")
-    print(f"  cashier --demo --exit-when-ready:          {r:7.0f} ms  (engine + simulator open)")
+    print(f"  cashier --demo --exit-after-first-frame:   {a:7.0f} ms  ({a / b:.2f}x bare; target 1.5x)")
+    print(f"  cashier --demo --exit-when-ready:          {r:7.0f} ms  ({r / b:.2f}x bare; target 3x;"
+          " engine + simulator open)")
+
+
+def profile(top: int = 25) -> None:
+    """Where start-up time goes: cProfile of `cashier --demo --exit-when-ready` (the
+    main thread: imports, QApplication, window, first frame) and `-X importtime`'s
+    slowest imports before the first frame."""
+    import pstats
+
+    home = tempfile.mkdtemp(prefix="cashier-bench-")
+    env = _env(home)
+    out = Path(home) / "startup.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "cashier", "--demo", "--exit-when-ready"],
+                   env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    print(f"cProfile, main thread, start to ready (top {top} by cumulative time):")
+    stats = pstats.Stats(str(out))
+    stats.sort_stats("cumulative")
+    rows = []
+    for (file, line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        rows.append((ct, f"{Path(file).name}:{line}({name})"))
+    for ct, where in sorted(rows, reverse=True)[:top]:
+        print(f"  {ct * 1000:8.0f} ms  {where}")
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "cashier", "--demo", "--exit-after-first-frame"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    top_level = []
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].rstrip()
+            if not name.startswith("  "):  # imported by the program itself, not by another module
+                top_level.append((int(parts[1]), name.strip()))
+    print("imports before the first frame, slowest top-level (cumulative, one run):")
+    for us, name in sorted(top_level, reverse=True)[:12]:
+        print(f"  {us / 1000:8.1f} ms  {name}")
 
 
 def enter_to_qr(runs: int) -> None:
@@ -154,9 +197,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--qr-runs", type=int, default=30)
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="also print where start-up time goes")
     args = parser.parse_args()
     if not args.skip_startup:
         startup(args.runs)
+    if args.profile:
+        profile()
     enter_to_qr(args.qr_runs)
 
 

@@ -35,7 +35,7 @@ define({
     "cli.doctor_ok": ("连接正常：{detail}", "Connection OK: {detail}"),
     "cli.waiting": ("等待付款……", "Waiting for payment..."),
     "cli.bad_extra": ("--extra 的格式是 键=值：{text}", "--extra takes key=value: {text}"),
-    "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders} orders, {refunds} refunds"),
+    "cli.report.unresolved": ("未完成：{orders} 笔订单，{refunds} 笔退款", "Unresolved: {orders:plural:order,orders}, {refunds:plural:refund,refunds}"),
     "cli.report.header": ("{day}  网关/钱包  笔数  收款  退款笔数  退款  净额", "{day}  gateway/wallet  count  taken  refunds  refunded  net"),
     "cli.paid_held": ("paid（资金被冻结）", "paid (held)"),
     "cli.report.held": ("已付款但资金被支付站点冻结：{count} 笔（已计入收款，请与站点核实）",
@@ -51,6 +51,7 @@ define({
     "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
     "cli.interrupted": ("已中断", "Interrupted"),
     "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
+    "cli.bad_seconds": ("秒数应为 0 或正数：{text}", "Seconds must be 0 or more: {text}"),
 })
 
 
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("--amount", required=True)
     pay.add_argument("--method", required=True, choices=["merged", "wechat", "alipay", "qq"])
     pay.add_argument("--subject", default="")
-    pay.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    pay.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                      help="wait up to SECONDS for the payment (polling at the gateway's rate)")
 
     micro = sub.add_parser("micropay", help="charge a scanned payment code")
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     micro.add_argument("--amount", required=True)
     micro.add_argument("--auth-code", required=True)
     micro.add_argument("--subject", default="")
-    micro.add_argument("--wait", type=float, default=90.0, metavar="SECONDS",
+    micro.add_argument("--wait", type=_seconds, default=90.0, metavar="SECONDS",
                        help="wait up to SECONDS for a final state (query, then reverse at the deadline)")
 
     query = sub.add_parser("query", help="query an order (查单)")
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="stop waiting: close a QR order, or query-then-reverse a micropay")
     cancel.add_argument("profile")
     cancel.add_argument("out_trade_no")
-    cancel.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+    cancel.add_argument("--wait", type=_seconds, default=60.0, metavar="SECONDS",
                         help="wait up to SECONDS for the close/reverse to finish")
 
     refund = sub.add_parser("refund", help="refund an order, fully or partly")
@@ -203,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     refund.add_argument("--amount", required=True)
     refund.add_argument("--reason", default="")
     refund.add_argument("--actor", default="cli")
-    refund.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+    refund.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS")
 
     rq = sub.add_parser("refund-query", help="follow a refund")
     rq.add_argument("profile")
@@ -217,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "books, else name them and exit 3")
 
     resume = sub.add_parser("resume", help="settle every unresolved order and refund")
-    resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
+    resume.add_argument("--wait", type=_seconds, default=120.0, metavar="SECONDS")
 
     hist = sub.add_parser("history", help="newest orders, or those a search finds")
     hist.add_argument("--limit", type=_limit, default=20, help=f"1 to {MAX_HISTORY} orders")
@@ -230,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="a day's report per gateway and wallet")
     rep.add_argument("--date", default=None, help="YYYY-MM-DD (default today)")
+    rep.add_argument("--counter", default=None, metavar="ID",
+                     help="only this counter's sales and the refunds made there (default: the whole shop)")
 
     shift = sub.add_parser("shift", help="shifts (交班)").add_subparsers(dest="shift_command", required=True)
     sopen = shift.add_parser("open", help="open a shift with the clerk's name and the cash float")
@@ -397,20 +400,16 @@ def _machine_doctor(out: Output) -> int:
 def _request_quit(out: Output) -> int:
     """Asked by the Windows installer before it replaces the program: are these books busy?"""
     from cashier import paths
+    from cashier.counter import in_flight
     from cashier.ledger import Ledger
-    from cashier.ledger import states as S
 
-    # A request out or a customer paying: the program must not be replaced under them
-    # (expired and needs_check orders wait for a person, not for a reply).
-    in_flight = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.NEEDS_CHECK}
-    refund_in_flight = S.UNRESOLVED_REFUND_STATES - {S.REFUND_NEEDS_CHECK}
+    # A request out or a customer paying: the program must not be replaced under them.
     path = paths.database_path()
     busy_orders: list = []
     busy_refunds: list = []
     if path.exists():
         with Ledger(path) as ledger:
-            busy_orders = [o for o in ledger.unresolved_orders() if o.state in in_flight]
-            busy_refunds = [r for r in ledger.unresolved_refunds() if r.state in refund_in_flight]
+            busy_orders, busy_refunds = in_flight(ledger)
     if not busy_orders and not busy_refunds:
         out.emit({"busy": False, "ledger": str(path)}, tr("cli.quit_ok"))
         return 0
@@ -470,6 +469,18 @@ def _profile(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """A --wait: 0 or more seconds ("inf": no limit). NaN or a negative number is refused
+    before anything is sent, rather than read as "do not wait"."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:  # also false for NaN
+        raise argparse.ArgumentTypeError(tr("cli.bad_seconds", text=text))
+    return value
+
+
 def _command(args: argparse.Namespace, out: Output, ctx) -> int:
     from cashier.gateways.base import Method
     from cashier.ledger import states as S
@@ -511,6 +522,11 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
             order = _wait(engine, order.out_trade_no, args.wait,
                           stop={S.SENDING, S.UNKNOWN, S.USERPAYING, S.REVERSING})
         out.emit(order_dict(order), _order_text(order))
+        # Exit 3 when the customer was charged after all (refund instead), or when the
+        # stop is not settled within --wait: a script must not read "cancelled" into it.
+        if order.state == S.PAID or (args.wait > 0 and order.state in {S.SENDING, S.UNKNOWN, S.USERPAYING,
+                                                                         S.REVERSING}):
+            return 3
         return 0
     if args.command == "refund":
         engine.gateway(args.profile)
@@ -519,7 +535,9 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         if args.wait > 0:
             refund = _wait_refund(engine, refund.out_refund_no, args.wait)
         out.emit(refund_dict(refund), _refund_text(refund))
-        return 0 if refund.state != S.REFUND_FAILED else 3
+        if refund.state == S.REFUND_FAILED or (args.wait > 0 and refund.state != S.REFUND_SUCCEEDED):
+            return 3  # refused, or not final within --wait (as pay and micropay)
+        return 0
     if args.command == "refund-query":
         engine.gateway(args.profile)
         refund = ctx.ledger.get_refund(args.out_refund_no)
@@ -564,7 +582,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
         return cli_books.run(args, out, ctx)
     if args.command == "report":
         day = _day(args.date)
-        report = ctx.ledger.daily_report(day)
+        report = ctx.ledger.daily_report(day, counter_id=args.counter)
         out.emit(report.to_dict(), _report_text(report))
         return 0
     raise CliError("error.generic")

@@ -8,6 +8,7 @@ Modules declare their own messages with `define`, next to the code that uses the
 from __future__ import annotations
 
 import locale
+import string
 import os
 import threading
 
@@ -33,14 +34,22 @@ def system_language() -> str:
     """The language the system asks for: English only when the locale is English."""
     candidates = [os.environ.get(v) for v in ("LC_ALL", "LC_MESSAGES", "LANG")]
     try:
-        candidates.append(locale.getlocale()[0])
-    except ValueError:
+        # getlocale() reports the C locale ("C.UTF-8", what Python itself picks when
+        # nothing is set) as en_US: ask for the raw name first, so no locale stays Chinese.
+        if not _neutral(locale.setlocale(locale.LC_CTYPE)):
+            candidates.append(locale.getlocale()[0])
+    except (ValueError, locale.Error):
         pass
     for value in candidates:
-        if not value or value in ("C", "POSIX") or value.startswith("C."):
+        if _neutral(value):
             continue
         return EN if value.lower().startswith("en") else ZH
     return ZH
+
+
+def _neutral(value: str | None) -> bool:
+    """No language asked for: unset, or the C/POSIX locale."""
+    return not value or value in ("C", "POSIX") or value.startswith("C.")
 
 
 def normalise(lang: str | None) -> str:
@@ -68,9 +77,24 @@ def tr(key: str, /, lang: str | None = None, **params: object) -> str:
     use = normalise(lang) if lang is not None else language()
     text = pair[1] if use == EN else pair[0]
     try:
+        if ":plural:" in text:
+            return _PLURALS.vformat(text, (), params)
         return text.format(**params)
     except (KeyError, IndexError, ValueError):
         return text
+
+
+class _PluralFormatter(string.Formatter):
+    """`{n:plural:order,orders}` -> "1 order", "2 orders" (English messages)."""
+
+    def format_field(self, value, spec: str) -> str:
+        if spec.startswith("plural:"):
+            one, _, many = spec[len("plural:"):].partition(",")
+            return f"{value} {one if value == 1 else (many or one + 's')}"
+        return super().format_field(value, spec)
+
+
+_PLURALS = _PluralFormatter()
 
 
 class UserError(Exception):

@@ -32,8 +32,14 @@ define({
     "settings.bad_pin": ("店长密码为 4 到 8 位数字", "The manager PIN is 4 to 8 digits"),
     "settings.pin_not_set": ("还没有设置店长密码：退款前请店长先在“设置”里设置", "No manager PIN is set yet: a manager must set one in Settings before refunds"),
     "settings.pin_wrong": ("店长密码不正确", "Wrong manager PIN"),
-    "settings.corrupt": ("设置文件损坏：{path}（已使用默认设置，保存后将覆盖）", "The settings file is damaged: {path} (defaults are used; saving overwrites it)"),
+    "settings.corrupt": ("设置文件损坏：{path}（无法读取的设置已恢复默认，保存后将覆盖）",
+                         "The settings file is damaged: {path} (settings that cannot be read are back to their defaults;"
+                         " saving overwrites it)"),
     "settings.bad_shop": ("店名最多 40 个字", "The shop name is at most 40 characters"),
+    "settings.bad_printer": ("打印机地址无效", "Invalid printer address"),
+    "settings.bad_paper": ("纸宽只能是 58 或 80 毫米", "The paper width must be 58 or 80 mm"),
+    "settings.bad_encoding": ("打印机编码只能是 gb18030、gbk 或 utf-8", "The printer encoding must be gb18030, gbk or utf-8"),
+    "settings.bad_words": ("播报词必须包含 {amount}，最多 40 个字", "The words must contain {amount}, at most 40 characters"),
     "settings.bad_flag": ("开关设置只能是开或关", "A switch setting must be on or off"),
     "settings.bad_copies": ("打印份数为 1 到 3", "Copies must be 1 to 3"),
     "settings.bad_volume": ("音量为 0 到 100", "The volume must be 0 to 100"),
@@ -253,20 +259,21 @@ def ledger_url(settings: "Settings | None" = None) -> str:
 
 
 def _validate_peripherals(s: Settings) -> None:
-    from cashier.peripherals.printer import ENCODINGS, PAPER_COLUMNS, parse_printer_url
-    from cashier.peripherals.voice import WALLETS, valid_words
-
+    # The printer and voice modules are imported only for values that need them: the
+    # window's start-up reads the settings before its first frame.
     for text in (s.shop_name, s.customer_display_slogan):
         if not isinstance(text, str) or len(text) > 40:
             raise UserError("settings.bad_shop")
     if not isinstance(s.printer_url, str):
-        raise UserError("printer.bad_url", url=str(s.printer_url))
+        raise UserError("settings.bad_printer")
     if s.printer_url:
+        from cashier.peripherals.printer import parse_printer_url
+
         parse_printer_url(s.printer_url)
-    if s.printer_paper_mm not in PAPER_COLUMNS or type(s.printer_paper_mm) is not int:
-        raise UserError("printer.bad_width")
-    if s.printer_encoding not in ENCODINGS:
-        raise UserError("printer.bad_encoding")
+    if type(s.printer_paper_mm) is not int or s.printer_paper_mm not in (58, 80):
+        raise UserError("settings.bad_paper")
+    if s.printer_encoding not in ("gb18030", "gbk", "utf-8"):
+        raise UserError("settings.bad_encoding")
     if type(s.printer_copies) is not int or not 1 <= s.printer_copies <= 3:
         raise UserError("settings.bad_copies")
     for flag in (s.auto_print, s.cash_drawer, s.voice_enabled, s.customer_display):
@@ -274,8 +281,13 @@ def _validate_peripherals(s: Settings) -> None:
             raise UserError("settings.bad_flag")
     if type(s.voice_volume) is not int or not 0 <= s.voice_volume <= 100:
         raise UserError("settings.bad_volume")
-    if not isinstance(s.voice_words, dict) or any(k not in WALLETS or not valid_words(v) for k, v in s.voice_words.items()):
-        raise UserError("voice.bad_words", amount="{amount}")
+    if not isinstance(s.voice_words, dict):
+        raise UserError("settings.bad_words")
+    if s.voice_words:
+        from cashier.peripherals.voice import WALLETS, valid_words
+
+        if any(k not in WALLETS or not valid_words(v) for k, v in s.voice_words.items()):
+            raise UserError("settings.bad_words")
     if type(s.customer_display_screen) is not int or not -1 <= s.customer_display_screen <= 8:
         raise UserError("settings.bad_screen")
 
@@ -300,10 +312,33 @@ class SettingsStore:
             raise SettingsError(path=str(self.path)) from None
 
     def load_or_default(self) -> tuple[Settings, SettingsError | None]:
+        """The saved settings; for a damaged file, every setting in it that is valid on
+        its own over the defaults, and the error. One bad value must not silently move
+        this counter to another ledger (ledger_url) or another counter id."""
         try:
             return self.load(), None
         except SettingsError as exc:
-            return Settings(), exc
+            return self._salvage(), exc
+
+    def _salvage(self) -> Settings:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return Settings()
+        settings = Settings()
+        if not isinstance(data, dict):
+            return settings
+        known = {f.name for f in dataclasses.fields(Settings)}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            try:
+                if key == "manager_pin":
+                    value = PinHash.from_dict(value) if value else None
+                settings = settings.replace(**{key: value})
+            except (UserError, ValueError, KeyError, TypeError):
+                continue
+        return settings
 
     def save(self, settings: Settings) -> Settings:
         validate(settings)

@@ -218,6 +218,37 @@ def test_cancel_micropay_reverses(demo_profile, sim_client):
     assert sim_client.order("fengniao", out["out_trade_no"])["status"] == "REVOKED"
 
 
+def test_cancel_of_a_paid_order_is_not_a_success(demo_profile, sim_client):
+    # The customer was charged: "cancel" cannot undo that, and a script reading exit 0
+    # as "not charged" would be wrong. Exit 3, the order shown as paid.
+    name = add_profile(demo_profile, "fengniao")
+    paid = as_json(cli("--json", "micropay", name, "--amount", "3.10", "--auth-code", f"13{next(_code):016d}"))
+    proc = cli("--json", "cancel", name, paid["out_trade_no"], check=False)
+    assert proc.returncode == 3
+    assert as_json(proc)["status"] == "paid"
+    assert sim_client.order("fengniao", paid["out_trade_no"])["status"] != "REVOKED"
+
+
+def test_refund_not_final_within_wait_exits_3(demo_profile, sim_client):
+    name = add_profile(demo_profile, "fengniao")
+    paid = as_json(cli("--json", "micropay", name, "--amount", "5.00", "--auth-code", f"13{next(_code):016d}"))
+    sim_client.refund_behaviour(delay=3600)  # accepted, refunded an hour later
+    waited = cli("--json", "refund", name, paid["out_trade_no"], "--amount", "1.00", "--wait", "0.3", check=False)
+    assert waited.returncode == 3, waited.stdout
+    assert as_json(waited)["status"] != "succeeded"
+    sim_client.refund_behaviour(delay=0)
+    done = cli("--json", "refund", name, paid["out_trade_no"], "--amount", "1.00", "--wait", "30")
+    assert as_json(done)["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("wait", ["nan", "-5", "soon"])
+def test_a_bad_wait_sends_nothing(wait, demo_profile, sim_client):
+    name = add_profile(demo_profile, "ltzf")
+    proc = cli("pay", name, "--amount", "1.00", "--method", "wechat", "--wait", wait, check=False)
+    assert proc.returncode == 2 and "秒数" in proc.stderr
+    assert sim_client.orders("ltzf") == []
+
+
 def test_history_and_report(demo_profile, sim_client):
     name = add_profile(demo_profile, "fengniao")
     paid = as_json(cli("--json", "micropay", name, "--amount", "8.00", "--auth-code", f"13{next(_code):016d}"))

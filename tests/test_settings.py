@@ -117,3 +117,26 @@ def test_tampered_pin_hash_is_damage_not_a_reset():
     store.path.write_text(json.dumps(data), "utf-8")
     with pytest.raises(SettingsError):
         store.load()
+
+
+def test_one_bad_value_keeps_the_rest():
+    # A value this version refuses (a hand edit, a newer version's value) must not
+    # silently move the counter to the local ledger or to counter 01, nor drop the PIN.
+    store = SettingsStore()
+    store.save(Settings(counter_id="B2", ledger_url="postgresql://cashier@db.shop.lan/books"))
+    store.set_pin("1357")
+    data = json.loads(store.path.read_text("utf-8"))
+    data["qr_expiry_seconds"] = 5  # out of range
+    data["kiosk"] = "yes"  # wrong type
+    store.path.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(SettingsError):
+        store.load()
+    settings, error = store.load_or_default()
+    assert isinstance(error, SettingsError)
+    assert settings.counter_id == "B2"
+    assert settings.ledger_url == "postgresql://cashier@db.shop.lan/books"
+    assert settings.verify_pin("1357")
+    assert settings.qr_expiry_seconds == Settings().qr_expiry_seconds and settings.kiosk is False
+    from cashier.settings import ledger_url
+
+    assert ledger_url() == "postgresql://cashier@db.shop.lan/books"

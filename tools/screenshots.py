@@ -1,16 +1,29 @@
-"""Screenshots of each main screen of the real window in demo mode, for a person to
-look at (not a test). Needs an X display; on a headless machine:
+"""Screenshots of every page of the real window in demo mode, for a person to look
+at (not a test), typed into with xdotool as a keyboard and a scanner would. Needs an
+X display (the window is sized to the screen); on a headless machine, per screen size
+and language:
 
-    xvfb-run -a -s "-screen 0 1366x850x24" python tools/screenshots.py /tmp/shots
+    for size in 1024x768 1366x768; do for lang in zh_CN en; do
+      xvfb-run -a -s "-screen 0 ${size}x24" python tools/screenshots.py /tmp/shots/$size-$lang --lang $lang
+    done; done
 
-Writes first_run, checkout, qr, micropay_waiting, success, to_check, history_refund,
-report and settings PNGs into the directory given (default /tmp/shots). Grabs the
-whole X screen, so dialogs are in the picture too.
+(no window manager: as on a kiosk). With xdotool on the PATH the amount is typed at
+a person's pace (120 ms a key), the payment code at scanner speed (1 ms a key) and a
+gateway address into the profile dialog at password-manager speed (30 ms a key);
+without it the keys are sent through Qt. Writes first_run, checkout, qr, success,
+scanned_code, micropay_waiting, cancelled, profile_switch, to_check, history,
+history_refund, report, settings, settings_profiles, profile_dialog and
+not_a_payment_code PNGs into the directory given, and prints any layout fault the
+layout tests would report (tests/ui/layout_check.py). Grabs the whole X screen, so
+dialogs are in the picture too.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,18 +34,27 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/shots")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", nargs="?", default="/tmp/shots")
+    parser.add_argument("--lang", default="zh_CN", choices=["zh_CN", "en"])
+    args = parser.parse_args()
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("CASHIER_HOME", tempfile.mkdtemp(prefix="cashier-shots-"))
-    os.environ.setdefault("CASHIER_LANG", "zh_CN")
+    os.environ["CASHIER_LANG"] = args.lang
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
 
+    from cashier import i18n
     from cashier.ui.app import make_app
     from cashier.ui.window import MainWindow
+    from tests.ui.layout_check import layout_faults
 
-    app = make_app([])
+    i18n.set_language(args.lang)
+    app = make_app([], language=args.lang)
+    xdotool = shutil.which("xdotool") if os.environ.get("DISPLAY") else None
 
     def spin(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -48,18 +70,50 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    def shot(name: str) -> None:
+    def shot(name: str, window=None) -> None:
         spin(0.4)
         pixmap = QGuiApplication.primaryScreen().grabWindow(0)
         path = out / f"{name}.png"
         pixmap.save(str(path))
+        target = window or QApplication.activeModalWidget()
+        if target is not None:
+            for fault in layout_faults(target):
+                print(f"  layout fault on {name}: {fault}")
         print(path)
+
+    def keys(text: str, delay_ms: int, enter: bool = False) -> None:
+        """Type through the X server (xdotool) at `delay_ms` a key, as a person or a
+        scanner would; through Qt when there is no xdotool."""
+        if xdotool:
+            proc = subprocess.Popen([xdotool, "type", "--delay", str(delay_ms), text])
+            while proc.poll() is None:
+                app.processEvents()
+                time.sleep(0.005)
+            if enter:
+                subprocess.run([xdotool, "key", "Return"], check=True)
+            spin(0.3)
+            return
+        target = QApplication.focusWidget()
+        for ch in text:
+            QTest.keyClicks(target, ch)
+            spin(delay_ms / 1000)
+        if enter:
+            QTest.keyClick(target, Qt.Key.Key_Return)
+        spin(0.3)
+
+    def key(name: str, qt_key) -> None:
+        if xdotool:
+            subprocess.run([xdotool, "key", name], check=True)
+            spin(0.3)
+        else:
+            QTest.keyClick(QApplication.focusWidget(), qt_key)
+            spin(0.1)
 
     # First run: no profile, no demo.
     first = MainWindow()
     first.show_on_screen()
     first.show_first_run()
-    shot("first_run")
+    shot("first_run", first)
     first.close()
     first.shutdown()
 
@@ -67,54 +121,63 @@ def main() -> int:
     window.show_on_screen()
     wait(lambda: window._painted)
     window.start_context()
-    wait(lambda: window.ctx is not None and window.engine is not None)
+    wait(lambda: window.ctx is not None and window.counter is not None)
+    window.activateWindow()
     co = window.checkout
     co.setFocus()
+    spin(0.5)
 
-    def type_amount(text: str) -> None:
-        for ch in text:
-            QTest.keyClicks(co, ch)
-            spin(0.12)  # a person's pace: the scanner filter lets it through
-        spin(0.2)
-
-    type_amount("36.80")
-    shot("checkout")
-
-    QTest.keyClick(co, Qt.Key.Key_F1)
+    keys("36.80", 120)
+    shot("checkout", window)
+    key("F1", Qt.Key.Key_F1)
     wait(lambda: co.mode == "qr")
-    shot("qr")
+    shot("qr", window)
     window.customer.pay_shown()
     wait(lambda: co.current is not None and co.current.state == "paid")
-    shot("success")
-    co.new_checkout()
+    shot("success", window)
+    key("Return", Qt.Key.Key_Return)
 
-    # Micropay on a gateway that takes payment codes; the customer enters a password.
-    window.set_profile("演示·蜂鸟")
-    type_amount("12.50")
-    window.customer.kind.setCurrentIndex(window.customer.kind.findData("password"))
-    window.customer.seconds.setValue(60)
-    window.customer.show_code()
+    # A payment code scanned first (scanner speed), then the amount; the active demo
+    # profile takes no codes, so the code goes to one that does.
+    from cashier.ui.demo import demo_code
+
+    code = demo_code()
+    window.counter.demo_next_code("password", 60.0, code)
+    keys(code, 1, enter=True)
+    shot("scanned_code", window)
+    keys("12.50", 120, enter=True)
     wait(lambda: co.mode == "waiting")
     spin(1.2)
-    shot("micropay_waiting")
+    shot("micropay_waiting", window)
     co.cancel()
     wait(lambda: co.mode == "result", 60)
     co.new_checkout()
 
-    # A QR order the customer walked away from: LTZF cannot close it, so it is
-    # closed here and still watched for a late payment (listed under 待处理).
-    window.set_profile("演示·蓝兔支付")
-    type_amount("8")
-    QTest.keyClick(co, Qt.Key.Key_F3)
+    # Something that is not a payment code, scanned: never shown, only its kind and length.
+    keys("demo-ltzf-secret-0123456789", 1, enter=True)
+    shot("not_a_payment_code", window)
+    key("Escape", Qt.Key.Key_Escape)
+
+    # A QR the customer walked away from, cancelled (LTZF cannot close it: watched quietly).
+    keys("8", 120)
+    key("F3", Qt.Key.Key_F3)
     wait(lambda: co.mode == "qr")
-    QTest.keyClick(co, Qt.Key.Key_Escape)
+    key("Escape", Qt.Key.Key_Escape)
     wait(lambda: co.mode == "result")
-    shot("cancelled")
-    co.new_checkout()
+    shot("cancelled", window)
+    key("Escape", Qt.Key.Key_Escape)
+
+    # The profile switcher (F6).
+    key("F6", Qt.Key.Key_F6)
+    spin(0.5)
+    shot("profile_switch", window)
+    key("Escape", Qt.Key.Key_Escape)
+
     page = window.show_page("attention")
-    wait(lambda: bool(page.orders))
-    page.table.selectRow(0)
-    shot("to_check")
+    spin(1.0)
+    if page.orders:
+        page.table.selectRow(0)
+    shot("to_check", window)
 
     from cashier.settings import SettingsStore
 
@@ -124,23 +187,43 @@ def main() -> int:
     paid = next(o for o in page.orders if o.state == "paid")
     page.select(paid.out_trade_no)
     wait(lambda: page.refund_button.isEnabled())
+    shot("history", window)
     dialog = page.open_refund_dialog()
-    dialog.amount.setText("10.00")
     dialog.show()
+    spin(0.5)
+    dialog.amount.setFocus()
+    keys("10", 120)
     shot("history_refund")
     dialog.reject()
 
     report = window.show_page("report")
     wait(lambda: report.report is not None)
-    shot("report")
+    shot("report", window)
 
     settings = window.show_page("settings")
-    shot("settings")
+    shot("settings", window)
     settings.tabs.setCurrentIndex(1)
     settings.table.selectRow(2)
     settings.test_selected()
-    wait(lambda: "连接" in settings.test_result.text() and "正在" not in settings.test_result.text())
-    shot("settings_profiles")
+    spin(2.0)
+    shot("settings_profiles", window)
+
+    from cashier.ui.settings_page import ProfileDialog
+
+    dialog = ProfileDialog(window)
+    dialog.show()
+    spin(0.5)
+    dialog.base_url.clear()
+    dialog.base_url.setFocus()
+    keys("https://pay.example.com/gateway", 30)  # a password manager's pace
+    dialog.merchant_id.setFocus()
+    keys("1230001234", 1)
+    dialog.secret.setFocus()
+    keys("demo-secret-typed-fast", 1)
+    shot("profile_dialog")
+    print(f"profile dialog: address {dialog.base_url.text()!r}, merchant {dialog.merchant_id.text()!r}, "
+          f"key {len(dialog.secret.text())} characters; status bar {window.status_note.text()!r}")
+    dialog.reject()
 
     window.close()
     window.shutdown()

@@ -58,6 +58,9 @@ log = logging.getLogger("cashier.engine")
 
 
 
+LEDGER_RETRY_SECONDS = 5.0  # the books could not be read: the scheduler tries again after this
+
+
 class Engine(OrderFlows, RefundFlows, ReconcileFlows):
     def __init__(
         self,
@@ -81,6 +84,7 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat_at: float | None = None  # time.monotonic() of the counter's last heartbeat
 
     # ------------------------------------------------------------------ plumbing
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
@@ -181,6 +185,8 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         )
 
     def _new_number(self, kind: str) -> str:
+        self._counter_beat()  # a counter taking an order is alive: it follows that order itself
+        self._leases.ensure_running()
         seq = self.ledger.next_sequence("refund" if kind == "R" else "order")
         return make_number(kind, self.settings.counter_id, self.now(), seq)
 
@@ -237,39 +243,84 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         finally:
             self.ledger.push_slot(self._slot_name(gw, interface), self.now() + interval)
 
+    # ------------------------------------------------------------------ counters
+    def _counter_beat(self, *, force: bool = False) -> None:
+        """Tell the books this counter is alive (several counters may share them): its
+        lease is renewed every third of the lease time."""
+        every = max(1.0, self.settings.lease_seconds / 3)
+        if not force and self._beat_at is not None and time.monotonic() - self._beat_at < every:
+            return
+        other = self.ledger.heartbeat(self.settings.counter_id, self.owner, self.now() + self.settings.lease_seconds)
+        self._beat_at = time.monotonic()
+        if other is not None and other.partition("/")[0] != self.owner.partition("/")[0]:
+            log.warning("counter id %s is also in use on %s: give each counter its own id",
+                        self.settings.counter_id, other.partition("/")[0])
+
+    def _followers(self) -> Callable[[str | None], bool]:
+        """Which rows this counter follows: its own, and those of counters whose lease
+        ran out (a counter that died or closed; they are taken over, one process at a
+        time by the row claims)."""
+        self._counter_beat()
+        mine = self.settings.counter_id
+        live = self.ledger.live_counters(self.now())
+        return lambda counter: counter is None or counter == mine or counter not in live
+
     # ------------------------------------------------------------------ the scheduler
     def run_due(self) -> float | None:
-        """Do every step that is due now. Returns seconds until the next one (None: idle)."""
-        for order in self.ledger.due_orders(self.now()):
-            self._run_step("order", order.out_trade_no, self._step_order)
-        for refund in self.ledger.due_refunds(self.now()):
-            self._run_step("refund", refund.out_refund_no, self._step_refund)
-        return self._next_due()
+        """Do every step that is due now (of this counter's orders and refunds, and of
+        counters no longer alive). Returns seconds until the next one (None: idle)."""
+        try:
+            follows = self._followers()
+            orders = self.ledger.due_orders(self.now())
+            refunds = self.ledger.due_refunds(self.now())
+        except UserError as exc:  # the books cannot be reached (a shared ledger offline): later
+            log.warning("scheduler: %s", exc.message("en"))
+            return LEDGER_RETRY_SECONDS
+        for order in orders:
+            if follows(order.counter_id):
+                self._run_step("order", order.out_trade_no, self._step_order)
+        for refund in refunds:
+            if follows(refund.counter_id):
+                self._run_step("refund", refund.out_refund_no, self._step_refund)
+        try:
+            return self._next_due()
+        except UserError:
+            return LEDGER_RETRY_SECONDS
 
-    def _run_step(self, entity: str, number: str, step) -> None:
+    @contextmanager
+    def _row(self, entity: str, number: str) -> Iterator[OrderRecord | RefundRecord | None]:
+        """The row, fresh and not final, while no other thread of this process and no
+        other live process works on it; None otherwise (someone else carries on)."""
         with self._order_lock(number if entity == "order" else "refund:" + number, blocking=False) as got:
             if not got:
+                yield None
                 return
-            try:
-                with self._claimed(entity, number) as claim:
-                    if claim is None:  # another process is on it
-                        return
-                    fresh, _ = claim
-                    if fresh.next_check_at is None or fresh.next_check_at > self.now():
-                        return
-                    if fresh.state in (S.FINAL_ORDER_STATES if entity == "order" else S.FINAL_REFUND_STATES):
-                        return
-                    step(fresh)
-            except StateConflict as exc:  # taken over meanwhile: its new owner carries on
-                log.info("%s %s: %s", entity, number, exc.message("en"))
-            except UserError as exc:  # ledger trouble (busy, full): try again later
-                log.warning("%s %s: step failed: %s", entity, number, exc.message("en"))
-            except Exception:
-                log.exception("%s %s: step crashed", entity, number)
+            with self._claimed(entity, number) as claim:
+                final = S.FINAL_ORDER_STATES if entity == "order" else S.FINAL_REFUND_STATES
+                yield None if claim is None or claim[0].state in final else claim[0]
+
+    def _run_step(self, entity: str, number: str, step) -> None:
+        try:
+            with self._row(entity, number) as fresh:
+                if fresh is None or fresh.next_check_at is None or fresh.next_check_at > self.now():
+                    return
+                step(fresh)
+        except StateConflict as exc:  # taken over meanwhile: its new owner carries on
+            log.info("%s %s: %s", entity, number, exc.message("en"))
+        except UserError as exc:  # ledger trouble (busy, full): try again later
+            log.warning("%s %s: step failed: %s", entity, number, exc.message("en"))
+        except Exception:
+            log.exception("%s %s: step crashed", entity, number)
 
     def _next_due(self) -> float | None:
-        times = [o.next_check_at for o in self.ledger.unresolved_orders() if o.next_check_at is not None]
-        times += [r.next_check_at for r in self.ledger.unresolved_refunds() if r.next_check_at is not None]
+        now = self.now()
+
+        def due(row) -> float:  # a row another live process holds is its business until its lease ends
+            held = row.owner not in (None, self.owner) and (row.lease_until or 0) > now
+            return max(row.next_check_at, row.lease_until) if held else row.next_check_at
+
+        rows = [*self.ledger.unresolved_orders(), *self.ledger.unresolved_refunds()]
+        times = [due(row) for row in rows if row.next_check_at is not None]
         if not times:
             return None
         return max(0.0, min(times) - self.now())
@@ -290,6 +341,11 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
             self._thread.join(timeout=15)
             self._thread = None
         self._leases.stop()
+        if self._beat_at is not None:
+            try:  # a clean close: another counter may follow our open orders at once
+                self.ledger.leave(self.settings.counter_id, self.owner)
+            except UserError as exc:
+                log.warning("counter %s: leaving the books failed: %s", self.settings.counter_id, exc.message("en"))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -308,33 +364,21 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         ran out) is taken over: "sending" becomes "unknown", to be queried."""
         resumed = []
         now = self.now()
-        for order in self.ledger.unresolved_orders():
-            with self._order_lock(order.out_trade_no, blocking=False) as got:
-                if not got:
+        follows = self._followers()
+        rows = [("order", o.out_trade_no) for o in self.ledger.unresolved_orders() if follows(o.counter_id)]
+        rows += [("refund", r.out_refund_no) for r in self.ledger.unresolved_refunds() if follows(r.counter_id)]
+        for entity, number in rows:
+            with self._row(entity, number) as fresh:
+                if fresh is None:
                     continue
-                with self._claimed("order", order.out_trade_no) as claim:
-                    if claim is None:
-                        continue
-                    fresh, _ = claim
-                    if fresh.state in S.FINAL_ORDER_STATES:
-                        continue
+                if entity == "order":
                     event = S.TAKEN_OVER if fresh.state == S.SENDING else None
                     self._write(fresh, D.Decision(event, {"next_check_at": now}, audit=True), action="recovered")
-                    resumed.append(fresh.out_trade_no)
-        for refund in self.ledger.unresolved_refunds():
-            with self._order_lock("refund:" + refund.out_refund_no, blocking=False) as got:
-                if not got:
-                    continue
-                with self._claimed("refund", refund.out_refund_no) as claim:
-                    if claim is None:
-                        continue
-                    fresh, _ = claim
-                    if fresh.state in S.FINAL_REFUND_STATES:
-                        continue
+                else:
                     event = S.R_TAKEN_OVER if fresh.state == S.REFUND_SENDING else None
                     self._write_refund(fresh, D.Decision(event, {"next_check_at": now}, audit=True),
                                        action="recovered")
-                    resumed.append(fresh.out_refund_no)
+                resumed.append(number)
         if resumed:
             log.info("recovery: resumed %d orders/refunds", len(resumed))
         return resumed

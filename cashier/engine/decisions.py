@@ -35,6 +35,9 @@ RESEND_REFUND = "resend_refund"
 # Paid, but the payment site holds (froze) the money (epay status 3): the event's
 # action (the day's report lists them) and the reason shown.
 from cashier.ledger.db import HELD_ACTION  # noqa: E402  (the report finds them by it)
+# A refund the gateway reports for another amount than ours (the ledger holds its order's
+# whole refundable rest back while it is open).
+from cashier.ledger.states import REFUND_AMOUNT_MISMATCH  # noqa: E402
 HELD_REASON = "reason.held"
 # How many order-level answers ("the number exists, no status") before a person looks.
 REFUND_EVIDENCE_CHECKS = 3
@@ -320,7 +323,7 @@ def refund_refusal(order, existing: Iterable, limits: GatewayLimits, now: float)
 def refund_sent(refund, result: RefundState | GatewayError, now: float, limits: GatewayLimits,
                 settings) -> Decision:
     """The refund request's own answer."""
-    from cashier.gateways.base import DefiniteError
+    from cashier.gateways.base import BadAmount, DefiniteError
 
     if isinstance(result, AlreadyExists):  # an earlier send arrived: ask its status soon
         return Decision(S.R_ACCEPTED, {**refund_why_error(result),
@@ -329,6 +332,9 @@ def refund_sent(refund, result: RefundState | GatewayError, now: float, limits: 
     if isinstance(result, DefiniteError):
         return Decision(S.R_FAILED, {**refund_why_error(result), "next_check_at": None},
                         detail=error_detail(result))
+    if isinstance(result, BadAmount):  # refunded, for an amount the books cannot read: a person checks now
+        return Decision(S.R_FLAGGED, {**refund_why_error(result), "next_check_at": None},
+                        detail=error_detail(result), action="bad_amount")
     if isinstance(result, GatewayError):
         return Decision(S.R_ANSWER_LOST, {**refund_why_error(result),
                                           "next_check_at": now + settings.refund_retry_interval},
@@ -339,6 +345,17 @@ def refund_sent(refund, result: RefundState | GatewayError, now: float, limits: 
 def refund_state(refund, answer: RefundState, now: float, limits: GatewayLimits,
                  others: Iterable = ()) -> Decision:
     """A refund's status as the gateway reported it."""
+    if (answer.amount is not None and answer.amount != refund.amount
+            and answer.status in (RefundStatus.SUCCEEDED, RefundStatus.PROCESSING)):
+        # The gateway refunds (or refunded) another amount than ours: neither figure is
+        # booked as done; a person looks, and nothing more is refundable meanwhile.
+        event = None if refund.state == S.REFUND_NEEDS_CHECK else S.R_FLAGGED
+        return Decision(event, {**refund_why(REFUND_AMOUNT_MISMATCH, answer.reason, refunded=answer.amount,
+                                             amount=refund.amount),
+                                "gateway_refund_no": answer.gateway_refund_no or refund.gateway_refund_no,
+                                "next_check_at": None}, audit=True,
+                        detail={"gateway_amount": _text(answer.amount), "amount": _text(refund.amount),
+                                "status": answer.status.value})
     if answer.status == RefundStatus.SUCCEEDED:
         return Decision(S.R_SUCCEEDED, {
             "gateway_refund_no": answer.gateway_refund_no or refund.gateway_refund_no,

@@ -21,5 +21,11 @@ PHASES = (
 
 
 def failpoint(name: str) -> None:
-    if os.environ.get("CASHIER_FAILPOINT") == name:
+    """`CASHIER_FAILPOINT=<phase>` kills the process there; `<phase>:stop` freezes it
+    (SIGSTOP, POSIX only) until the test sends SIGCONT: a process that stalls past
+    its lease, as a suspended laptop or a stopped VM would."""
+    wanted = os.environ.get("CASHIER_FAILPOINT")
+    if wanted == name:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+    elif wanted == name + ":stop" and hasattr(signal, "SIGSTOP"):
+        os.kill(os.getpid(), signal.SIGSTOP)

@@ -42,6 +42,8 @@ define({
                                        "The gateway gave no status for this refund, but the order shows ¥{refunded} refunded, as recorded here"),
     "reason.refund_status_unavailable": ("网关查不到这笔退款（{amount} 元）的状态，订单共退款 {refunded} 元：请在网关后台核对",
                                          "The gateway gives no status for this refund (¥{amount}); the order shows ¥{refunded} refunded: check its back office"),
+    "reason.refund_amount_mismatch": ("网关显示这笔退款为 {refunded} 元，与本机申请的 {amount} 元不符：请在网关后台核对（核对前该订单不能再退款）",
+                                      "The gateway shows this refund as ¥{refunded}, not the ¥{amount} asked: check its back office (no further refund of this order until then)"),
     "engine.busy_elsewhere": ("另一个收银程序正在处理订单 {number}，请稍后再试", "Another cashier program is working on {number}; try again shortly"),
     "method.merged": ("一码付", "one-code QR"),
     "method.wechat": ("微信", "WeChat"),

@@ -57,6 +57,8 @@ class OrderFlows:
                              wallet=_qr_wallet(method).value, expires_at=self.now() + expiry)
         with self._order_lock(order.out_trade_no):
             try:
+                if not self._still_sending(order):
+                    return self._taken_over(order.out_trade_no)
                 try:
                     qr = gw.create_qr(order.out_trade_no, amount, method, subject or "收银台", expiry)
                 except (UnknownOutcome, DefiniteError, AlreadyExists) as exc:
@@ -88,6 +90,12 @@ class OrderFlows:
         self._emit(EngineEvent("order", order=order))
         failpoint("after_order_written")
         return order
+
+    def _still_sending(self, order: OrderRecord) -> bool:
+        """Right before the request leaves: is the attempt still ours? A process that
+        stalled past its lease after writing it may have been taken over (and the
+        attempt settled as never sent): then the request must not leave at all."""
+        return self.ledger.hold("order", order.out_trade_no, self.owner, self._lease_until(), S.SENDING)
 
     def _taken_over(self, out_trade_no: str) -> OrderRecord:
         """Another process took this attempt over while its answer was on the way (this
@@ -126,6 +134,8 @@ class OrderFlows:
                              wallet=wallet.value, auth_code_last4=code[-4:], expires_at=deadline)
         with self._order_lock(order.out_trade_no):
             try:
+                if not self._still_sending(order):
+                    return self._taken_over(order.out_trade_no)
                 try:
                     state = gw.micropay(order.out_trade_no, amount, code, wallet, subject or "收银台")
                 except (UnknownOutcome, DefiniteError, AlreadyExists) as exc:

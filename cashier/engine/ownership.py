@@ -96,6 +96,7 @@ class LeaseKeeper:
                 return
             try:
                 engine.ledger.renew_leases(engine.owner, engine.now() + self.lease_seconds)
+                engine._counter_beat(force=True)
             except Exception:  # a busy or closed ledger: try again next round
                 if self._stop.is_set():
                     return

@@ -47,6 +47,9 @@ class RefundFlows:
             self._emit(EngineEvent("refund", refund=refund))
             failpoint("after_refund_written")
             try:
+                if not self.ledger.hold("refund", refund.out_refund_no, self.owner, self._lease_until(),
+                                        S.REFUND_SENDING):
+                    return self._refund_taken_over(refund.out_refund_no)  # it must not leave now
                 return self._send_refund(refund, order, gw)
             except StateConflict:
                 return self._refund_taken_over(refund.out_refund_no)

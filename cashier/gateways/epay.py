@@ -283,7 +283,7 @@ def _text(value: Any) -> str:
 class EpayGateway(Gateway):
     name: ClassVar[str] = "epay"
     title_zh: ClassVar[str] = "易支付（彩虹易支付）"
-    title_en: ClassVar[str] = "epay 易支付 (self-hosted)"
+    title_en: ClassVar[str] = "epay (self-hosted)"
     # The family passes its upstream channel's link through: WeChat (weixin://, a
     # personal code's wxp://), Alipay (https://qr.alipay.com, alipays://), QQ (https).
     qr_schemes = frozenset({"https", "weixin", "wxp", "alipays"})
@@ -559,8 +559,9 @@ class EpayGateway(Gateway):
         # code 1
         status = _int_or_none(answer.get("status"))
         if status == 1:
-            paid = answer.get("money")
-            paid_amount = answer_amount(paid, "money") if paid not in (None, "") else amount
+            # No `money`: the engine books the amount asked. One that is there must read
+            # strictly ("" is not "as asked").
+            paid_amount = answer_amount(answer["money"], "money") if "money" in answer else None
             return PaymentState(PayStatus.PAID, out_trade_no, paid_amount=paid_amount,
                                 paid_at=parse_china_time(_text(answer.get("endtime"))) or self._now(),
                                 gateway_trade_no=trade_no, wallet=paid_wallet)
@@ -595,7 +596,8 @@ class EpayGateway(Gateway):
         if status is None:
             raise BadResponse(reason="no status in the answer")
         money: Decimal | None = None
-        if answer.get("money") not in (None, ""):
+        if "money" in answer and (status in (1, 2, 3) or answer.get("money") not in (None, "")):
+            # A paid order's `money` must read strictly: "" is not "as asked".
             money = answer_amount(answer.get("money"), "money")
         trade_no = _text(answer.get("trade_no")) or order.gateway_trade_no
         wallet = WALLET_OF_TYPE.get(_text(answer.get("type")), order.wallet)
@@ -635,12 +637,14 @@ class EpayGateway(Gateway):
             # refund is never re-sent (not idempotent).
             raise UnknownOutcome("epay.refund_unknown", reason=self.http.redact(msg or f"code {code}"),
                                  gateway_code=str(code))
+        # The documented answer is `code` and `msg` only: without `money`, success means
+        # the site refunded the money we sent (its own checks ran on that figure). A
+        # `money` that is there but cannot be read is NOT "as asked": BadAmount, and a
+        # person checks; one that reads as another amount goes back as the site's
+        # figure, for the engine to hand to a person.
         refunded = amount
-        if answer.get("money") not in (None, ""):
-            try:
-                refunded = parse_wire_amount(answer.get("money"))
-            except ValueError:
-                refunded = amount
+        if "money" in answer:
+            refunded = answer_amount(answer["money"], "money")
         return RefundState(RefundStatus.SUCCEEDED, out_refund_no, amount=refunded,
                            gateway_refund_no=_text(answer.get("refund_no")) or None,
                            reason=self.http.redact(msg) or None, finished_at=self._now())

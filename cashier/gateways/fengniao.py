@@ -91,8 +91,8 @@ define({
                                   "The refund number exists; the gateway gave no status for this refund"),
     "fengniao.refund_amount_unknown": ("无法查询退款：本机不记得该退款的金额，请用原退款单号和原金额重新提交退款",
                                        "Cannot check the refund: its amount is not known here; re-send the refund with the same number and amount"),
-    "fengniao.field.sub_appid": ("公众号 AppID（sub_appid，微信需要时填写）", "WeChat official account AppID (sub_appid, if required)"),
-    "fengniao.field.client_ip": ("本机 IP（spbill_create_ip，默认 127.0.0.1）", "This machine's IP (spbill_create_ip, default 127.0.0.1)"),
+    "fengniao.field.sub_appid": ("公众号 AppID（微信需要时填写）", "WeChat official account AppID (if required)"),
+    "fengniao.field.client_ip": ("本机 IP（默认 127.0.0.1）", "This machine's IP (default 127.0.0.1)"),
     "fengniao.connected": ("连接正常：商户 {merchant}，余额 {balance} 元",
                            "Connected: merchant {merchant}, balance ¥{balance}"),
 })
@@ -169,6 +169,14 @@ def _amount(fields: Mapping[str, Any], key: str) -> Decimal | None:
 def _text(fields: Mapping[str, Any], key: str) -> str:
     value = fields.get(key)
     return "" if value is None else str(value).strip()
+
+
+def _about(fields: Mapping[str, Any], method: str, **ours: str) -> None:
+    """An answer naming another order (or refund) than ours is not about ours: unknown."""
+    for key, value in ours.items():
+        echoed = _text(fields, key)
+        if echoed and echoed != value:
+            raise BadResponse(reason=f"{method}: the answer is about another {key}")
 
 
 # --------------------------------------------------------------------- gateway
@@ -326,6 +334,7 @@ class FengniaoGateway(Gateway):
             business.update(auth_code=auth_code, scene="bar_code", client_ip=self._client_ip,
                             notify_url=self.profile.notify_url)
         _, message, fields = self._call(MICROPAY_METHODS[wallet], business, unknown=MICROPAY_NOT_REFUSALS)
+        _about(fields, "micropay", out_trade_no=out_trade_no)
         trade_no = _text(fields, "trade_no")
         self._remember_trade_no(out_trade_no, trade_no)
         status = _text(fields, "trade_status")
@@ -333,7 +342,9 @@ class FengniaoGateway(Gateway):
         reason = _text(fields, "trade_state_desc") or message or status or None
         base = dict(out_trade_no=out_trade_no, gateway_trade_no=trade_no or None, wallet=wallet)
         if status in PAID_STATUSES or (not status and paid_at is not None):
-            return PaymentState(PayStatus.PAID, paid_amount=_amount(fields, "total_amount") or amount,
+            # Without total_amount the engine books the amount asked; with one (even 0.00)
+            # it compares: `or amount` here once turned a paid 0.00 into ours.
+            return PaymentState(PayStatus.PAID, paid_amount=_amount(fields, "total_amount"),
                                 paid_at=paid_at, **base)
         if status in WAITING_STATUSES:
             return PaymentState(PayStatus.PENDING, user_paying=True, reason=reason, **base)
@@ -349,6 +360,7 @@ class FengniaoGateway(Gateway):
             accept=frozenset({ORDER_NOT_FOUND}))
         if code == ORDER_NOT_FOUND:
             return PaymentState(PayStatus.NOT_FOUND, order.out_trade_no, wallet=order.wallet, reason=message or None)
+        _about(fields, "trade.query", out_trade_no=order.out_trade_no)
         status = _text(fields, "trade_status")
         if not status:
             raise BadResponse(reason="trade.query: no trade_status")
@@ -388,6 +400,7 @@ class FengniaoGateway(Gateway):
                                            accept=frozenset({ORDER_NOT_FOUND}))
         if code == ORDER_NOT_FOUND:
             return ReverseResult(done=True, reason=message or ORDER_NOT_FOUND)
+        _about(fields, "trade.reverse", out_trade_no=order.out_trade_no, trade_no=trade_no)
         if _text(fields, "recall").upper() == "Y" or _text(fields, "retry_flag").upper() == "Y":
             return ReverseResult(done=False, retry=True, reason=message or None)
         return ReverseResult(done=True, reason=message or None)
@@ -418,6 +431,7 @@ class FengniaoGateway(Gateway):
         """The order's refunded total, from `trade.query`: all the gateway will say."""
         _, _, fields = self._call(
             "trade.query", {"merchant_no": self.profile.merchant_id, "out_trade_no": order.out_trade_no})
+        _about(fields, "trade.query", out_trade_no=order.out_trade_no)
         status = _text(fields, "trade_status")
         total = _amount(fields, "total_amount")
         net = _amount(fields, "net_receipt_amount")
@@ -433,6 +447,7 @@ class FengniaoGateway(Gateway):
         # refund_fee is always sent: without it the gateway refunds the whole order.
         _, message, fields = self._call(
             "trade.refund", {"out_trade_no": order.out_trade_no, "out_refund_no": out_refund_no, "refund_fee": amount})
+        _about(fields, "trade.refund", out_trade_no=order.out_trade_no, out_refund_no=out_refund_no)
         status = _text(fields, "refund_status")
         if not status:
             raise BadResponse(reason="trade.refund: no refund_status")

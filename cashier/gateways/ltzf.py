@@ -96,7 +96,7 @@ define({
     "ltzf.check_ok": ("连接正常：商户号 {mch_ids} 的密钥有效", "Connected: the key is valid for merchant {mch_ids}"),
     "ltzf.merged_not_found": ("一码付订单尚未被扫码支付（{path}：{msg}）",
                               "The merged-QR order has not been paid yet ({path}: {msg})"),
-    "ltzf.label_merge_mch_id": ("一码付聚合商户号（可选）", "Merged-QR (一码付) merchant no. (optional)"),
+    "ltzf.label_merge_mch_id": ("一码付聚合商户号（可选）", "Any-wallet QR merchant no. (optional)"),
     "ltzf.label_alipay_mch_id": ("支付宝商户号（可选，与微信不同时填写）", "Alipay merchant no. (optional, if not WeChat's)"),
 })
 

@@ -391,6 +391,8 @@ class WeidoufuGateway(Gateway):
                 raise InvalidParameter(reason=reason, gateway_code="0")
             raise UnclearAnswer(reason=reason, gateway_code="0")
         self._keys_accepted = True
+        if data.get("out_order_no") not in (None, out_trade_no):  # about another order: not ours
+            raise BadResponse(reason="answer is for another order")
         if "status" not in data:  # the public docs: code 1 means paid
             data = {**data, "status": 2, "pay_type": data.get("pay_type", PAY_TYPE[wallet])}
         state = self._state(out_trade_no, Method.MICROPAY, data, message)

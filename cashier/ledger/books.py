@@ -549,12 +549,16 @@ class BooksMixin:
         for row in rows:
             yield _cash(row)
 
-    def cash_day(self, start: float, end: float) -> dict[str, tuple[int, Decimal]]:
-        """Per kind: count and signed sum of the cash entries created in [start, end)."""
+    def cash_day(self, start: float, end: float, counter_id: str | None = None) -> dict[str, tuple[int, Decimal]]:
+        """Per kind: count and signed sum of the cash entries created in [start, end)
+        (at one counter's drawer, or every counter's)."""
+        by_counter = ("" if counter_id is None else
+                      " AND shift_id IN (SELECT shift_id FROM shifts WHERE counter_id = ?)")
         with self._reading() as conn:
             return {kind: (int(count), from_fen(int(fen))) for kind, count, fen in conn.execute(
                 "SELECT kind, count(*), coalesce(sum(amount_fen), 0) FROM cash_entries"
-                " WHERE created_at >= ? AND created_at < ? GROUP BY kind", (start, end))}
+                f" WHERE created_at >= ? AND created_at < ?{by_counter} GROUP BY kind",
+                (start, end, *(() if counter_id is None else (counter_id,))))}
 
     # ------------------------------------------------------------ reconciliation
     def start_recon_run(self, *, profile: str, day: str, actor: str, planned: int) -> ReconRun:

@@ -870,6 +870,15 @@ class Ledger(BooksMixin):
             conn.execute(f"UPDATE {table} SET owner = NULL, lease_until = NULL WHERE {key} = ? AND owner = ?",
                          (number, owner))
 
+    def hold(self, entity: str, number: str, owner: str, lease_until: float, state: str) -> bool:
+        """Renew `owner`'s claim on a row still in `state`, right before its request
+        leaves: False when it was taken over meanwhile (then the request must not leave)."""
+        table, key, _ = self._entity(entity)
+        with self._writing() as conn:
+            cursor = conn.execute(f"UPDATE {table} SET lease_until = ? WHERE {key} = ? AND owner = ? AND state = ?",
+                                  (lease_until, number, owner, state))
+            return cursor.rowcount == 1
+
     def renew_leases(self, owner: str, lease_until: float) -> int:
         """Extend every claim of `owner` (a process renews while it waits for answers).
         A row still being sent is looked at again when its lease ends, so that a
@@ -889,6 +898,45 @@ class Ledger(BooksMixin):
         if entity == "refund":
             return "refunds", "out_refund_no", self._get_refund
         raise ValueError(f"no such entity {entity!r}")
+
+    # ------------------------------------------------------------- counters
+
+    def heartbeat(self, counter_id: str, owner: str, lease_until: float) -> str | None:
+        """Counter `counter_id` (run by process `owner`) is alive until `lease_until`.
+        Returns the owner of another live process that was holding the same counter id
+        (two processes of one counter, or two counters given the same id), else None."""
+        now = self._clock()
+        with self._writing() as conn:
+            row = conn.execute("SELECT owner, lease_until FROM counters WHERE counter_id = ?",
+                               (counter_id,)).fetchone()
+            # The first live process keeps the row (a cashier-cli run beside the window
+            # extends the lease, and leaving does not end the window's).
+            conn.execute(
+                "INSERT INTO counters (counter_id, owner, lease_until, started_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (counter_id) DO UPDATE SET"
+                " owner = CASE WHEN counters.lease_until > ? THEN counters.owner ELSE excluded.owner END,"
+                " lease_until = CASE WHEN excluded.lease_until > counters.lease_until"
+                " THEN excluded.lease_until ELSE counters.lease_until END",
+                (counter_id, owner, lease_until, now, now))
+        if row is not None and row[0] != owner and row[1] > now:
+            return str(row[0])
+        return None
+
+    def live_counters(self, now: float | None = None) -> dict[str, float]:
+        """Counters whose lease has not run out: counter id -> lease end."""
+        if now is None:
+            now = self._clock()
+        with self._reading() as conn:
+            rows = conn.execute("SELECT counter_id, lease_until FROM counters WHERE lease_until > ?",
+                                (now,)).fetchall()
+        return {str(c): float(t) for c, t in rows}
+
+    def leave(self, counter_id: str, owner: str) -> None:
+        """The counter closes cleanly: its open orders may be taken over at once."""
+        now = self._clock()
+        with self._writing() as conn:
+            conn.execute("UPDATE counters SET lease_until = ? WHERE counter_id = ? AND owner = ?",
+                         (now, counter_id, owner))
 
     # ------------------------------------------------------------ rate slots
 
@@ -1146,7 +1194,8 @@ class Ledger(BooksMixin):
             by_state = sums.get(order.out_trade_no, {})
             done = by_state.get(states.REFUND_SUCCEEDED, 0)
             open_ = sum(fen for state, fen in by_state.items() if state in states.UNRESOLVED_REFUND_STATES)
-            entries.append(HistoryEntry(order, from_fen(done), from_fen(open_)))
+            entries.append(HistoryEntry(order, from_fen(done), from_fen(open_),
+                                        disputed=bool(open_) and Ledger._refund_disputed(conn, order.out_trade_no)))
         return entries
 
     def orders_created_between(self, start: float, end: float, *, page: int = 5000
@@ -1195,6 +1244,8 @@ class Ledger(BooksMixin):
     def _refundable(self, conn: sqlite3.Connection, order: OrderRecord) -> Decimal:
         if order.state != states.PAID or order.paid_amount is None:
             return Decimal("0.00")
+        if self._refund_disputed(conn, order.out_trade_no):
+            return Decimal("0.00")
         holding = tuple(sorted(states.REFUND_HOLDING_STATES))
         marks = ", ".join("?" for _ in holding)
         held = conn.execute(
@@ -1202,6 +1253,17 @@ class Ledger(BooksMixin):
             (order.out_trade_no, *holding),
         ).fetchone()[0]
         return max(order.paid_amount - from_fen(int(held)), Decimal("0.00"))
+
+    @staticmethod
+    def _refund_disputed(conn: sqlite3.Connection, out_trade_no: str) -> bool:
+        """A refund of the order is open with an amount the gateway contradicts."""
+        open_ = tuple(sorted(states.UNRESOLVED_REFUND_STATES))
+        codes = tuple(sorted(states.REFUND_DISPUTED_CODES))
+        return conn.execute(
+            f"SELECT 1 FROM refunds WHERE out_trade_no = ? AND state IN ({', '.join('?' for _ in open_)})"
+            f" AND failure_code IN ({', '.join('?' for _ in codes)}) LIMIT 1",
+            (out_trade_no, *open_, *codes),
+        ).fetchone() is not None
 
     def refundable(self, out_trade_no: str) -> Decimal:
         """paid_amount − (succeeded + in-progress refunds); 0 unless the order is paid."""
@@ -1253,11 +1315,11 @@ class Ledger(BooksMixin):
             shift = self._open_shift_row(conn, counter_id or order.counter_id)
             conn.execute(
                 "INSERT INTO refunds (out_refund_no, out_trade_no, amount_fen, state, reason, actor,"
-                " created_at, updated_at, owner, lease_until, next_check_at, shift_id, clerk)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, owner, lease_until, next_check_at, shift_id, clerk, counter_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (out_refund_no, out_trade_no, to_fen(amount), states.REFUND_SENDING, reason or "",
                  actor, now, now, owner, lease_until, next_check_at, shift.shift_id if shift else None,
-                 shift.clerk if shift else None),
+                 shift.clerk if shift else None, counter_id),
             )
             event_detail = {"out_trade_no": out_trade_no, "amount": amount, "reason": reason or ""}
             event_detail.update(detail or {})
@@ -1393,40 +1455,47 @@ class Ledger(BooksMixin):
 
     # ------------------------------------------------------------------ report
 
-    def daily_report(self, day: datetime.date, *, tz: datetime.tzinfo | None = None) -> Report:
+    def daily_report(self, day: datetime.date, *, tz: datetime.tzinfo | None = None,
+                     counter_id: str | None = None) -> Report:
         """The local day's takings per gateway and wallet; unresolved orders and refunds
-        (of any day) first. tz None: the system's local time."""
+        (of any day) first. tz None: the system's local time. counter_id: only what
+        that counter took (its orders) and gave back (the refunds made there, whichever
+        counter took the order); None: the whole shop."""
         try:
             start, end = _day_bounds(day, tz)
         except (OverflowError, ValueError, OSError):  # 9999-12-31 has no next day, year 1 no local time
             raise DayOutOfRange(day=day.isoformat()) from None
         paid_marks = ", ".join("?" for _ in _REPORT_PAID_STATES)
+        order_filter, refund_filter, by_counter = "", "", ()
+        if counter_id is not None:
+            order_filter, refund_filter, by_counter = " AND counter_id = ?", " AND r.counter_id = ?", (counter_id,)
         with self._snapshot() as conn:
             paid = conn.execute(
                 "SELECT gateway, wallet, count(*), coalesce(sum(paid_amount_fen), 0)"
                 " FROM orders INDEXED BY orders_paid_at"
                 f" WHERE paid_at IS NOT NULL AND paid_at >= ? AND paid_at < ? AND state IN ({paid_marks})"
-                " GROUP BY gateway, wallet",
-                (start, end, *_REPORT_PAID_STATES),
+                f"{order_filter} GROUP BY gateway, wallet",
+                (start, end, *_REPORT_PAID_STATES, *by_counter),
             ).fetchall()
             refunded = conn.execute(
                 "SELECT o.gateway, o.wallet, count(*), coalesce(sum(r.amount_fen), 0)"
                 " FROM refunds AS r INDEXED BY refunds_finished JOIN orders AS o USING (out_trade_no)"
                 " WHERE r.state = 'succeeded' AND r.finished_at >= ? AND r.finished_at < ?"
-                " GROUP BY o.gateway, o.wallet",
-                (start, end),
+                f"{refund_filter} GROUP BY o.gateway, o.wallet",
+                (start, end, *by_counter),
             ).fetchall()
             held = conn.execute(
                 f"{_ORDER_SELECT} INDEXED BY orders_paid_at"
                 " WHERE paid_at IS NOT NULL AND paid_at >= ? AND paid_at < ? AND state = ? AND EXISTS"
                 " (SELECT 1 FROM events WHERE entity_id = orders.out_trade_no AND entity = 'order' AND action = ?)"
-                " ORDER BY paid_at, out_trade_no",
-                (start, end, states.PAID, HELD_ACTION),
+                f"{order_filter} ORDER BY paid_at, out_trade_no",
+                (start, end, states.PAID, HELD_ACTION, *by_counter),
             ).fetchall()
             # Quietly watched orders (cancelled) are not for a person until money comes.
-            unresolved_orders = [o for o in self.unresolved_orders() if o.state in states.ATTENTION_ORDER_STATES]
-            unresolved_refunds = self.unresolved_refunds()
-            cash = self.cash_day(start, end)
+            unresolved_orders = [o for o in self.unresolved_orders() if o.state in states.ATTENTION_ORDER_STATES
+                                 and counter_id in (None, o.counter_id)]
+            unresolved_refunds = [r for r in self.unresolved_refunds() if counter_id in (None, r.counter_id)]
+            cash = self.cash_day(start, end, counter_id)
         lines: dict[tuple[str, str], ReportLine] = {}
         sales, refunds_ = cash.get("sale", (0, Decimal("0.00"))), cash.get("refund", (0, Decimal("0.00")))
         if sales[0] or refunds_[0]:  # cash never touches a gateway, but it is in every report
@@ -1451,7 +1520,7 @@ class Ledger(BooksMixin):
                       cash_in=cash.get("in", (0, Decimal("0.00")))[1],
                       cash_out=-cash.get("out", (0, Decimal("0.00")))[1],
                       reconciliation=tuple(self.recon_summary(day.isoformat())),
-                      held_orders=tuple(_order(r) for r in held))
+                      held_orders=tuple(_order(r) for r in held), counter_id=counter_id)
 
     # ------------------------------------------------------------- maintenance
 

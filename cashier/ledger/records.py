@@ -85,6 +85,7 @@ class RefundRecord:
     lease_until: float | None = None
     shift_id: int | None = None
     clerk: str | None = None
+    counter_id: str | None = None  # the counter that made the refund (schema v7)
 
     @property
     def failure_reason(self) -> str | None:
@@ -170,6 +171,8 @@ class HistoryEntry:
     order: OrderRecord
     refunded: Decimal = Decimal("0.00")  # refunds that succeeded
     refunding: Decimal = Decimal("0.00")  # refunds not yet final (held back from the refundable rest)
+    # An open refund's amount is contradicted by the gateway: nothing is refundable until checked.
+    disputed: bool = False
 
     @property
     def refund_state(self) -> str:
@@ -183,7 +186,7 @@ class HistoryEntry:
     @property
     def refundable(self) -> Decimal:
         """What could still be refunded (as Ledger.refundable computes it)."""
-        if self.order.state != states.PAID or self.order.paid_amount is None:
+        if self.order.state != states.PAID or self.order.paid_amount is None or self.disputed:
             return Decimal("0.00")
         return max(self.order.paid_amount - self.refunded - self.refunding, Decimal("0.00"))
 
@@ -272,6 +275,7 @@ class Report:
     # paid in the day while the payment site holds (froze) the money: counted as paid,
     # listed so that someone checks with the site
     held_orders: tuple[OrderRecord, ...] = ()
+    counter_id: str | None = None  # the counter reported on; None: the whole shop
 
     def to_dict(self) -> dict[str, Any]:
         def record(rec: OrderRecord | RefundRecord) -> dict[str, Any]:
@@ -292,4 +296,5 @@ class Report:
             "cash_out": format_yuan(self.cash_out),
             "reconciliation": list(self.reconciliation),
             "held_orders": [record(o) for o in self.held_orders],
+            "counter_id": self.counter_id,
         }

@@ -329,6 +329,28 @@ def _v6_shifts_cash_reconciliation(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v7_counters(conn: sqlite3.Connection) -> None:
+    """Several counters on one set of books: each counter renews a lease on its row
+    while it runs; its open orders and refunds are its own to follow, and another
+    counter takes them over only once that lease has run out. A refund records the
+    counter that made it (earlier refunds: the counter in their number, R<id><time><seq>)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE counters (
+            counter_id   TEXT PRIMARY KEY NOT NULL,
+            owner        TEXT NOT NULL,
+            lease_until  REAL NOT NULL,
+            started_at   REAL NOT NULL
+        );
+        ALTER TABLE refunds ADD COLUMN counter_id TEXT;
+        UPDATE refunds SET counter_id = substr(out_refund_no, 2, length(out_refund_no) - 21)
+            WHERE out_refund_no LIKE 'R%' AND length(out_refund_no) BETWEEN 22 AND 25;
+        CREATE INDEX orders_counter ON orders (counter_id, created_at, out_trade_no);
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_tables,
     _v2_audit_and_indexes,
@@ -336,6 +358,7 @@ MIGRATIONS: list[Migration] = [
     _v4_refunded_sum,
     _v5_machine_owners_slots,
     _v6_shifts_cash_reconciliation,
+    _v7_counters,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -593,13 +616,38 @@ def postgres_ddl(sql: str) -> str:
     return sql
 
 
-class _PostgresDDL:
-    """Hands a shared migration's statements to PostgreSQL with its column types."""
+_PG_V6_TRIGGERS = """
+CREATE FUNCTION ledger_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation';
+END;
+$$;
+CREATE TRIGGER shifts_closed_read_only BEFORE UPDATE ON shifts
+    FOR EACH ROW WHEN (OLD.state = 'closed') EXECUTE FUNCTION ledger_refuse('a closed shift is read-only');
+CREATE TRIGGER shifts_no_delete BEFORE DELETE ON shifts
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse('shifts are never deleted');
+CREATE TRIGGER cash_entries_no_delete BEFORE DELETE ON cash_entries
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse('cash entries are never deleted');
+"""
 
-    def __init__(self, conn) -> None:
+# version -> PostgreSQL's own triggers for a shared migration whose SQLite triggers
+# (CREATE TRIGGER ... RAISE(ABORT, ...)) are left out when it runs on PostgreSQL.
+POSTGRES_TRIGGERS: dict[int, str] = {6: _PG_V6_TRIGGERS}
+
+
+class _PostgresDDL:
+    """Hands a shared migration's statements to PostgreSQL with its column types,
+    leaving out SQLite's triggers (their PostgreSQL text is in POSTGRES_TRIGGERS)."""
+
+    def __init__(self, conn, version: int) -> None:
         self._conn = conn
+        self._version = version
 
     def execute(self, sql: str, params=()):
+        if sql.lstrip().upper().startswith("CREATE TRIGGER"):
+            if self._version not in POSTGRES_TRIGGERS:
+                raise ValueError(f"migration {self._version} has a SQLite trigger and no PostgreSQL text for it")
+            return None
         return self._conn.execute(postgres_ddl(sql), params)
 
 
@@ -607,8 +655,11 @@ def apply_postgres(conn, start: int, stop: int = SCHEMA_VERSION) -> None:
     """Run migrations start+1..stop on a PostgreSQL connection (cashier.ledger.postgres),
     inside the caller's transaction; the caller records the version."""
     for index in range(start, stop):
-        script = POSTGRES_SCRIPTS.get(index + 1)
+        version = index + 1
+        script = POSTGRES_SCRIPTS.get(version)
         if script is not None:
             conn.execute(script)
-        else:
-            MIGRATIONS[index](_PostgresDDL(conn))
+            continue
+        MIGRATIONS[index](_PostgresDDL(conn, version))
+        if version in POSTGRES_TRIGGERS:
+            conn.execute(POSTGRES_TRIGGERS[version])

@@ -122,6 +122,11 @@ IN_FLIGHT_REFUND_STATES = frozenset({REFUND_SENDING})
 # A refund in any of these states holds money back from what is still refundable:
 # everything except a definite failure.
 REFUND_HOLDING_STATES = REFUND_STATES - {REFUND_FAILED}
+# A refund the gateway reported for another amount than ours, or for one the books
+# cannot read (these failure codes): while it is not final, the gateway contradicts
+# our figure, so nothing more of its order is refundable until a person settles it.
+REFUND_AMOUNT_MISMATCH = "reason.refund_amount_mismatch"
+REFUND_DISPUTED_CODES = frozenset({REFUND_AMOUNT_MISMATCH, "gw.bad_answer_amount"})
 
 R_ACCEPTED = "accepted"  # the gateway took it, not done yet
 R_SUCCEEDED = "succeeded"

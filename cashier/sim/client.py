@@ -95,16 +95,22 @@ class SimClient:
             body["auth_code"] = auth_code
         self._call("POST", "/micropay/behaviour", body)
 
-    def refund_behaviour(self, *, delay: float | None = None, fail_next: bool = False) -> None:
+    def refund_behaviour(self, *, delay: float | None = None, fail_next: bool = False,
+                         amount: str | None = None) -> None:
+        """`amount`: the next refund is booked and reported for this amount, whatever
+        was asked (a careless gateway)."""
         body: dict[str, Any] = {"fail_next": fail_next}
         if delay is not None:
             body["delay"] = delay
+        if amount is not None:
+            body["amount"] = amount
         self._call("POST", "/refunds/behaviour", body)
 
     def fault(self, kind: str, *, gateway: str = "*", op: str = "*", when: str = "before", count: int = 1,
-              seconds: float = 0) -> None:
+              seconds: float = 0, fields: dict[str, Any] | None = None) -> None:
+        """`fields`: for kind "rewrite" (when "after"), what the answer says instead."""
         self._call("POST", "/faults", {"kind": kind, "gateway": gateway, "op": op, "when": when,
-                                       "count": count, "seconds": seconds})
+                                       "count": count, "seconds": seconds, "fields": fields or {}})
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")

@@ -153,7 +153,9 @@ class Fault:
 
     kind: "delay" (sleep `seconds` before answering), "http500", "reset" (drop the
     connection without an answer), "malformed" (200 with a body that is not JSON),
-    "badsig" (notifications sent with a wrong signature).
+    "badsig" (notifications sent with a wrong signature), "rewrite" (with when="after":
+    the JSON answer says `fields` instead, in its `data` object where it has one: a
+    careless gateway, or one answering about another order).
     """
 
     kind: str
@@ -162,6 +164,7 @@ class Fault:
     when: str = "before"
     count: int = 1
     seconds: float = 0.0
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def matches(self, gateway: str, op: str) -> bool:
         return self.count != 0 and self.gateway in ("*", gateway) and self.op in ("*", op)
@@ -187,8 +190,13 @@ class SimState:
         self.next_micropay: list[MicropayBehaviour] = []
         self.refund_delay = 0.0
         self.next_refund_fail: list[str] = []
+        # A careless gateway: the next refunds are booked (and reported) for these
+        # amounts, whatever was asked.
+        self.next_refund_amount: list[Decimal] = []
         self.faults: list[Fault] = []
         self.last_call: dict[tuple[str, str, str], float] = {}
+        # every rate-limited call: (gateway, merchant, op, time, allowed), for tests to measure
+        self.rate_log: list[tuple[str, str, str, float, bool]] = []
         self.notifications_sent: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # (gateway, op, time), for tests
         self._seq = itertools.count(1)
@@ -218,7 +226,9 @@ class SimState:
             now = self.clock.now()
             key = (gateway, merchant_id, op)
             last = self.last_call.get(key)
-            if last is not None and now - last < interval:
+            allowed = last is None or now - last >= interval
+            self.rate_log.append((gateway, merchant_id, op, now, allowed))  # what a test measures
+            if not allowed:
                 return False
             self.last_call[key] = now
             return True
@@ -395,6 +405,8 @@ class SimState:
             refundable = order.pay_amount - order.refunded_amount()
             if amount > refundable:
                 raise SimError("too_much", f"退款金额不能超过可退金额:{refundable}")
+            if self.next_refund_amount:
+                amount = self.next_refund_amount.pop(0)
             final = REFUND_SUCCESS
             if self.next_refund_fail:
                 self.next_refund_fail.pop(0)

@@ -39,7 +39,7 @@ pages_after_charge (messages: the next payment codes are charged, then answered 
 PHP error page), errors_after_charge (the same, answered as code -1 with the words
 mapi.php's catch around the channel plugin prints), paid_status_lag (seconds a charged payment-code order still shows status 0: the real
 site's Alipay channel marks it paid only when Alipay's own notice arrives), link_field (which answer field carries each type's link),
-refund_success_code, notify_money_style, banned (merchant ids), frozen (out_trade_nos,
+refund_success_code, refund_money (the refund answer's `money` as printed), notify_money_style, banned (merchant ids), frozen (out_trade_nos,
 status 3), max_money, min_money.
 """
 
@@ -141,6 +141,9 @@ def _sysmsg(message: str) -> SimResponse:
     return _page("站点提示信息", f"<div class=\"sysmsg\"><h3>站点提示信息</h3><p>{html.escape(message)}</p></div>")
 
 
+REFUND_MONEY_ABSENT = object()  # EpaySim.refund_money: the refund answer has no `money`
+
+
 class EpaySim(GatewaySim):
     name = "epay"
 
@@ -157,6 +160,8 @@ class EpaySim(GatewaySim):
         self.paid_status_lag = 0.0
         self.link_field = {"wxpay": "qrcode", "alipay": "qrcode", "qqpay": "qrcode", "bank": "payurl"}
         self.refund_success_code = 0
+        # The refund answer's `money` as printed (None: the amount refunded; REFUND_MONEY_ABSENT: left out).
+        self.refund_money: Any = None
         self.notify_money_style = "php"
         self.banned: set[str] = set()
         self.frozen: set[str] = set()
@@ -645,10 +650,16 @@ class EpaySim(GatewaySim):
             if refund.status == REFUND_FAILED:
                 return self._json({"code": -1, "msg": "退款失败：渠道返回退款失败"})
         code = self.refund_success_code
-        return self._json({"code": code, "msg": f"退款成功！退款金额¥{money}", "refund_no": refund.refund_no,
-                           "out_refund_no": refund.out_refund_no, "trade_no": order.trade_no,
-                           "out_trade_no": order.out_trade_no, "uid": int(order.merchant_id),
-                           "money": format(money, "f"), "reducemoney": format(money, "f")})
+        done = format(refund.amount, "f")  # what the site refunded (a careless one: not what was asked)
+        answer: dict[str, Any] = {"code": code, "msg": f"退款成功！退款金额¥{done}", "refund_no": refund.refund_no,
+                                  "out_refund_no": refund.out_refund_no, "trade_no": order.trade_no,
+                                  "out_trade_no": order.out_trade_no, "uid": int(order.merchant_id),
+                                  "money": done, "reducemoney": done}
+        if self.refund_money is not None:  # a fork that prints `money` its own way (or not at all)
+            answer["money"] = self.refund_money
+            if self.refund_money is REFUND_MONEY_ABSENT:
+                del answer["money"]
+        return self._json(answer)
 
     # ------------------------------------------------------------- notifications
     def notification(self, order: SimOrder, refund: SimRefund | None = None, *, forge: bool = False,

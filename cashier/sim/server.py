@@ -113,6 +113,8 @@ class SimServer:
                 return answered
         response = sim.handle(request)
         fault = self.state.take_fault(prefix, op, "after")
+        if fault is not None and fault.kind == "rewrite":
+            return _rewritten(response, fault.fields)
         if fault is not None:
             answered = self._apply_fault(fault, handler)
             if answered is not _CONTINUE:
@@ -212,6 +214,8 @@ class SimServer:
                         state.refund_delay = float(body["delay"])
                     if body.get("fail_next"):
                         state.next_refund_fail.append("fail")
+                    if body.get("amount") is not None:
+                        state.next_refund_amount.append(Decimal(str(body["amount"])))
                 return SimResponse.json(ok)
             case ["faults"] if method == "DELETE":
                 with state.lock:
@@ -220,7 +224,8 @@ class SimServer:
             case ["faults"]:
                 fault = Fault(kind=str(body["kind"]), gateway=str(body.get("gateway", "*")),
                               op=str(body.get("op", "*")), when=str(body.get("when", "before")),
-                              count=int(body.get("count", 1)), seconds=float(body.get("seconds", 0)))
+                              count=int(body.get("count", 1)), seconds=float(body.get("seconds", 0)),
+                              fields=dict(body.get("fields") or {}))
                 with state.lock:
                     state.faults.append(fault)
                 return SimResponse.json(ok)
@@ -349,3 +354,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         self.wfile.write(response.body)
+
+
+def _rewritten(response: SimResponse, fields: dict[str, Any]) -> SimResponse:
+    """The "rewrite" fault: the JSON answer with `fields` set (inside its `data` object
+    when it has one, else at the top)."""
+    from cashier.gateways.fengniao import encode_content  # numbers stay as written (12.30)
+
+    try:
+        answer = json.loads(response.body.decode("utf-8"), parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        return response
+    if not isinstance(answer, dict):
+        return response
+    target = answer["data"] if isinstance(answer.get("data"), dict) else answer
+    target.update(fields)
+    return SimResponse(response.status, encode_content(answer).encode("utf-8"), response.content_type)

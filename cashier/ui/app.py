@@ -84,10 +84,15 @@ def make_app(argv: list[str], language: str | None = None) -> QApplication:
     lang = i18n.set_language(language) if language is not None else i18n.language()
     QLocale.setDefault(QLocale(QLocale.Language.Chinese, QLocale.Country.China) if lang == i18n.ZH
                        else QLocale(QLocale.Language.English, QLocale.Country.UnitedStates))
-    if lang == i18n.ZH:
+    old = getattr(app, "_cashier_translator", None)
+    if old is not None and lang != i18n.ZH:  # Qt's own buttons (OK, Cancel) follow the language
+        app.removeTranslator(old)
+        app._cashier_translator = None
+    if lang == i18n.ZH and old is None:
         translator = QTranslator(app)
         if translator.load("qtbase_zh_CN", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)):
             app.installTranslator(translator)
+            app._cashier_translator = translator
     font = QFont(app.font())
     font.setFamilies([*CJK_FAMILIES, font.family()])
     app.setFont(font)

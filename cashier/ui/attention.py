@@ -113,7 +113,7 @@ class AttentionPage(QWidget):
                       "¥" + format_yuan(o.amount_to_pay), method_text(o), tr("ui.state." + o.state), o.reason or "")
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
-                if o.state == "needs_check":
+                if o.state == S.NEEDS_CHECK:
                     item.setForeground(Qt.GlobalColor.red)
                 self.table.setItem(row, col, item)
         self.empty.setVisible(not self.orders)

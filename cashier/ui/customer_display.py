@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont, QGuiApplication, QScreen
+from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QLabel, QStackedLayout, QVBoxLayout, QWidget
 
 from cashier.i18n import define, tr
@@ -31,6 +31,7 @@ define({
     "display.paid": ("支付成功，谢谢惠顾", "Payment successful, thank you"),
     "display.not_paid": ("未完成付款", "Payment not completed"),
     "display.amount": ("应付 ¥{amount}", "To pay ¥{amount}"),
+    "display.paid_amount": ("已付 ¥{amount}", "Paid ¥{amount}"),
 })
 
 # What the checkout can be showing, as far as the customer is concerned.
@@ -65,12 +66,15 @@ def pick_screen(screens: list[QScreen], clerk: QScreen | None, choice: int = -1)
 class CustomerDisplay(QWidget):
     def __init__(self, *, shop: str = "", slogan: str = "", result_seconds: float = RESULT_SECONDS,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint)
+        # WindowDoesNotAcceptFocus: without a window manager (a kiosk), a full-screen
+        # window would otherwise take the keyboard, and the clerk's typing with it.
+        super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint
+                         | Qt.WindowType.WindowDoesNotAcceptFocus)
         self.setObjectName("customerDisplay")
         self.setWindowTitle(tr("display.welcome"))
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the customer's screen never takes the clerk's keys
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
-        self.setStyleSheet("#customerDisplay { background: white; } QLabel { color: #1a1a1a; }")
+        self._style_for(600)
         self.state = IDLE
         self._result_ms = int(result_seconds * 1000)
         self._stack = QStackedLayout(self)
@@ -80,12 +84,11 @@ class CustomerDisplay(QWidget):
         lay = QVBoxLayout(idle)
         self.shop = QLabel(shop or tr("display.welcome"))
         self.slogan = QLabel(slogan)
-        for label, size in ((self.shop, 44), (self.slogan, 24)):
+        self.shop.setObjectName("cdShop")
+        self.slogan.setObjectName("cdSlogan")
+        for label in (self.shop, self.slogan):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setWordWrap(True)
-            font = QFont(label.font())
-            font.setPointSize(size)
-            label.setFont(font)
         lay.addStretch(1)
         lay.addWidget(self.shop)
         lay.addWidget(self.slogan)
@@ -99,21 +102,36 @@ class CustomerDisplay(QWidget):
         self.prompt = QLabel()
         self.qr = QrWidget()
         self.qr.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        for label, size in ((self.amount, 48), (self.prompt, 28)):
+        self.amount.setObjectName("cdAmount")
+        self.prompt.setObjectName("cdPrompt")
+        for label in (self.amount, self.prompt):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setWordWrap(True)
-            font = QFont(label.font())
-            font.setPointSize(size)
-            font.setBold(label is self.amount)
-            label.setFont(font)
+        lay.addStretch(1)
         lay.addWidget(self.amount)
-        lay.addWidget(self.qr, 1)
+        lay.addWidget(self.qr, 8)
         lay.addWidget(self.prompt)
+        lay.addStretch(1)
         self._stack.addWidget(busy)
 
         self._back_to_idle = QTimer(self)
         self._back_to_idle.setSingleShot(True)
         self._back_to_idle.timeout.connect(self.show_idle)
+
+    def _style_for(self, height: int) -> None:
+        """Sizes follow the customer's screen: read from a step back from the counter."""
+        unit = max(12, height // 24)
+        self.setStyleSheet(
+            "#customerDisplay { background: white; }"
+            "#customerDisplay QLabel { color: #1a1a1a; background: transparent; }"
+            f"#cdShop {{ font-size: {unit * 2}px; font-weight: bold; }}"
+            f"#cdSlogan {{ font-size: {unit}px; color: #555; }}"
+            f"#cdAmount {{ font-size: {int(unit * 2.2)}px; font-weight: bold; }}"
+            f"#cdPrompt {{ font-size: {int(unit * 1.2)}px; }}")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._style_for(event.size().height())
+        super().resizeEvent(event)
 
     # ------------------------------------------------------------------ screens
     def show_idle(self) -> None:
@@ -126,7 +144,8 @@ class CustomerDisplay(QWidget):
               image: bytes | None = None) -> None:
         self.state = state
         self._back_to_idle.stop()
-        self.amount.setText(tr("display.amount", amount=format_yuan(amount)) if amount is not None else "")
+        key = "display.paid_amount" if state == PAID else "display.amount"
+        self.amount.setText(tr(key, amount=format_yuan(amount)) if amount is not None else "")
         self.prompt.setText(prompt)
         if image is not None:
             self.qr.set_image(image)
@@ -156,13 +175,12 @@ class CustomerDisplay(QWidget):
     def show_view(self, view: View) -> None:
         self.follow(view.state, view.amount, payload=view.payload, image=view.image, wallet=view.wallet)
 
-    def place_on(self, screen: QScreen, *, full_screen: bool = True) -> None:
+    def place_on(self, screen: QScreen) -> None:
+        """Cover `screen`: a frameless window of the screen's size, shown without
+        taking the keyboard (showFullScreen would ask to be activated)."""
         self.setScreen(screen)
         self.setGeometry(screen.geometry())
-        if full_screen:
-            self.showFullScreen()
-        else:
-            self.show()
+        self.show()
 
 
 def open_customer_display(settings, clerk_window: QWidget) -> CustomerDisplay | None:
@@ -175,4 +193,5 @@ def open_customer_display(settings, clerk_window: QWidget) -> CustomerDisplay | 
         return None
     display = CustomerDisplay(shop=settings.shop_name, slogan=settings.customer_display_slogan)
     display.place_on(screen)
+    clerk_window.activateWindow()  # the keyboard stays with the clerk
     return display

@@ -44,9 +44,9 @@ define({
     "ui.hist.status.refund_open": ("退款未完成", "Refund not final"),
     "ui.hist.status.unresolved": ("未完成", "Unfinished"),
     "ui.hist.status.not_paid": ("未付款（关闭/撤销/失败）", "Not paid (closed/reversed/failed)"),
-    "ui.hist.found": ("{what}：{n} 笔", "{what}: {n} orders"),
+    "ui.hist.found": ("{what}：{n} 笔", "{what}: {n:plural:order,orders}"),
     "ui.hist.found_one": ("{what}：1 笔", "{what}: 1 order"),
-    "ui.hist.found_more": ("{what}：已显示 {n} 笔，还有更早的", "{what}: {n} orders shown, older ones follow"),
+    "ui.hist.found_more": ("{what}：已显示 {n} 笔，还有更早的", "{what}: {n:plural:order,orders} shown, older ones follow"),
     "ui.hist.none": ("{what}：没有找到订单", "{what}: no orders found"),
     "ui.hist.not_found": ("没有找到订单 {no}", "No order {no}"),
     "ui.hist.pick": ("选择一笔订单查看详情和退款", "Pick an order to see details and refund"),
@@ -118,7 +118,7 @@ class RefundDialog(QDialog):
         self.setWindowTitle(tr("ui.refund.title"))
         layout = QVBoxLayout(self)
         fit_dialog(self, layout)
-        info = QLabel(f"{order.out_trade_no}　¥{format_yuan(order.paid_amount or order.amount_to_pay)}")
+        info = QLabel(f"{order.out_trade_no}  ¥{format_yuan(order.paid_amount or order.amount_to_pay)}")
         layout.addWidget(info)
         form = QFormLayout()
         amount_row = QHBoxLayout()

@@ -97,6 +97,8 @@ def _run(args) -> int:
 
     def on_first_frame() -> None:
         timings["first_frame"] = time.perf_counter() - T0
+        if args.print_timings:  # at once, for bench/startup_bench.py (the exit comes later)
+            print("first_frame", flush=True)
         if args.exit_after_first_frame:
             app.quit()
             return
@@ -107,6 +109,8 @@ def _run(args) -> int:
 
     def on_ready(_ctx) -> None:
         timings["ready"] = time.perf_counter() - T0
+        if args.print_timings:
+            print("ready", flush=True)
         if args.exit_when_ready:
             app.quit()
 

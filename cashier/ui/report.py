@@ -23,7 +23,7 @@ define({
     "ui.rep.day": ("日期", "Day"),
     "ui.rep.today": ("今天", "Today"),
     "ui.rep.unresolved": ("⚠ 未完成或需核对：订单 {orders} 笔，退款 {refunds} 笔",
-                          "⚠ Unresolved or to check: {orders} orders, {refunds} refunds"),
+                          "⚠ Unresolved or to check: {orders:plural:order,orders}, {refunds:plural:refund,refunds}"),
     "ui.rep.open_orders": ("查看待处理订单", "Orders to check"),
     "ui.rep.open_refunds": ("查看未完成的退款", "Unfinished refunds"),
     "ui.rep.refunds": ("查看退款", "See refunds"),

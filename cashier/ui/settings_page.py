@@ -40,6 +40,7 @@ define({
     "ui.set.kiosk": ("全屏显示（收银机模式，无窗口边框）", "Full screen (kiosk: no window frame)"),
     "ui.set.micropay_profile": ("付款码转交给", "Payment codes go to"),
     "ui.set.micropay_none": ("不转交", "Nobody else"),
+    "ui.set.micropay_demo": ("自动（演示：“{name}”）", "Automatic (demo: '{name}')"),
     "ui.set.save": ("保存", "Save"),
     "ui.set.saved": ("设置已保存", "Settings saved"),
     "ui.set.restart_lang": ("语言将在重新启动后生效", "The language applies after a restart"),
@@ -167,7 +168,10 @@ class ProfileDialog(QDialog):
             self.extra_edits[key] = edit
         notes = []
         if cls.unverified:
-            notes.append(tr("ui.set.unverified", what=", ".join(sorted(c.value for c in cls.unverified))))
+            from cashier.counter import capability_text
+
+            notes.append(tr("ui.set.unverified", what=tr("ui.list_sep").join(
+                sorted(capability_text(c.value) for c in cls.unverified))))
         self.note.setText(" ".join(notes))
 
     def profile(self):
@@ -300,7 +304,11 @@ class SettingsPage(QWidget):
         self.pin_state.setText(tr("ui.set.pin_set") if s.has_pin else tr("ui.set.pin_unset"))
         self.kiosk.setChecked(s.kiosk)
         self.micropay_profile.clear()
-        self.micropay_profile.addItem(tr("ui.set.micropay_none"), None)
+        # Demo mode routes payment codes itself when nothing is chosen: say where,
+        # as the checkout does, rather than "nobody".
+        auto = self.window.counter.micropay_route(None) if self.window.counter is not None else None
+        self.micropay_profile.addItem(tr("ui.set.micropay_demo", name=auto) if auto else tr("ui.set.micropay_none"),
+                                      None)
         for name in self.window.micropay_profiles():
             self.micropay_profile.addItem(name, name)
         if s.micropay_profile and self.micropay_profile.findData(s.micropay_profile) < 0:

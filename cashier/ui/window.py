@@ -52,6 +52,8 @@ define({
     "ui.status.pending": ("未完成订单：{n}", "Unresolved orders: {n}"),
     "ui.profile_problem": ("商户配置不可用：{text}（请在“设置”里重新输入密钥）", "Profile unusable: {text} (enter its key again in Settings)"),
     "ui.start_failed": ("启动失败：{reason}", "Start-up failed: {reason}"),
+    "ui.close_busy": ("有 {count} 笔收款/退款正在进行，完成后才能关闭收银台",
+                      "{count:plural:payment or refund,payments or refunds} in progress: the counter can close when done"),
 })
 
 
@@ -127,6 +129,7 @@ class MainWindow(QMainWindow):
         self.status_conn = QLabel(tr("ui.status.connecting"))
         self.status_pending = QLabel(tr("ui.status.pending", n=0))
         self.status_note = QLabel("")
+        self.status_note.setWordWrap(True)  # a long note takes two lines, never cut
         bar.addWidget(self.status_profile)
         bar.addWidget(self.status_conn)
         bar.addWidget(self.status_pending)
@@ -186,7 +189,7 @@ class MainWindow(QMainWindow):
 
     def _set_nav_text(self, name: str, text: str) -> None:
         button = self.nav_buttons[name]
-        button.setText(f"{text}  {button.property('pageKey')}")
+        button.setText(f"{text}\n{button.property('pageKey')}")  # narrow: the pages get the width
 
     def page(self, name: str) -> QWidget:
         for i in range(self.pages.count()):
@@ -554,7 +557,24 @@ class MainWindow(QMainWindow):
         self.recon_dialog = dialog = ReconcileDialog(self.books, self.counter.profiles(), self)
         dialog.open()
 
+    def refuse_close(self) -> bool:
+        """True (and says why) while a payment or refund is in flight: the window system
+        or an installer asking the counter to close is refused until it is done."""
+        if self.counter is None:
+            return False
+        try:
+            orders, refunds = self.counter.in_flight()
+        except Exception:  # the books cannot be read: nothing to protect by staying
+            return False
+        if not orders and not refunds:
+            return False
+        self.flash(tr("ui.close_busy", count=len(orders) + len(refunds)))
+        return True
+
     def closeEvent(self, event) -> None:  # noqa: N802
+        if event.spontaneous() and self.refuse_close():  # from the window system, not the app itself
+            event.ignore()
+            return
         if (self.ask_handover_on_close and self.books is not None and self.isVisible()
                 and not getattr(self, "_handover_asked", False)):
             from cashier.ui.books_dialogs import ask_handover

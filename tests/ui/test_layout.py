@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import FENGNIAO, close_counter, open_counter
 from tests.ui.layout_check import layout_faults
+from tests.ui.words_check import word_faults
 
 WECHAT_CODE = "134567890123456789"
 # Available areas in logical pixels. 1366×768 at 125 % scaling (QT_SCALE_FACTOR=1.25)
@@ -28,7 +29,7 @@ def _check(counter, area: QRect, screen: str, faults: dict) -> None:
     QApplication.processEvents()
     counter.qtbot.wait(1)
     QApplication.processEvents()
-    found = layout_faults(window, area)
+    found = layout_faults(window, area) + _words(counter, window)
     if found:
         faults[screen] = found
 
@@ -37,10 +38,17 @@ def _check_dialog(counter, dialog, area: QRect, screen: str, faults: dict) -> No
     dialog.show()
     counter.qtbot.waitExposed(dialog)
     QApplication.processEvents()
-    found = layout_faults(dialog, area)
+    found = layout_faults(dialog, area) + _words(counter, dialog)
     if found:
         faults[screen] = found
     dialog.reject()
+
+
+def _words(counter, widget) -> list[str]:
+    from cashier import i18n
+
+    typed = [p.name for p in counter.ctx.profiles] + [p.merchant_id for p in counter.ctx.profiles]
+    return word_faults(widget, i18n.language(), typed)
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -91,7 +99,10 @@ def test_every_page_fits(qtbot, tmp_path, size, lang):
                 _check(counter, area, "settings_profiles", faults)
                 from cashier.ui.settings_page import ProfileDialog
 
-                _check_dialog(counter, ProfileDialog(window), area, "profile_dialog", faults)
+                dialog = ProfileDialog(window)
+                for i in range(dialog.gateway.count()):  # every gateway's own fields
+                    dialog.gateway.setCurrentIndex(i)
+                    _check_dialog(counter, dialog, area, f"profile_dialog_{dialog.gateway.currentData()}", faults)
         from cashier.ui.history import RefundDialog, SetPinDialog
 
         history = window.show_page("history")

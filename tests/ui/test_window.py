@@ -233,3 +233,13 @@ def test_english_is_available(counter):
         assert "Any wallet" in page.method_buttons[next(iter(page.method_buttons))].text()
     finally:
         i18n.set_language("zh_CN")
+
+
+def test_settings_name_where_demo_payment_codes_go(counter):
+    # The checkout says which profile takes a scanned code; Settings must not say "nobody".
+    route = counter.window.micropay_profile()
+    assert route
+    page = counter.window.show_page("settings")
+    assert page.micropay_profile.currentData() is None
+    assert route in page.micropay_profile.currentText()
+    assert "不转交" not in page.micropay_profile.currentText()

@@ -400,6 +400,12 @@ class CheckoutPage(QWidget):
             # A printed receipt's code: open that order in 订单/退款 (for a refund).
             self.window.open_order(scan.code)
             return
+        if scan.broken and self.mode == ENTRY:
+            # The head of the cut-short scan may have reached the amount as typing.
+            self.amount.clear()
+            self._show_amount()
+            self._show_scan_message(tr("ui.scan_broken"))
+            return
         if not scan.is_payment_code:
             self._show_scan_message(scan.not_a_payment_code().message())
             return
@@ -425,8 +431,9 @@ class CheckoutPage(QWidget):
 
     def _show_scan_message(self, text: str) -> None:
         if self.mode == ENTRY:
-            self._say(text)
-        self.status_message.emit(text)
+            self._say(text)  # said where the clerk looks; the status bar only elsewhere
+        else:
+            self.status_message.emit(text)
 
     def _on_started(self, order) -> None:
         self.current = order

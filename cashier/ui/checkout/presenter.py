@@ -15,10 +15,18 @@ from cashier.i18n import tr
 from cashier.ui.checkout.texts import format_yuan, wallet_text
 
 QR, WAITING, RESULT = "qr", "waiting", "result"
-# Order states, as the ledger writes them (cashier.ledger.states).
-PAID, CLOSED, EXPIRED, REVERSED, FAILED = "paid", "closed", "expired", "reversed", "failed"
-NEEDS_CHECK, REVERSING, CLOSING = "needs_check", "reversing", "closing"
-CANCELLED = "cancelled"  # a clerk-cancelled QR (the engine's own state where it has one)
+# Order states come from the state machine (no SQLite is loaded by this import).
+from cashier.ledger.states import (  # noqa: E402
+    CANCELLED,
+    CLOSED,
+    EXPIRED,
+    FAILED,
+    IN_FLIGHT_ORDER_STATES,
+    NEEDS_CHECK,
+    PAID,
+    REVERSED,
+    REVERSING,
+)
 QR_METHODS = ("merged", "wechat", "alipay", "qq")
 
 
@@ -103,7 +111,7 @@ def present(order, now: float, *, cancelled: bool = False) -> Screen:
                           detail=Text("ui.reversing_detail"), can_check=True)
         return Screen(WAITING, title=Text("ui.waiting_title"), status=status, countdown=True, can_stop=True,
                       can_check=True)
-    return Screen(QR, status=status, countdown=True, can_stop=state != CLOSING, can_check=True)
+    return Screen(QR, status=status, countdown=True, can_stop=state not in IN_FLIGHT_ORDER_STATES, can_check=True)
 
 
 def _held(order) -> bool:
