@@ -69,11 +69,55 @@ define({
     "ui.recon.refund": ("标记退款", "Flag for refund"),
     "ui.recon.checked": ("已核对", "Mark checked"),
     "ui.recon.done": ("对账完成：查询 {checked} 笔，差异 {count} 处", "Done: {checked} checked, {count} differences"),
+    "ui.books.gw.paid": ("已付款", "paid"), "ui.books.gw.refunded": ("已退款", "refunded"),
+    "ui.books.gw.pending": ("未付款", "not paid"), "ui.books.gw.closed": ("已关闭", "closed"),
+    "ui.books.gw.failed": ("失败", "failed"), "ui.books.gw.not_found": ("网关没有此单", "not at the gateway"),
+    "ui.books.gw.unknown": ("状态不明", "unclear"),
+    "ui.books.none": ("—", "—"),
+    "ui.books.total": ("合计", "Total"),
+    "ui.rep.recon": ("对账 {runs} 次：差异 {found} 处，未处理 {left} 处", "Reconciled {runs}×: {found} differences, {left} open"),
+    "ui.rep.cash_moves": ("备用金存入 ¥{cash_in}，取款 ¥{cash_out}", "Cash put in ¥{cash_in}, taken out ¥{cash_out}"),
     "ui.report.shift_title": ("交班报表 第 {shift_id} 班", "Shift report {shift_id}"),
     "ui.report.day_title": ("日报 {day}", "Day report {day}"),
 })
 
 BIG = 44
+
+
+def gateway_title(name: str) -> str:
+    """A gateway as the shop knows it (its title), cash as 现金."""
+    if name == "cash":
+        return tr("ui.method.cash")
+    from cashier import i18n
+    from cashier.gateways import gateway_class
+
+    try:
+        cls = gateway_class(name)
+    except Exception:
+        return name
+    return cls.title_en if i18n.language() == i18n.EN else cls.title_zh
+
+
+def wallet_title(wallet: str) -> str:
+    if wallet == "cash":
+        return tr("ui.books.none")
+    from cashier.ui.checkout.texts import wallet_text
+
+    return wallet_text(wallet)
+
+
+def ours_text(ours: dict) -> str:
+    if not ours:
+        return tr("ui.books.none")
+    state = ours.get("state", "")
+    key = "ui.state." + state
+    words = tr(key)
+    return f"{words if words != key else state} {ours.get('paid_amount') or ours.get('amount') or ''}".strip()
+
+
+def theirs_text(theirs: dict) -> str:
+    status = theirs.get("status", "unknown")
+    return f"{tr('ui.books.gw.' + status)} {theirs.get('amount') or ''}".strip()
 
 
 def _yuan_or_zero(text: str) -> Decimal:
@@ -188,7 +232,8 @@ def _totals_table(report) -> QTableWidget:
     table.setHorizontalHeaderLabels([tr(f"ui.books.col.{c}") for c in
                                      ("method", "gateway", "wallet", "count", "amount", "refunded")])
     for r, line in enumerate(report.lines):
-        for c, value in enumerate((tr(f"ui.method.{line.method}"), line.gateway, line.wallet, str(line.count),
+        for c, value in enumerate((tr(f"ui.method.{line.method}"), gateway_title(line.gateway),
+                                   wallet_title(line.wallet), str(line.count),
                                    format_yuan(line.amount), format_yuan(line.refunded))):
             table.setItem(r, c, QTableWidgetItem(value))
     table.resizeColumnsToContents()
@@ -350,8 +395,7 @@ class ReconcileDialog(QDialog):
         self.diffs = diffs
         self.table.setRowCount(len(diffs))
         for r, d in enumerate(diffs):
-            ours = f"{d.ours.get('state', '—')} {d.ours.get('paid_amount') or d.ours.get('amount') or ''}"
-            theirs = f"{d.gateway.get('status', '')} {d.gateway.get('amount') or ''}"
+            ours, theirs = ours_text(d.ours), theirs_text(d.gateway)
             for c, value in enumerate((d.out_trade_no, kind_text(d.kind), ours, theirs,
                                        tr(f"ui.recon.{d.resolution}") if d.resolution else "")):
                 self.table.setItem(r, c, QTableWidgetItem(value))
@@ -394,13 +438,14 @@ def _e(text) -> str:
 def shift_report_html(report, shop: str = "") -> str:
     d = report.to_dict()
     rows = "".join(
-        f"<tr><td>{_e(tr('ui.method.' + line.method))}</td><td>{_e(line.gateway)}</td><td>{_e(line.wallet)}</td>"
+        f"<tr><td>{_e(tr('ui.method.' + line.method))}</td><td>{_e(gateway_title(line.gateway))}</td>"
+        f"<td>{_e(wallet_title(line.wallet))}</td>"
         f"<td class=n>{line.count}</td><td class=n>{format_yuan(line.amount)}</td>"
         f"<td class=n>{line.refund_count}</td><td class=n>{format_yuan(line.refunded)}</td></tr>"
         for line in report.lines)
     opened = datetime.datetime.fromtimestamp(d["opened_at"]).strftime("%Y-%m-%d %H:%M")
     closed = datetime.datetime.fromtimestamp(d["closed_at"]).strftime("%Y-%m-%d %H:%M") if d["closed_at"] else "—"
-    unresolved = "".join(f"<li>{_e(u['out_trade_no'])} {_e(u['state'])} ¥{_e(u['amount'])}</li>"
+    unresolved = "".join(f"<li>{_e(u['out_trade_no'])} {_e(ours_text({'state': u['state']}))} ¥{_e(u['amount'])}</li>"
                          for u in d["unresolved"])
     corrections = "".join(f"<li>{_e(c['entry_no'])} ¥{_e(c['amount'])} {_e(c['reason'])}（{_e(c['clerk'])}）</li>"
                           for c in d["corrections"])
@@ -419,7 +464,8 @@ def shift_report_html(report, shop: str = "") -> str:
 
 def day_report_html(report, shop: str = "") -> str:
     rows = "".join(
-        f"<tr><td>{_e(line.gateway)}</td><td>{_e(line.wallet)}</td><td class=n>{line.paid_count}</td>"
+        f"<tr><td>{_e(gateway_title(line.gateway) if line.gateway else tr('ui.books.total'))}</td>"
+        f"<td>{_e(wallet_title(line.wallet) if line.wallet else '')}</td><td class=n>{line.paid_count}</td>"
         f"<td class=n>{format_yuan(line.paid_sum)}</td><td class=n>{line.refund_count}</td>"
         f"<td class=n>{format_yuan(line.refund_sum)}</td><td class=n>{format_yuan(line.net)}</td></tr>"
         for line in (*report.lines, report.totals))

@@ -24,6 +24,10 @@ PIN = "1357"
 
 
 def _shot(widget, tmp_path, name: str) -> Path:
+    """A picture for a person, and the words a clerk sees checked (no internal ids)."""
+    from tests.ui.words_check import word_faults
+
+    assert word_faults(widget, "zh_CN", [EPAY, "小王"]) == []
     out = Path(os.environ.get("CASHIER_SHOTS") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
@@ -61,6 +65,11 @@ def test_cash_key_shows_the_change_and_records_the_sale(counter, qtbot, tmp_path
     assert "找零 ¥8.00" in counter.checkout.message.text()
     assert counter.ctx.ledger.cash_entry(sale.out_trade_no).tendered == Decimal("20.00")
     _shot(counter.window, tmp_path, "checkout_after_cash")
+    page = counter.window.show_page("report")  # the day report holds cash too
+    qtbot.waitUntil(lambda: page.report is not None and page.table.rowCount() >= 2)
+    assert [page.table.item(r, 0).text() for r in range(page.table.rowCount())][0] == "现金"
+    assert page.table.item(0, 3).text() == "¥12.00"
+    _shot(counter.window, tmp_path, "day_report")
 
 
 def test_shift_close_shows_expected_counted_and_difference(counter, qtbot, tmp_path):
