@@ -82,3 +82,22 @@ def test_database_password_goes_to_the_keyring_only(isolated_home, tmp_path):
 
     assert secrets.get_database_password("postgresql://cashier@db.shop.lan:5432/cashier") == "s3cret-pw"
 
+
+
+def test_support_bundle_describes_a_shared_ledger_without_its_password(pg_url, isolated_home, tmp_path):
+    import zipfile
+
+    from cashier import secrets
+    from cashier.ledger import Ledger
+
+    with Ledger(pg_url):
+        pass
+    secrets.set_database_password(pg_url, "bundle-secret-pw")
+    out = tmp_path / "bundle.zip"
+    cli("support-bundle", "--out", str(out), env={LEDGER_URL_ENV: pg_url})
+    with zipfile.ZipFile(out) as zf:
+        facts = json.loads(zf.read("facts.json"))
+        everything = b"".join(zf.read(name) for name in zf.namelist())
+    assert facts["ledger"]["backend"] == "postgresql" and facts["ledger"]["schema_version"] >= 7
+    assert facts["ledger"]["orders"] == 0 and "error" not in facts["ledger"]
+    assert b"bundle-secret-pw" not in everything
