@@ -101,3 +101,13 @@ def test_support_bundle_describes_a_shared_ledger_without_its_password(pg_url, i
     assert facts["ledger"]["backend"] == "postgresql" and facts["ledger"]["schema_version"] >= 7
     assert facts["ledger"]["orders"] == 0 and "error" not in facts["ledger"]
     assert b"bundle-secret-pw" not in everything
+
+
+def test_unreachable_shared_ledger_is_said_plainly(isolated_home):
+    """No server at the configured address: one plain line, exit 1, no traceback."""
+    proc = cli("--lang", "en", "report", check=False, env={LEDGER_URL_ENV: "postgresql://cashier@127.0.0.1:1/books"})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "cashier-cli: The shared ledger cannot be reached (postgresql://cashier@127.0.0.1:1/books): no new payments"
+        " can be taken now. Orders already sent are finished and written when the database is back. Check the"
+        " network or the database server"]
