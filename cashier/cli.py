@@ -399,20 +399,16 @@ def _machine_doctor(out: Output) -> int:
 def _request_quit(out: Output) -> int:
     """Asked by the Windows installer before it replaces the program: are these books busy?"""
     from cashier import paths
+    from cashier.counter import in_flight
     from cashier.ledger import Ledger
-    from cashier.ledger import states as S
 
-    # A request out or a customer paying: the program must not be replaced under them
-    # (expired and needs_check orders wait for a person, not for a reply).
-    in_flight = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.NEEDS_CHECK}
-    refund_in_flight = S.UNRESOLVED_REFUND_STATES - {S.REFUND_NEEDS_CHECK}
+    # A request out or a customer paying: the program must not be replaced under them.
     path = paths.database_path()
     busy_orders: list = []
     busy_refunds: list = []
     if path.exists():
         with Ledger(path) as ledger:
-            busy_orders = [o for o in ledger.unresolved_orders() if o.state in in_flight]
-            busy_refunds = [r for r in ledger.unresolved_refunds() if r.state in refund_in_flight]
+            busy_orders, busy_refunds = in_flight(ledger)
     if not busy_orders and not busy_refunds:
         out.emit({"busy": False, "ledger": str(path)}, tr("cli.quit_ok"))
         return 0

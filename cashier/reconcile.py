@@ -26,7 +26,7 @@ from cashier.i18n import UserError, define, tr
 from cashier.engine.reconciling import CORRECTION_SUFFIX
 from cashier.ledger import books as B
 from cashier.ledger import states as S
-from cashier.money import format_yuan
+from cashier.money import format_yuan, parse_wire_amount
 
 log = logging.getLogger("cashier.reconcile")
 
@@ -259,10 +259,13 @@ def resolve(engine, books, out_trade_no: str, action: str, note: str, *, pin: st
     detail: dict[str, Any] = {"run_id": diff.run_id, "kind": diff.kind, "note": note}
     if action == "record":
         theirs = diff.gateway
-        amount = Decimal(theirs["amount"]) if theirs.get("amount") else None
+        amount = parse_wire_amount(theirs["amount"]) if theirs.get("amount") is not None else None
+        if amount is not None and amount <= 0:
+            raise UserError("recon.cannot_record")  # a payment of 0.00 is not ours to book as our amount
         if diff.kind in (B.PAID_THERE_NOT_HERE, B.AMOUNT_DIFFERS):
             order = ledger.get_order(out_trade_no)
-            engine.record_reconciled_payment(out_trade_no, paid_amount=amount or order.amount_to_pay, actor=actor,
+            paid_amount = amount if amount is not None else order.amount_to_pay
+            engine.record_reconciled_payment(out_trade_no, paid_amount=paid_amount, actor=actor,
                                              note=note, paid_at=theirs.get("paid_at"),
                                              gateway_trade_no=theirs.get("gateway_trade_no"), detail=detail)
         elif diff.kind == B.UNKNOWN_TO_US:

@@ -172,3 +172,28 @@ def test_epay_paid_query_answer_with_an_empty_money_is_not_booked_as_ours(env):
     done = env.run_until(order.out_trade_no, {S.PAID, S.NEEDS_CHECK}, limit=120)
     assert done.state == S.NEEDS_CHECK, done
     assert done.reason_code == "gw.bad_answer_amount"
+
+
+def test_reconciliation_never_records_our_amount_for_a_gateway_payment_of_0(env):
+    import datetime
+
+    from cashier.books import Books
+    from cashier.i18n import UserError
+    from cashier.ledger import books as B
+    from cashier.reconcile import Reconciler, resolve
+    from cashier.settings import SettingsStore
+
+    SettingsStore().set_pin("2468")
+    books = Books(env.engine)
+    books.open_shift("小王", Decimal("0.00"))
+    epay = env.profile("epay")
+    late = env.engine.start_qr(epay, Decimal("15.00"), Method.WECHAT)
+    env.engine.stop_waiting(late.out_trade_no)
+    env.engine.mark_checked(late.out_trade_no, actor="小王", note="顾客走了")
+    env.sim_client.pay_order(late)
+    env.sim_client.set_amount("epay", late.out_trade_no, "0.00")  # the gateway books it as 0.00
+    result = Reconciler(env.engine, sleep=env.advance).run(epay, datetime.date.fromtimestamp(env.clock.now()))
+    assert {d.out_trade_no: d.kind for d in result.differences} == {late.out_trade_no: B.PAID_THERE_NOT_HERE}
+    with pytest.raises(UserError):
+        resolve(env.engine, books, late.out_trade_no, "record", "顾客后来付了", pin="2468")
+    assert env.engine.ledger.get_order(late.out_trade_no + "-R") is None  # no 15.00 booked on a 0.00
