@@ -51,6 +51,7 @@ define({
     "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
     "cli.interrupted": ("已中断", "Interrupted"),
     "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
+    "cli.bad_seconds": ("秒数应为 0 或正数：{text}", "Seconds must be 0 or more: {text}"),
 })
 
 
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     pay.add_argument("--amount", required=True)
     pay.add_argument("--method", required=True, choices=["merged", "wechat", "alipay", "qq"])
     pay.add_argument("--subject", default="")
-    pay.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+    pay.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS",
                      help="wait up to SECONDS for the payment (polling at the gateway's rate)")
 
     micro = sub.add_parser("micropay", help="charge a scanned payment code")
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     micro.add_argument("--amount", required=True)
     micro.add_argument("--auth-code", required=True)
     micro.add_argument("--subject", default="")
-    micro.add_argument("--wait", type=float, default=90.0, metavar="SECONDS",
+    micro.add_argument("--wait", type=_seconds, default=90.0, metavar="SECONDS",
                        help="wait up to SECONDS for a final state (query, then reverse at the deadline)")
 
     query = sub.add_parser("query", help="query an order (查单)")
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="stop waiting: close a QR order, or query-then-reverse a micropay")
     cancel.add_argument("profile")
     cancel.add_argument("out_trade_no")
-    cancel.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+    cancel.add_argument("--wait", type=_seconds, default=60.0, metavar="SECONDS",
                         help="wait up to SECONDS for the close/reverse to finish")
 
     refund = sub.add_parser("refund", help="refund an order, fully or partly")
@@ -203,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     refund.add_argument("--amount", required=True)
     refund.add_argument("--reason", default="")
     refund.add_argument("--actor", default="cli")
-    refund.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+    refund.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS")
 
     rq = sub.add_parser("refund-query", help="follow a refund")
     rq.add_argument("profile")
@@ -217,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "books, else name them and exit 3")
 
     resume = sub.add_parser("resume", help="settle every unresolved order and refund")
-    resume.add_argument("--wait", type=float, default=120.0, metavar="SECONDS")
+    resume.add_argument("--wait", type=_seconds, default=120.0, metavar="SECONDS")
 
     hist = sub.add_parser("history", help="newest orders, or those a search finds")
     hist.add_argument("--limit", type=_limit, default=20, help=f"1 to {MAX_HISTORY} orders")
@@ -399,20 +400,16 @@ def _machine_doctor(out: Output) -> int:
 def _request_quit(out: Output) -> int:
     """Asked by the Windows installer before it replaces the program: are these books busy?"""
     from cashier import paths
+    from cashier.counter import in_flight
     from cashier.ledger import Ledger
-    from cashier.ledger import states as S
 
-    # A request out or a customer paying: the program must not be replaced under them
-    # (expired and needs_check orders wait for a person, not for a reply).
-    in_flight = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.NEEDS_CHECK}
-    refund_in_flight = S.UNRESOLVED_REFUND_STATES - {S.REFUND_NEEDS_CHECK}
+    # A request out or a customer paying: the program must not be replaced under them.
     path = paths.database_path()
     busy_orders: list = []
     busy_refunds: list = []
     if path.exists():
         with Ledger(path) as ledger:
-            busy_orders = [o for o in ledger.unresolved_orders() if o.state in in_flight]
-            busy_refunds = [r for r in ledger.unresolved_refunds() if r.state in refund_in_flight]
+            busy_orders, busy_refunds = in_flight(ledger)
     if not busy_orders and not busy_refunds:
         out.emit({"busy": False, "ledger": str(path)}, tr("cli.quit_ok"))
         return 0
@@ -470,6 +467,18 @@ def _profile(args: argparse.Namespace, out: Output) -> int:
         raise
     out.emit({"saved": profile.name, "profile": profile.to_dict()}, tr("cli.profile_saved", name=profile.name))
     return 0
+
+
+def _seconds(text: str) -> float:
+    """A --wait: 0 or more seconds ("inf": no limit). NaN or a negative number is refused
+    before anything is sent, rather than read as "do not wait"."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0:  # also false for NaN
+        raise argparse.ArgumentTypeError(tr("cli.bad_seconds", text=text))
+    return value
 
 
 def _command(args: argparse.Namespace, out: Output, ctx) -> int:

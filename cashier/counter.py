@@ -172,9 +172,18 @@ class Counter:
     def check_refund(self, out_refund_no: str, actor: str = "clerk"):
         return self.engine.check_refund(out_refund_no, actor=actor)
 
+    @property
+    def counter_id(self) -> str:
+        """This counter's id (on shared books, its own sales are told apart by it)."""
+        return self.engine.settings.counter_id
+
     def daily_report(self, day: datetime.date, counter_id: str | None = None):
         """The day's report for the whole shop, or for one counter."""
         return self.engine.ledger.daily_report(day, counter_id=counter_id)
+
+    def in_flight(self):
+        """Orders and refunds with a request out or a customer paying (see `in_flight`)."""
+        return in_flight(self.engine.ledger)
 
     # -- peripherals (printer, drawer, voice) ----------------------------------------
     def start_peripherals(self, settings, on_message: Callable[[str], None] | None = None):
@@ -230,6 +239,18 @@ class Counter:
     def demo_next_code(self, kind: str, seconds: float, code: str) -> None:
         self.ctx.sim_client.micropay_behaviour(kind, seconds=seconds, auth_code=code,
                                                reason="余额不足" if kind == "decline" else "")
+
+
+def in_flight(ledger) -> tuple[list, list]:
+    """(orders, refunds) that must not be cut off by closing or replacing the program:
+    a request out or a customer paying. Expired and cancelled QRs (only watched for a
+    late payment) and needs-check ones (waiting for a person) are not in flight."""
+    from cashier.ledger import states as S
+
+    orders = S.UNRESOLVED_ORDER_STATES - {S.EXPIRED, S.CANCELLED, S.NEEDS_CHECK}
+    refunds = S.UNRESOLVED_REFUND_STATES - {S.REFUND_NEEDS_CHECK}
+    return ([o for o in ledger.unresolved_orders() if o.state in orders],
+            [r for r in ledger.unresolved_refunds() if r.state in refunds])
 
 
 def check_profile_connection(profile) -> str:

@@ -50,6 +50,7 @@ define({
 })
 
 SUFFIXES = ("auto", "enter", "tab", "none")
+MACHINE_GAP_MS = 15  # scanners type at 1-10 ms a key; people, even rolling, above 20
 ENTER = "enter"
 TAB = "tab"
 
@@ -150,6 +151,7 @@ class Scan:
     code: str
     raw: str
     wallet: Wallet | None
+    broken: bool = False  # the tail of a scan that paused: its first keys may have reached the amount
 
     @property
     def is_payment_code(self) -> bool:
@@ -297,4 +299,15 @@ class WedgeDetector:
         if len(keys) >= self.config.min_burst and self._scanner_speed(timed):
             raw = "".join(k.text for k in keys)
             return Outcome([], Scan(clean_code(raw), raw, None))
+        if terminator is not None and len(keys) >= 2 and self._machine_speed(timed):
+            # Keys and their Enter at a machine's pace but too short for a code: the tail
+            # of a scan that paused (a busy computer, a scanner buffering). As typing, its
+            # Enter would pay whatever digits reached the amount: it is a broken scan.
+            raw = "".join(k.text for k in keys)
+            return Outcome([], Scan(clean_code(raw), raw, None, broken=True))
         return Outcome(timed)
+
+    @staticmethod
+    def _machine_speed(keys: list[Key]) -> bool:
+        """Every gap at most MACHINE_GAP_MS: no person types digits and Enter that fast."""
+        return all(0 <= b.ts - a.ts <= MACHINE_GAP_MS for a, b in zip(keys, keys[1:]))

@@ -241,6 +241,14 @@ def test_refund_not_final_within_wait_exits_3(demo_profile, sim_client):
     assert as_json(done)["status"] == "succeeded"
 
 
+@pytest.mark.parametrize("wait", ["nan", "-5", "soon"])
+def test_a_bad_wait_sends_nothing(wait, demo_profile, sim_client):
+    name = add_profile(demo_profile, "ltzf")
+    proc = cli("pay", name, "--amount", "1.00", "--method", "wechat", "--wait", wait, check=False)
+    assert proc.returncode == 2 and "秒数" in proc.stderr
+    assert sim_client.orders("ltzf") == []
+
+
 def test_history_and_report(demo_profile, sim_client):
     name = add_profile(demo_profile, "fengniao")
     paid = as_json(cli("--json", "micropay", name, "--amount", "8.00", "--auth-code", f"13{next(_code):016d}"))

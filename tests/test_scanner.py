@@ -135,8 +135,16 @@ def test_non_payment_barcode_is_swallowed_and_reported():
 
 
 def test_short_fast_burst_below_min_burst_is_released():
-    released, scans = run(WedgeDetector(), burst("12\r", 0, 5))
-    assert released == ["1", "2", "\r"] and scans == []
+    released, scans = run(WedgeDetector(), burst("12", 0, 5))
+    assert released == ["1", "2"] and scans == []
+
+
+def test_short_burst_ending_in_enter_at_machine_speed_is_a_broken_scan():
+    """The tail of a scan that paused ("562" + Enter at 5 ms a key) must not reach the
+    checkout as typing: its Enter would pay the digits that leaked into the amount."""
+    released, scans = run(WedgeDetector(), burst("562\r", 0, 5))
+    assert released == [] and len(scans) == 1
+    assert scans[0].broken and scans[0].wallet is None and scans[0].code == "562"
 
 
 def test_ime_composing_passes_everything_through():

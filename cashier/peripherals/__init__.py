@@ -26,8 +26,10 @@ define({
     "peripherals.not_paid": ("这笔订单没有付款，不能打印收款小票：{no}", "This order is not paid: no receipt for {no}"),
 })
 
-# A paid order is announced and printed only when it became paid this recently:
-# orders that were already paid before this process started are not re-announced.
+# A paid order is announced and printed only when its row was written this recently
+# (our own clock, not the gateway's paid time, which may be skewed or long past for a
+# payment found late): orders already paid before this process started are not
+# announced again.
 FRESH_SECONDS = 300.0
 
 
@@ -95,8 +97,7 @@ class Peripherals:
         order = getattr(event, "order", None)
         if order is None or order.state != "paid":
             return
-        paid_at = order.paid_at or order.updated_at
-        if paid_at is None or self._clock() - paid_at > FRESH_SECONDS:
+        if order.updated_at is None or self._clock() - order.updated_at > FRESH_SECONDS:
             return
         with self._guard:
             if order.out_trade_no in self._done:
@@ -107,8 +108,8 @@ class Peripherals:
     def _refund_event(self, refund) -> None:
         from cashier.ledger.states import REFUND_SUCCEEDED
 
-        finished = refund.finished_at or refund.updated_at
-        if refund.state != REFUND_SUCCEEDED or finished is None or self._clock() - finished > FRESH_SECONDS:
+        if refund.state != REFUND_SUCCEEDED or refund.updated_at is None \
+                or self._clock() - refund.updated_at > FRESH_SECONDS:
             return
         with self._guard:
             if refund.out_refund_no in self._done:

@@ -40,6 +40,8 @@ define({
     "ui.status.pending": ("未完成订单：{n}", "Unresolved orders: {n}"),
     "ui.profile_problem": ("商户配置不可用：{text}（请在“设置”里重新输入密钥）", "Profile unusable: {text} (enter its key again in Settings)"),
     "ui.start_failed": ("启动失败：{reason}", "Start-up failed: {reason}"),
+    "ui.close_busy": ("有 {count} 笔收款/退款正在进行，完成后才能关闭收银台",
+                      "{count:plural:payment or refund,payments or refunds} in progress: the counter can close when done"),
 })
 
 
@@ -468,7 +470,24 @@ class MainWindow(QMainWindow):
             else:
                 self.set_profile(self.checkout.profile)  # the payment-code route may have changed
 
+    def refuse_close(self) -> bool:
+        """True (and says why) while a payment or refund is in flight: the window system
+        or an installer asking the counter to close is refused until it is done."""
+        if self.counter is None:
+            return False
+        try:
+            orders, refunds = self.counter.in_flight()
+        except Exception:  # the books cannot be read: nothing to protect by staying
+            return False
+        if not orders and not refunds:
+            return False
+        self.flash(tr("ui.close_busy", count=len(orders) + len(refunds)))
+        return True
+
     def closeEvent(self, event) -> None:  # noqa: N802
+        if event.spontaneous() and self.refuse_close():  # from the window system, not the app itself
+            event.ignore()
+            return
         QApplication.instance().removeEventFilter(self.scanner)
         QApplication.instance().removeEventFilter(self.dialog_activator)
         super().closeEvent(event)

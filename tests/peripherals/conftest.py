@@ -68,8 +68,13 @@ def printer():
     p.close()
 
 
+_held: list[socket.socket] = []
+
+
 def free_port() -> int:
-    """A port with nothing listening: a printer that is off."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port with nothing listening: a printer that is off. The port stays bound (not
+    listening) for the rest of the process, so no server started later can take it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _held.append(s)
+    return s.getsockname()[1]

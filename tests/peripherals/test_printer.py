@@ -206,3 +206,17 @@ def test_settings_check_peripheral_values():
         with pytest.raises(UserError):
             Settings(**bad)
     assert Settings(voice_words={"alipay": "到账{amount}元"}, printer_url="COM3").printer_url == "COM3"
+
+
+def test_a_payment_found_long_after_the_gateways_paid_time_still_prints(env, printer, tmp_path):
+    """The receipt follows our books (the moment we learnt it), not the gateway's clock."""
+    settings = Settings(auto_print=True, printer_url=printer.url)
+    spooler = Spooler.for_settings(settings, path=tmp_path / "q.json")
+    devices = Peripherals(settings, spooler=spooler, lookup_order=env.engine.order, clock=env.clock.now)
+    env.engine.subscribe(devices.on_engine_event)
+    order = env.engine.start_qr(env.profile("fengniao"), Decimal("5.00"), Method.ALIPAY)
+    env.sim_client.pay("fengniao", order.out_trade_no)
+    env.advance(3600)  # the counter was offline for an hour
+    paid = env.run_until(order.out_trade_no, {S.PAID})
+    assert env.clock.now() - paid.paid_at >= 3600
+    assert len(spooler.pending()) == 1

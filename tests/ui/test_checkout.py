@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from cashier.ui.qr import qr_matrix
 from tests.ui.conftest import FENGNIAO, ITS500, LTZF
@@ -222,3 +223,22 @@ def test_its500_shows_the_discounted_amount(counter):
     assert co.qr_amount.text() == "¥ " + format(order.amount_to_pay, "f")
     if order.amount_to_pay != order.amount:
         assert co.qr_original.isVisible() and "10.00" in co.qr_original.text()
+
+
+def test_a_scan_cut_short_pays_nothing_and_clears_the_amount(counter):
+    """A scan that paused (a busy computer): its head reaches the amount as typing, its
+    tail and Enter come at machine speed. Nothing is charged, not even the leaked digits."""
+    co = counter.checkout
+    counter.window.set_profile(FENGNIAO)
+    code = "134567890123456789"
+    counter.keys.t += 500
+    for ch in code[:3]:  # the head, then the scanner's pause
+        counter.keys.t += 1
+        QTest.keyClicks(co, ch)
+    counter.keys.t += 200
+    counter.window.scanner.poll()
+    assert co.amount.text == "134"  # (a person might have typed that: it is let through)
+    counter.scan(code[3:6])  # the tail + Enter at 1 ms a key
+    assert co.amount.text == "" and co.mode == "entry"
+    assert "没有读完整" in co.message.text()
+    assert counter.sim.orders("fengniao") == [] and counter.sim.orders("ltzf") == []

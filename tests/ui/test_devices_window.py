@@ -142,3 +142,19 @@ def test_order_numbers_are_told_from_payment_codes():
             assert ORDER_NUMBER.match(no) and classify_payment_code(no) is None
             assert Scan(no, no, None).kind == "order"
     assert not ORDER_NUMBER.match("134567890123456789")
+
+
+def test_the_counter_refuses_to_close_while_a_payment_is_in_flight(counter):
+    """What the window system (or an installer's Restart Manager) asking to close meets."""
+    assert not counter.window.refuse_close()
+    counter.type_human("6.00")
+    counter.key(Qt.Key.Key_F2)
+    counter.wait_mode("qr")
+    assert counter.window.refuse_close()
+    assert "正在进行" in counter.window.status_note.text()
+    counter.key(Qt.Key.Key_Escape)  # cancelled: nothing waits on an answer any more
+    counter.idle()
+    counter.run(1)
+    counter.idle()
+    assert counter.engine.order(counter.checkout.current.out_trade_no).state not in ("pending", "sending", "unknown")
+    assert not counter.window.refuse_close()

@@ -400,6 +400,12 @@ class CheckoutPage(QWidget):
             # A printed receipt's code: open that order in 订单/退款 (for a refund).
             self.window.open_order(scan.code)
             return
+        if scan.broken and self.mode == ENTRY:
+            # The head of the cut-short scan may have reached the amount as typing.
+            self.amount.clear()
+            self._show_amount()
+            self._show_scan_message(tr("ui.scan_broken"))
+            return
         if not scan.is_payment_code:
             self._show_scan_message(scan.not_a_payment_code().message())
             return

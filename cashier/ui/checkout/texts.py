@@ -28,6 +28,8 @@ define({
     "ui.not_ready": ("正在连接支付网关，请稍候…", "Connecting to the gateway, one moment…"),
     "ui.no_profile": ("还没有可用的商户配置：请在“设置”里添加", "No usable merchant profile: add one in Settings"),
     "ui.code_waiting_amount": ("已扫到{wallet}付款码，请输入金额后按 Enter 收款", "{wallet} payment code scanned: enter the amount and press Enter"),
+    "ui.scan_broken": ("扫码没有读完整，未扣款，金额已清空：请重新输入金额，再扫一次付款码",
+                       "The scan was cut short; nothing was charged and the amount was cleared: type the amount and scan again"),
     "ui.scan_not_now": ("请先处理当前订单，再扫付款码", "Finish the current order before scanning a code"),
     "ui.creating": ("正在生成收款码…", "Creating the payment code…"),
     "ui.charging": ("正在扣款…", "Charging…"),
