@@ -172,6 +172,11 @@ class Counter:
     def check_refund(self, out_refund_no: str, actor: str = "clerk"):
         return self.engine.check_refund(out_refund_no, actor=actor)
 
+    @property
+    def counter_id(self) -> str:
+        """This counter's id (on shared books, its own sales are told apart by it)."""
+        return self.engine.settings.counter_id
+
     def daily_report(self, day: datetime.date, counter_id: str | None = None):
         """The day's report for the whole shop, or for one counter."""
         return self.engine.ledger.daily_report(day, counter_id=counter_id)

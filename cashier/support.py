@@ -43,7 +43,7 @@ def make_bundle(out: Path) -> dict[str, Any]:
         members[f"logs/{path.name}"] = redaction.redact(text).encode("utf-8")
     members["settings.json"] = _json(_settings())
     members["profiles.json"] = _json(_profiles())
-    facts = {"environment": logs.environment_summary(), "ledger": ledger_facts(_ledger_path())}
+    facts = {"environment": logs.environment_summary(), "ledger": _configured_ledger_facts()}
     members["facts.json"] = _json(facts)
     with paths.storing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +104,46 @@ def ledger_facts(path: Path | None) -> dict[str, Any]:
         facts["error"] = str(exc)
     finally:
         conn.close()
+    return facts
+
+
+def _configured_ledger_facts() -> dict[str, Any]:
+    """The facts of the ledger this counter uses: its SQLite file, or the shared one."""
+    try:
+        from cashier.ledger.location import is_shared, resolve_url
+        from cashier.settings import ledger_url
+
+        target = resolve_url(ledger_url())
+    except Exception as exc:  # e.g. CASHIER_LEDGER_URL holds a password: say so, not what
+        return {"error": logs.one_line(getattr(exc, "message", lambda: str(exc))())}
+    if is_shared(target):
+        return shared_ledger_facts(str(target))
+    return ledger_facts(Path(target))
+
+
+def shared_ledger_facts(url: str) -> dict[str, Any]:
+    """A shared ledger, read-only: where (never a password), the server, the schema
+    version, the counters alive. Unreachable is a fact too."""
+    from cashier import secrets
+    from cashier.ledger import postgres
+
+    facts: dict[str, Any] = {"backend": "postgresql", "where": postgres.display(url)}
+    try:
+        import psycopg
+
+        password = secrets.get_database_password(url)
+        with psycopg.connect(url, connect_timeout=3, autocommit=True,
+                             **({"password": password} if password else {})) as raw:
+            conn = postgres.Connection(raw)
+            facts["server"] = conn.execute("SHOW server_version").fetchone()[0]
+            facts["schema_version"] = postgres.Database.user_version(conn)
+            if facts["schema_version"]:
+                facts["orders"] = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+            if facts["schema_version"] >= 7:
+                facts["counters"] = [{"counter_id": c, "lease_until": t} for c, t in conn.execute(
+                    "SELECT counter_id, lease_until FROM counters ORDER BY counter_id").fetchall()]
+    except Exception as exc:
+        facts["error"] = logs.one_line(str(exc))[:300]
     return facts
 
 

@@ -82,3 +82,32 @@ def test_database_password_goes_to_the_keyring_only(isolated_home, tmp_path):
 
     assert secrets.get_database_password("postgresql://cashier@db.shop.lan:5432/cashier") == "s3cret-pw"
 
+
+
+def test_support_bundle_describes_a_shared_ledger_without_its_password(pg_url, isolated_home, tmp_path):
+    import zipfile
+
+    from cashier import secrets
+    from cashier.ledger import Ledger
+
+    with Ledger(pg_url):
+        pass
+    secrets.set_database_password(pg_url, "bundle-secret-pw")
+    out = tmp_path / "bundle.zip"
+    cli("support-bundle", "--out", str(out), env={LEDGER_URL_ENV: pg_url})
+    with zipfile.ZipFile(out) as zf:
+        facts = json.loads(zf.read("facts.json"))
+        everything = b"".join(zf.read(name) for name in zf.namelist())
+    assert facts["ledger"]["backend"] == "postgresql" and facts["ledger"]["schema_version"] >= 7
+    assert facts["ledger"]["orders"] == 0 and "error" not in facts["ledger"]
+    assert b"bundle-secret-pw" not in everything
+
+
+def test_unreachable_shared_ledger_is_said_plainly(isolated_home):
+    """No server at the configured address: one plain line, exit 1, no traceback."""
+    proc = cli("--lang", "en", "report", check=False, env={LEDGER_URL_ENV: "postgresql://cashier@127.0.0.1:1/books"})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "cashier-cli: The shared ledger cannot be reached (postgresql://cashier@127.0.0.1:1/books): no new payments"
+        " can be taken now. Orders already sent are finished and written when the database is back. Check the"
+        " network or the database server"]

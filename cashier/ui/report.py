@@ -7,7 +7,7 @@ import datetime
 
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDateEdit, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
+    QAbstractItemView, QComboBox, QDateEdit, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
     QVBoxLayout, QWidget,
 )
 
@@ -22,6 +22,8 @@ define({
     "ui.rep.title": ("日报", "Daily report"),
     "ui.rep.day": ("日期", "Day"),
     "ui.rep.today": ("今天", "Today"),
+    "ui.rep.shop": ("全店", "Whole shop"),
+    "ui.rep.this_counter": ("本收银台（{counter}）", "This counter ({counter})"),
     "ui.rep.unresolved": ("⚠ 未完成或需核对：订单 {orders} 笔，退款 {refunds} 笔",
                           "⚠ Unresolved or to check: {orders:plural:order,orders}, {refunds:plural:refund,refunds}"),
     "ui.rep.open_orders": ("查看待处理订单", "Orders to check"),
@@ -64,6 +66,11 @@ class ReportPage(QWidget):
         today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
         keyed(today, tr("ui.rep.today"), "Ctrl+T")
         top.addWidget(today)
+        # The whole shop, or only this counter's sales and the refunds made here.
+        self.scope = QComboBox()
+        self.scope.addItem(tr("ui.rep.shop"), None)
+        self.scope.currentIndexChanged.connect(lambda _: self.reload())
+        top.addWidget(self.scope)
         self.print_button = QPushButton(tr("ui.shift.print"))
         self.print_button.clicked.connect(self.print_report)
         keyed(self.print_button, tr("ui.shift.print"), "Ctrl+P")
@@ -107,9 +114,16 @@ class ReportPage(QWidget):
         counter = self.window.counter
         if counter is None:
             return
+        if self.scope.count() < 2 or self.scope.itemData(1) != counter.counter_id:
+            self.scope.blockSignals(True)
+            while self.scope.count() > 1:
+                self.scope.removeItem(1)
+            self.scope.addItem(tr("ui.rep.this_counter", counter=counter.counter_id), counter.counter_id)
+            self.scope.blockSignals(False)
         q = self.day.date()
         day = datetime.date(q.year(), q.month(), q.day())
-        self.window.workers.run(lambda: counter.daily_report(day), self._show,
+        only = self.scope.currentData()
+        self.window.workers.run(lambda: counter.daily_report(day, only), self._show,
                                 lambda exc: self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc)))
 
     def _show(self, report) -> None:

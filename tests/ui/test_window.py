@@ -117,6 +117,28 @@ def test_report_lists_the_day(counter, qtbot):
     assert "¥12.00" in texts and "合计" in texts
 
 
+def test_report_for_the_whole_shop_or_this_counter(counter, qtbot):
+    """On shared books the report covers every counter, or only this one's sales."""
+    from tests.ledger.helpers import drive
+
+    order = _paid_qr_order(counter, "12")
+    counter.sim.pay("ltzf", order.out_trade_no)
+    counter.run(6)
+    counter.wait_state("paid")
+    ledger = counter.ctx.ledger  # another counter's sale in the same books
+    ledger.create_order(out_trade_no="PZ9OTHER", sale_id="S-Z9", counter_id="Z9", profile=order.profile,
+                        gateway=order.gateway, method="wechat", wallet="wechat", amount=Decimal("30.00"))
+    drive(ledger, "PZ9OTHER", "paid")
+    page = counter.window.show_page("report")
+    qtbot.waitUntil(lambda: page.report is not None and page.report.totals.paid_count == 2, timeout=10000)
+    assert page.report.counter_id is None and page.report.totals.paid_sum == Decimal("42.00")
+    mine = counter.engine.settings.counter_id
+    assert page.scope.itemText(1) == f"本收银台（{mine}）"
+    page.scope.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: page.report.counter_id == mine, timeout=10000)
+    assert (page.report.totals.paid_count, page.report.totals.paid_sum) == (1, Decimal("12.00"))
+
+
 def test_settings_page_validates_and_applies(counter, qtbot):
     page = counter.window.show_page("settings")
     page.counter_id.setText("A-1")
