@@ -75,6 +75,7 @@ define({
     "ui.books.gw.unknown": ("状态不明", "unclear"),
     "ui.books.none": ("—", "—"),
     "ui.books.total": ("合计", "Total"),
+    "ui.rep.print": ("打印 / PDF", "Print / PDF"),
     "ui.rep.recon": ("对账 {runs} 次：差异 {found} 处，未处理 {left} 处", "Reconciled {runs}×: {found} differences, {left} open"),
     "ui.rep.cash_moves": ("备用金存入 ¥{cash_in}，取款 ¥{cash_out}", "Cash put in ¥{cash_in}, taken out ¥{cash_out}"),
     "ui.report.shift_title": ("交班报表 第 {shift_id} 班", "Shift report {shift_id}"),
