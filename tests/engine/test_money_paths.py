@@ -209,3 +209,16 @@ def test_fengniao_qr_paid_after_our_watch_but_while_the_gateway_still_takes_it_e
     env.sim_client.pay_order(order)  # the customer pays ~40 minutes later: the gateway takes it
     done = env.run_until(order.out_trade_no, {S.PAID, S.CLOSED}, limit=600, step=15.0)
     assert done.state == S.PAID and done.paid_amount == Decimal("18.00")
+
+
+def test_weidoufu_refund_answered_for_another_amount_goes_to_a_person_with_both_figures(env):
+    order = paid(env, "weidoufu", "10.00")
+    env.sim_client.refund_behaviour(amount="5.00")
+    refund = env.engine.refund(order.out_trade_no, Decimal("2.00"), "退货", actor="manager")
+    env.run(30)
+    after = env.engine.ledger.get_refund(refund.out_refund_no)
+    assert after.state == S.REFUND_NEEDS_CHECK, after
+    assert after.failure_code == S.REFUND_AMOUNT_MISMATCH
+    assert after.failure_params == {"refunded": "5.00", "amount": "2.00"}
+    assert refund_requests(env, "weidoufu") == 1
+    assert_nothing_more_refundable(env, order.out_trade_no)
