@@ -107,6 +107,16 @@ def run(args, out, ctx) -> int:
                 data["next_shift_id"] = opened.shift_id
             out.emit(data, shift_text(report))
             return 0
+        if sub == "list":
+            from cashier.books import _stamp as stamp
+
+            shifts = ctx.ledger.shifts(limit=max(1, min(args.limit, 1000)), counter_id=args.counter)
+            rows = [{"shift_id": s.shift_id, "counter_id": s.counter_id, "clerk": s.clerk, "state": s.state,
+                     "opened_at": stamp(s.opened_at), "closed_at": stamp(s.closed_at)} for s in shifts]
+            out.emit({"counter_id": args.counter, "shifts": rows},
+                     "\n".join(f"{r['shift_id']}  {r['counter_id']}  {r['clerk']}  {r['state']}  {r['opened_at']}"
+                               f"  {r['closed_at']}" for r in rows))
+            return 0
         if sub == "report":
             report = books.shift_report(args.shift)
             out.emit(report.to_dict(), shift_text(report))

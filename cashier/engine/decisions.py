@@ -154,13 +154,21 @@ def paid(order, answer: PaymentState, now: float, twin: str | None) -> Decision:
     return Decision(S.PAID_EVENT, fields)
 
 
-def give_up_qr(now: float, *, cancelled: bool, query_interval: float, settings) -> Decision:
+def payable_until(order, limits: GatewayLimits) -> float | None:
+    """Until when the gateway may still take payment for this unpaid order (None: our expiry)."""
+    lifetime = getattr(limits, "unpaid_order_lifetime", None)
+    return order.created_at + lifetime if lifetime else None
+
+
+def give_up_qr(now: float, *, cancelled: bool, query_interval: float, settings,
+               payable_until: float | None = None) -> Decision:
     """No gateway here closes orders: the QR is given up locally and watched for a
-    late payment. Cancelled (by the clerk, or never shown) is watched quietly."""
+    late payment (at least as long as the gateway still takes one). Cancelled (by
+    the clerk, or never shown) is watched quietly."""
     key = "reason.cancelled" if cancelled else "reason.expired"
     return Decision(S.CANCEL if cancelled else S.EXPIRE, {
         **why(key),
-        "watch_until": now + settings.late_payment_watch_seconds,
+        "watch_until": max(now + settings.late_payment_watch_seconds, payable_until or 0.0),
         "next_check_at": now + max(settings.late_payment_poll_seconds, query_interval),
     })
 
@@ -186,14 +194,16 @@ def unanswered(order, now: float, limits: GatewayLimits, settings, *, not_found:
     if order.state == S.PENDING:
         if now < expires:
             return reschedule(min(expires, now + limits.query_interval), check_count=0)
-        return give_up_qr(now, cancelled=False, query_interval=limits.query_interval, settings=settings)
+        return give_up_qr(now, cancelled=False, query_interval=limits.query_interval, settings=settings,
+                          payable_until=payable_until(order, limits))
     if order.state == S.UNKNOWN:
         # The create's answer was lost, so no QR was shown.
         if not_found:
             if now >= expires:
                 return Decision(S.NEVER_CREATED, {**why("reason.never_created"), "next_check_at": None})
             return reschedule(now + max(limits.query_interval, 5.0), check_count=0)
-        decision = give_up_qr(now, cancelled=True, query_interval=limits.query_interval, settings=settings)
+        decision = give_up_qr(now, cancelled=True, query_interval=limits.query_interval, settings=settings,
+                              payable_until=payable_until(order, limits))
         return Decision(decision.event, {**decision.fields, **why("reason.never_shown")})
     if order.state in (S.EXPIRED, S.CANCELLED, S.NEEDS_CHECK):
         watch_until = order.watch_until or expires

@@ -172,7 +172,7 @@ class OrderFlows:
                 return order  # already given up, or a person's to settle
             gw = self.gateway(order.profile)
             decision = D.give_up_qr(self.now(), cancelled=True, query_interval=gw.limits.query_interval,
-                                    settings=self.settings)
+                                    settings=self.settings, payable_until=D.payable_until(order, gw.limits))
             return self._write(order, decision, actor=actor, action="cancelled")
 
     cancel = stop_waiting

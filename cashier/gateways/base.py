@@ -269,6 +269,10 @@ class GatewayLimits:
     default_qr_expiry: float = 300.0
     min_qr_expiry: float = 60.0
     max_qr_expiry: float = 7200.0
+    # How long after its creation the gateway still takes payment for an unpaid order
+    # it was sent no expiry for and cannot close (Fengniao: the wallets' ~2 h). A given-up
+    # QR is watched at least that long. None: the order ends at our expiry.
+    unpaid_order_lifetime: float | None = None
     # Characters allowed in out_trade_no / out_refund_no.
     trade_no_pattern: str = r"^[A-Za-z0-9_-]{6,32}$"
     trade_no_min_length: int = 6

@@ -207,6 +207,7 @@ class FengniaoGateway(Gateway):
         default_qr_expiry=300.0,
         min_qr_expiry=60.0,
         max_qr_expiry=7200.0,  # no expiry parameter exists; the wallets keep orders about 2 h
+        unpaid_order_lifetime=7200.0,  # so a given-up QR is watched that long
         trade_no_pattern=r"^[A-Za-z0-9_]{1,64}$",
         trade_no_min_length=1,
         trade_no_max_length=64,

@@ -340,10 +340,12 @@ class BooksMixin:
         with self._reading() as conn:
             return self._shift_row(conn, shift_id)
 
-    def shifts(self, *, limit: int = 50) -> list[ShiftRecord]:
+    def shifts(self, *, limit: int = 50, counter_id: str | None = None) -> list[ShiftRecord]:
+        """The newest shifts of every counter (shared books), or of one."""
+        where, params = ("", ()) if counter_id is None else (" WHERE counter_id = ?", (counter_id,))
         with self._reading() as conn:
-            rows = conn.execute(f"SELECT {_SHIFT_COLUMNS} FROM shifts ORDER BY shift_id DESC LIMIT ?",
-                                (int(limit),)).fetchall()
+            rows = conn.execute(f"SELECT {_SHIFT_COLUMNS} FROM shifts{where} ORDER BY shift_id DESC LIMIT ?",
+                                (*params, int(limit))).fetchall()
         return [_shift(r) for r in rows]
 
     def _live_report(self, conn: sqlite3.Connection, shift: ShiftRecord) -> ShiftReport:

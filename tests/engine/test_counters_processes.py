@@ -142,6 +142,12 @@ def test_counters_sell_and_refund_each_others_orders_at_once(shop):
     report = json.loads(shop.run("A1", "--json", "report").stdout)
     assert report["counter_id"] is None and report["totals"]["paid_count"] == 6
     assert report["totals"]["refund_sum"] == "18.00"
+    for counter_id, clerk in (("A1", "小王"), ("B2", "小李")):
+        shop.run(counter_id, "shift", "open", "--clerk", clerk, check=True)
+    listed = json.loads(shop.run("C3", "--json", "shift", "list").stdout)
+    assert sorted(s["counter_id"] for s in listed["shifts"]) == ["A1", "B2"]
+    only = json.loads(shop.run("C3", "--json", "shift", "list", "--counter", "B2").stdout)
+    assert [(s["counter_id"], s["clerk"]) for s in only["shifts"]] == [("B2", "小李")]
     own = json.loads(shop.run("B2", "--json", "report", "--counter", "B2").stdout)
     assert own["counter_id"] == "B2" and own["totals"]["paid_count"] == 2
     assert own["totals"]["refund_count"] == 2

@@ -197,3 +197,28 @@ def test_reconciliation_never_records_our_amount_for_a_gateway_payment_of_0(env)
     with pytest.raises(UserError):
         resolve(env.engine, books, late.out_trade_no, "record", "顾客后来付了", pin="2468")
     assert env.engine.ledger.get_order(late.out_trade_no + "-R") is None  # no 15.00 booked on a 0.00
+
+
+def test_fengniao_qr_paid_after_our_watch_but_while_the_gateway_still_takes_it_ends_paid(env):
+    """Fengniao takes no expiry and cannot close an order: the wallet keeps it payable
+    about 2 h. The order is watched that long, so a late payment is not left "closed"."""
+    order = env.engine.start_qr(env.profile("fengniao"), Decimal("18.00"), Method.WECHAT)
+    limit = env.engine.settings.late_payment_watch_seconds + 600  # past our own watch
+    env.run(limit, step=15.0)
+    assert env.engine.order(order.out_trade_no).state == S.EXPIRED  # still watched
+    env.sim_client.pay_order(order)  # the customer pays ~40 minutes later: the gateway takes it
+    done = env.run_until(order.out_trade_no, {S.PAID, S.CLOSED}, limit=600, step=15.0)
+    assert done.state == S.PAID and done.paid_amount == Decimal("18.00")
+
+
+def test_weidoufu_refund_answered_for_another_amount_goes_to_a_person_with_both_figures(env):
+    order = paid(env, "weidoufu", "10.00")
+    env.sim_client.refund_behaviour(amount="5.00")
+    refund = env.engine.refund(order.out_trade_no, Decimal("2.00"), "退货", actor="manager")
+    env.run(30)
+    after = env.engine.ledger.get_refund(refund.out_refund_no)
+    assert after.state == S.REFUND_NEEDS_CHECK, after
+    assert after.failure_code == S.REFUND_AMOUNT_MISMATCH
+    assert after.failure_params == {"refunded": "5.00", "amount": "2.00"}
+    assert refund_requests(env, "weidoufu") == 1
+    assert_nothing_more_refundable(env, order.out_trade_no)

@@ -79,3 +79,11 @@ def test_shifts_and_cash_move_to_a_shared_ledger(tmp_path, pg_url, clock):
     assert copied.copied["shifts"] == 1 and copied.copied["cash_entries"] == 1
     with Ledger(pg_url, clock=clock) as new:
         assert new.shift_report(shift.shift_id).to_dict() == before
+
+
+def test_shifts_of_the_whole_shop_or_one_counter(ledger):
+    a = ledger.open_shift(counter_id="A1", clerk="小王", float_amount=Decimal("0.00"))
+    b = ledger.open_shift(counter_id="B2", clerk="小李", float_amount=Decimal("50.00"))
+    assert [s.shift_id for s in ledger.shifts()] == [b.shift_id, a.shift_id]
+    assert [s.counter_id for s in ledger.shifts(counter_id="B2")] == ["B2"]
+    assert ledger.shifts(counter_id="C3") == []
