@@ -31,6 +31,8 @@ log = logging.getLogger("cashier.books")
 
 define({
     "books.pin_needed": ("此操作需要店长密码", "This needs the manager PIN"),
+    "ui.status.no_shift": ("未开班（F10 现金 · F11 交班 · F12 对账）", "No shift open (F10 cash · F11 shift · F12 reconcile)"),
+    "ui.status.clerk": ("收银员：{clerk}（第 {shift_id} 班）", "Clerk: {clerk} (shift {shift_id})"),
     "books.bad_range": ("开始日期不能晚于结束日期", "The start date may not be after the end date"),
     "books.kind.order": ("订单", "order"),
     "books.kind.refund": ("退款", "refund"),
@@ -71,11 +73,16 @@ class CashSale:
 class Books:
     """Shifts, cash and export for the engine's counter (engine.settings.counter_id)."""
 
-    def __init__(self, engine, *, settings_loader: Callable[[], Any] | None = None, peripherals=None) -> None:
+    def __init__(self, engine, *, settings_loader: Callable[[], Any] | None = None, peripherals=None,
+                 drawer_in_background: bool = False) -> None:
+        """peripherals: a `cashier.peripherals.Peripherals` (the drawer hangs on the
+        receipt printer). drawer_in_background: kick it from a thread of its own (the
+        window: a printer over the network must never hold the GUI)."""
         self.engine = engine
         self.ledger = engine.ledger
         self._settings_loader = settings_loader or _load_settings
         self.peripherals = peripherals
+        self._drawer_in_background = drawer_in_background
 
     @property
     def counter_id(self) -> str:
@@ -111,12 +118,20 @@ class Books:
         settings = getattr(p, "settings", None)
         if not getattr(settings, "cash_drawer", False) or not getattr(settings, "printer_url", ""):
             return False
-        try:
-            p.open_drawer()
+        def kick() -> bool:
+            try:
+                p.open_drawer()
+                return True
+            except Exception as exc:  # an unplugged printer must never fail the sale
+                log.warning("cash drawer not opened: %s", exc)
+                return False
+
+        if self._drawer_in_background:
+            import threading
+
+            threading.Thread(target=kick, name="cash-drawer", daemon=True).start()
             return True
-        except Exception as exc:  # an unplugged printer must never fail the sale
-            log.warning("cash drawer not opened: %s", exc)
-            return False
+        return kick()
 
     # ------------------------------------------------------------------ shifts
     def current_shift(self) -> B.ShiftRecord | None:

@@ -80,11 +80,23 @@ def shift_text(report) -> str:
     return "\n".join(lines)
 
 
+def _peripherals():
+    """The drawer hangs on the receipt printer: only when one is set up."""
+    from cashier.settings import SettingsStore
+
+    settings = SettingsStore().load_or_default()[0]
+    if not settings.printer_url or not settings.cash_drawer:
+        return None
+    from cashier.peripherals import Peripherals
+
+    return Peripherals(settings)
+
+
 def run(args, out, ctx) -> int:
     from cashier.books import Books
     from cashier.cli import _day
 
-    books = Books(ctx.engine)
+    books = Books(ctx.engine, peripherals=_peripherals())
     if args.command == "shift":
         sub = args.shift_command
         if sub == "open":

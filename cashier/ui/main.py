@@ -87,6 +87,7 @@ def _run(args) -> int:
     demo = args.demo
     first_run = not demo and not _has_profiles()
     window = MainWindow(demo=demo, settings=settings)
+    window.ask_handover_on_close = True  # the clerk quits: offer 交班 while a shift is open
     from cashier.ui.app import LastResort
 
     last_resort = LastResort(lambda: window).install()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 
 from cashier.i18n import UserError, define, tr
 from cashier.money import format_yuan
-from cashier.ui.checkout import wallet_text
+from cashier.ui.books_dialogs import gateway_title, wallet_title
 from cashier.ui.widgets import keyed
 
 define({
@@ -86,6 +86,10 @@ class ReportPage(QWidget):
         links.addWidget(self.orders_link)
         links.addWidget(self.refunds_link)
         links.addStretch(1)
+        self.print_button = QPushButton(tr("ui.rep.print"))
+        self.print_button.clicked.connect(self.print_report)
+        keyed(self.print_button, tr("ui.rep.print"), "Ctrl+P")
+        links.addWidget(self.print_button)
         layout.addLayout(links)
         self.table = QTableWidget(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels([tr(h) for h in HEADERS])
@@ -134,6 +138,15 @@ class ReportPage(QWidget):
         if report.held_orders:  # paid, but the site froze the money: someone checks with the site
             self.unresolved.setText(self.unresolved.text() + "  " + tr("ui.rep.held", count=len(report.held_orders)))
             self.unresolved.setStyleSheet("color: #d83931;")
+        runs = list(report.reconciliation)
+        if runs:  # the day's reconciliation (对账) results
+            found = sum(len(r["differences"]) for r in runs)
+            left = sum(r["unresolved"] for r in runs)
+            self.unresolved.setText(self.unresolved.text() + "  " + tr("ui.rep.recon", runs=len(runs), found=found,
+                                                                       left=left))
+        if report.cash_in or report.cash_out:
+            self.unresolved.setText(self.unresolved.text() + "  " + tr(
+                "ui.rep.cash_moves", cash_in=format_yuan(report.cash_in), cash_out=format_yuan(report.cash_out)))
         # Refunds live in 订单/退款 (the to-check page lists orders only).
         self.orders_link.setVisible(bool(n_orders))
         keyed(self.refunds_link, tr("ui.rep.open_refunds") if n_refunds else tr("ui.rep.refunds"), "F8")
@@ -142,8 +155,8 @@ class ReportPage(QWidget):
         titles = self._gateway_titles()
         for row, line in enumerate(lines + ([report.totals] if lines else [])):
             total = row == len(lines)
-            values = (tr("ui.rep.total") if total else titles.get(line.gateway, line.gateway),
-                      "" if total else (wallet_text(line.wallet) or line.wallet),
+            values = (tr("ui.rep.total") if total else titles.get(line.gateway, gateway_title(line.gateway)),
+                      "" if total else wallet_title(line.wallet),
                       str(line.paid_count), "¥" + format_yuan(line.paid_sum), str(line.refund_count),
                       "¥" + format_yuan(line.refund_sum), "¥" + format_yuan(line.net))
             for col, value in enumerate(values):
@@ -154,6 +167,14 @@ class ReportPage(QWidget):
                     item.setFont(font)
                 self.table.setItem(row, col, item)
         self.empty.setVisible(not lines)
+
+    def print_report(self) -> None:
+        """The day report through Qt's print preview (a printer, or save as PDF)."""
+        if self.report is None:
+            return
+        from cashier.ui.books_dialogs import day_report_html, print_preview
+
+        print_preview(self, day_report_html(self.report, shop=getattr(self.window.settings, "shop_name", "")))
 
     def show_refunds(self) -> None:
         """The history, filtered to unfinished refunds when there are some, else to

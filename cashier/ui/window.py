@@ -17,6 +17,18 @@ from cashier.ui.workers import Workers
 
 
 
+import cashier.books  # noqa: E402,F401  (defines the back office's status texts)
+
+
+def _drawer(settings):
+    """Peripherals for the cash drawer when a receipt printer is set up, else None."""
+    if not getattr(settings, "printer_url", "") or not getattr(settings, "cash_drawer", False):
+        return None
+    from cashier.peripherals import Peripherals
+
+    return Peripherals(settings)
+
+
 def _log():
     import logging
 
@@ -126,6 +138,14 @@ class MainWindow(QMainWindow):
         # F9 as well as Alt+1: back to the checkout from anywhere, one key.
         QShortcut(QKeySequence("F9"), self, activated=lambda: self.show_page("checkout"))
         QShortcut(QKeySequence("Ctrl+Shift+P"), self, activated=self._customer_pays)
+        # The back office: the cash key (F10), 交班 (F11), 对账 (F12).
+        self.books = None
+        self.ask_handover_on_close = False  # the app turns it on (ui.main); embedded windows and tests do not
+        self.status_clerk = QLabel(tr("ui.status.no_shift"))
+        bar.addWidget(self.status_clerk)
+        QShortcut(QKeySequence("F10"), self, activated=self.cash_sale)
+        QShortcut(QKeySequence("F11"), self, activated=self.close_shift)
+        QShortcut(QKeySequence("F12"), self, activated=self.reconcile)
 
     def _add_page(self, name: str, widget: QWidget, nav_layout) -> None:
         button = QPushButton()
@@ -297,6 +317,10 @@ class MainWindow(QMainWindow):
             self.status_note.setText(text)
             if not self.counter.profiles():
                 self.checkout._say(text)
+        from cashier.books import Books
+
+        self.books = Books(ctx.engine, peripherals=_drawer(self.settings), drawer_in_background=True)
+        self.show_clerk()
         self.refresh_attention()
         for page in self._lazy_pages.values():
             if page is not None and hasattr(page, "context_changed"):
@@ -470,6 +494,69 @@ class MainWindow(QMainWindow):
             else:
                 self.set_profile(self.checkout.profile)  # the payment-code route may have changed
 
+    # ------------------------------------------------------------ the back office
+    def show_clerk(self) -> None:
+        """The clerk's name on the checkout's status bar (or that no shift is open)."""
+        shift = self.books.current_shift() if self.books is not None else None
+        self.status_clerk.setText(tr("ui.status.clerk", clerk=shift.clerk, shift_id=shift.shift_id) if shift
+                                  else tr("ui.status.no_shift"))
+
+    def _ensure_shift(self, then) -> None:
+        from cashier.ui.books_dialogs import ShiftOpenDialog
+
+        if self.books.current_shift() is not None:
+            then()
+            return
+        self.shift_dialog = dialog = ShiftOpenDialog(self.books, self)
+        dialog.accepted.connect(lambda: (self.show_clerk(), then()))
+        dialog.open()
+
+    def cash_sale(self) -> None:
+        """The cash key (F10): the amount typed on the checkout, paid in cash."""
+        if self.books is None:
+            return
+        amount = self.checkout._parsed_amount()
+        if amount is None:
+            return
+        from cashier.ui.books_dialogs import CashDialog
+
+        def ask() -> None:
+            self.cash_dialog = dialog = CashDialog(self.books, amount, self)
+            dialog.accepted.connect(lambda: self._cash_done(dialog.sale))
+            dialog.open()
+
+        self._ensure_shift(ask)
+
+    def _cash_done(self, sale) -> None:
+        from cashier.money import format_yuan
+
+        text = tr("ui.cash.done", amount=format_yuan(sale.amount), change=format_yuan(sale.change))
+        self.checkout.new_checkout()
+        self.checkout._say(text)
+        self.flash(text)
+
+    def close_shift(self) -> None:
+        """交班 (F11): the shift's report, the count, and the next clerk if any."""
+        if self.books is None:
+            return
+        from cashier.ui.books_dialogs import ShiftCloseDialog
+
+        if self.books.current_shift() is None:
+            self._ensure_shift(lambda: None)
+            return
+        self.close_dialog = dialog = ShiftCloseDialog(self.books, self)
+        dialog.accepted.connect(self.show_clerk)
+        dialog.open()
+
+    def reconcile(self) -> None:
+        """对账 (F12): a day's orders of a profile asked again at the gateway."""
+        if self.books is None:
+            return
+        from cashier.ui.books_dialogs import ReconcileDialog
+
+        self.recon_dialog = dialog = ReconcileDialog(self.books, self.counter.profiles(), self)
+        dialog.open()
+
     def refuse_close(self) -> bool:
         """True (and says why) while a payment or refund is in flight: the window system
         or an installer asking the counter to close is refused until it is done."""
@@ -488,6 +575,20 @@ class MainWindow(QMainWindow):
         if event.spontaneous() and self.refuse_close():  # from the window system, not the app itself
             event.ignore()
             return
+        if (self.ask_handover_on_close and self.books is not None and self.isVisible()
+                and not getattr(self, "_handover_asked", False)):
+            from cashier.ui.books_dialogs import ask_handover
+
+            try:
+                shift_open = self.books.current_shift() is not None
+            except Exception:  # the books are unreadable: never hold the window open for it
+                shift_open = False
+            if shift_open:
+                self._handover_asked = True
+                if not ask_handover(self, self.books):
+                    self._handover_asked = False
+                    event.ignore()
+                    return
         QApplication.instance().removeEventFilter(self.scanner)
         QApplication.instance().removeEventFilter(self.dialog_activator)
         super().closeEvent(event)

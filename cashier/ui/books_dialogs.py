@@ -1,0 +1,521 @@
+"""The back office in the window: the cash key (现金, with the change shown big), shift
+open / close / handover (交班), reconciliation review (对账), and printing or saving
+as PDF of the shift and day reports through Qt's own print support.
+
+Everything asks `cashier.books.Books` / `cashier.reconcile` (Qt-free); a run that
+talks to the gateway goes to a worker thread (`Workers`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import threading
+from decimal import Decimal
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPageSize, QTextDocument
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from cashier.i18n import UserError, define, tr
+from cashier.money import AmountError, format_yuan, parse_amount
+
+define({
+    "ui.cash.title": ("现金收款", "Cash sale"),
+    "ui.cash.amount": ("应收", "Due"),
+    "ui.cash.tendered": ("实收现金", "Tendered"),
+    "ui.cash.change": ("找零 ¥{change}", "Change ¥{change}"),
+    "ui.cash.short": ("还差 ¥{short}", "¥{short} short"),
+    "ui.cash.done": ("现金收款 ¥{amount}，找零 ¥{change}", "Cash ¥{amount}, change ¥{change}"),
+    "ui.books.ok": ("确定 (Enter)", "OK (Enter)"),
+    "ui.books.cancel": ("取消 (Esc)", "Cancel (Esc)"),
+    "ui.shift.open_title": ("开班", "Open a shift"),
+    "ui.shift.clerk": ("收银员", "Clerk"),
+    "ui.shift.float": ("备用金", "Cash float"),
+    "ui.shift.close_title": ("交班：第 {shift_id} 班（{clerk}）", "Close shift {shift_id} ({clerk})"),
+    "ui.shift.counted": ("清点现金", "Counted cash"),
+    "ui.shift.next_clerk": ("接班收银员（可空）", "Next clerk (optional)"),
+    "ui.shift.expected": ("应有现金 ¥{expected}", "Expected cash ¥{expected}"),
+    "ui.shift.difference": ("差额 ¥{difference}", "Difference ¥{difference}"),
+    "ui.shift.close": ("交班 (Enter)", "Close shift (Enter)"),
+    "ui.shift.print": ("打印 / 存为 PDF", "Print / save as PDF"),
+    "ui.shift.unresolved": ("未完成订单 {count} 笔，将转入下一班", "{count} unresolved orders, carried into the next shift"),
+    "ui.shift.handover_ask": ("第 {shift_id} 班（{clerk}）还没有交班。现在交班吗？",
+                              "Shift {shift_id} ({clerk}) is still open. Close it now?"),
+    "ui.books.col.method": ("方式", "Method"), "ui.books.col.gateway": ("网关", "Gateway"), "ui.books.col.wallet": ("钱包", "Wallet"),
+    "ui.books.col.count": ("笔数", "Count"), "ui.books.col.amount": ("收款", "Taken"), "ui.books.col.refunded": ("退款", "Refunded"),
+    "ui.books.col.order": ("订单号", "Order"), "ui.books.col.kind": ("差异", "Difference"), "ui.books.col.ours": ("本店", "Ours"),
+    "ui.books.col.theirs": ("网关", "Gateway"), "ui.books.col.resolution": ("处理", "Resolution"),
+    "ui.method.cash": ("现金", "cash"), "ui.method.qr": ("扫码", "QR"), "ui.method.micropay": ("付款码", "payment code"),
+    "ui.recon.title": ("对账", "Reconciliation"),
+    "ui.recon.run": ("开始对账", "Start"),
+    "ui.recon.pin": ("店长密码", "Manager PIN"),
+    "ui.recon.note": ("备注", "Note"),
+    "ui.recon.record": ("补记收款", "Record the payment"),
+    "ui.recon.refund": ("标记退款", "Flag for refund"),
+    "ui.recon.checked": ("已核对", "Mark checked"),
+    "ui.recon.done": ("对账完成：查询 {checked} 笔，差异 {count} 处", "Done: {checked} checked, {count} differences"),
+    "ui.books.gw.paid": ("已付款", "paid"), "ui.books.gw.refunded": ("已退款", "refunded"),
+    "ui.books.gw.pending": ("未付款", "not paid"), "ui.books.gw.closed": ("已关闭", "closed"),
+    "ui.books.gw.failed": ("失败", "failed"), "ui.books.gw.not_found": ("网关没有此单", "not at the gateway"),
+    "ui.books.gw.unknown": ("状态不明", "unclear"),
+    "ui.books.none": ("—", "—"),
+    "ui.books.total": ("合计", "Total"),
+    "ui.rep.print": ("打印 / PDF", "Print / PDF"),
+    "ui.rep.recon": ("对账 {runs} 次：差异 {found} 处，未处理 {left} 处", "Reconciled {runs}×: {found} differences, {left} open"),
+    "ui.rep.cash_moves": ("备用金存入 ¥{cash_in}，取款 ¥{cash_out}", "Cash put in ¥{cash_in}, taken out ¥{cash_out}"),
+    "ui.report.shift_title": ("交班报表 第 {shift_id} 班", "Shift report {shift_id}"),
+    "ui.report.day_title": ("日报 {day}", "Day report {day}"),
+})
+
+BIG = 44
+
+
+def gateway_title(name: str) -> str:
+    """A gateway as the shop knows it (its title), cash as 现金."""
+    if name == "cash":
+        return tr("ui.method.cash")
+    from cashier import i18n
+    from cashier.gateways import gateway_class
+
+    try:
+        cls = gateway_class(name)
+    except Exception:
+        return name
+    return cls.title_en if i18n.language() == i18n.EN else cls.title_zh
+
+
+def wallet_title(wallet: str) -> str:
+    if wallet == "cash":
+        return tr("ui.books.none")
+    from cashier.ui.checkout.texts import wallet_text
+
+    return wallet_text(wallet)
+
+
+def ours_text(ours: dict) -> str:
+    if not ours:
+        return tr("ui.books.none")
+    state = ours.get("state", "")
+    key = "ui.state." + state
+    words = tr(key)
+    return f"{words if words != key else state} {ours.get('paid_amount') or ours.get('amount') or ''}".strip()
+
+
+def theirs_text(theirs: dict) -> str:
+    status = theirs.get("status", "unknown")
+    return f"{tr('ui.books.gw.' + status)} {theirs.get('amount') or ''}".strip()
+
+
+def _yuan_or_zero(text: str) -> Decimal:
+    try:
+        return parse_amount(text)
+    except AmountError as exc:
+        if exc.key == "amount.zero":
+            return Decimal("0.00")
+        raise
+
+
+def _buttons(dialog: QDialog, ok_text: str) -> tuple[QPushButton, QPushButton]:
+    ok, cancel = QPushButton(ok_text), QPushButton(tr("ui.books.cancel"))
+    ok.setDefault(True)
+    ok.clicked.connect(dialog.accept)
+    cancel.clicked.connect(dialog.reject)
+    return ok, cancel
+
+
+class CashDialog(QDialog):
+    """The cash key: what was tendered, and the change big."""
+
+    def __init__(self, books, amount: Decimal, parent=None) -> None:
+        super().__init__(parent)
+        self.books, self.amount, self.sale = books, amount, None
+        self.setWindowTitle(tr("ui.cash.title"))
+        layout = QVBoxLayout(self)
+        due = QLabel(f"{tr('ui.cash.amount')}  ¥{format_yuan(amount)}")
+        due.setStyleSheet("font-size: 20pt;")
+        layout.addWidget(due)
+        form = QFormLayout()
+        self.tendered = QLineEdit()
+        self.tendered.setPlaceholderText(format_yuan(amount))
+        self.tendered.textChanged.connect(self._update)
+        form.addRow(tr("ui.cash.tendered"), self.tendered)
+        layout.addLayout(form)
+        self.change = QLabel("")
+        self.change.setObjectName("change")
+        # A style sheet, not setFont: the app's own style sheet would override a font.
+        self.change.setStyleSheet(f"font-size: {BIG}pt; font-weight: bold; color: #b00000;")
+        self.change.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.change)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        row = QHBoxLayout()
+        self.ok, self.cancel = _buttons(self, tr("ui.books.ok"))
+        row.addWidget(self.ok)
+        row.addWidget(self.cancel)
+        layout.addLayout(row)
+        self._update()
+
+    def _tendered(self) -> Decimal:
+        text = self.tendered.text().strip()
+        return self.amount if not text else parse_amount(text)
+
+    def _update(self) -> None:
+        try:
+            tendered = self._tendered()
+        except UserError as exc:
+            self.change.setText("")
+            self.message.setText(exc.message())
+            self.ok.setEnabled(False)
+            return
+        self.message.setText("")
+        if tendered < self.amount:
+            self.change.setText(tr("ui.cash.short", short=format_yuan(self.amount - tendered)))
+            self.ok.setEnabled(False)
+        else:
+            self.change.setText(tr("ui.cash.change", change=format_yuan(tendered - self.amount)))
+            self.ok.setEnabled(True)
+
+    def accept(self) -> None:
+        try:
+            self.sale = self.books.cash_sale(self.amount, self._tendered())
+        except UserError as exc:
+            self.message.setText(exc.message())
+            return
+        self.change.setText(tr("ui.cash.change", change=format_yuan(self.sale.change)))
+        super().accept()
+
+
+class ShiftOpenDialog(QDialog):
+    def __init__(self, books, parent=None, clerk: str = "", float_amount: Decimal | None = None) -> None:
+        super().__init__(parent)
+        self.books, self.shift = books, None
+        self.setWindowTitle(tr("ui.shift.open_title"))
+        form = QFormLayout(self)
+        self.clerk = QLineEdit(clerk)
+        self.float = QLineEdit("" if float_amount is None else format_yuan(float_amount))
+        form.addRow(tr("ui.shift.clerk"), self.clerk)
+        form.addRow(tr("ui.shift.float"), self.float)
+        self.message = QLabel("")
+        form.addRow(self.message)
+        ok, cancel = _buttons(self, tr("ui.books.ok"))
+        row = QHBoxLayout()
+        row.addWidget(ok)
+        row.addWidget(cancel)
+        form.addRow(row)
+
+    def accept(self) -> None:
+        try:
+            self.shift = self.books.open_shift(self.clerk.text(), _yuan_or_zero(self.float.text() or "0"))
+        except UserError as exc:
+            self.message.setText(exc.message())
+            return
+        super().accept()
+
+
+def _totals_table(report) -> QTableWidget:
+    table = QTableWidget(len(report.lines), 6)
+    table.setHorizontalHeaderLabels([tr(f"ui.books.col.{c}") for c in
+                                     ("method", "gateway", "wallet", "count", "amount", "refunded")])
+    for r, line in enumerate(report.lines):
+        for c, value in enumerate((tr(f"ui.method.{line.method}"), gateway_title(line.gateway),
+                                   wallet_title(line.wallet), str(line.count),
+                                   format_yuan(line.amount), format_yuan(line.refunded))):
+            table.setItem(r, c, QTableWidgetItem(value))
+    table.resizeColumnsToContents()
+    return table
+
+
+class ShiftCloseDialog(QDialog):
+    """交班: the shift's totals, what is unresolved, expected vs counted cash."""
+
+    def __init__(self, books, parent=None) -> None:
+        super().__init__(parent)
+        self.books, self.closed, self.opened = books, None, None
+        self.report = books.shift_report()
+        shift = self.report.shift
+        self.setWindowTitle(tr("ui.shift.close_title", shift_id=shift.shift_id, clerk=shift.clerk))
+        layout = QVBoxLayout(self)
+        layout.addWidget(_totals_table(self.report))
+        if self.report.unresolved:
+            layout.addWidget(QLabel(tr("ui.shift.unresolved", count=len(self.report.unresolved))))
+        self.expected = QLabel(tr("ui.shift.expected", expected=format_yuan(self.report.expected_cash)))
+        self.expected.setStyleSheet("font-size: 18pt;")
+        layout.addWidget(self.expected)
+        form = QFormLayout()
+        self.counted = QLineEdit()
+        self.counted.textChanged.connect(self._update)
+        self.next_clerk = QLineEdit()
+        form.addRow(tr("ui.shift.counted"), self.counted)
+        form.addRow(tr("ui.shift.next_clerk"), self.next_clerk)
+        layout.addLayout(form)
+        self.difference = QLabel("")
+        self.difference.setStyleSheet("font-size: 26pt; font-weight: bold;")
+        layout.addWidget(self.difference)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        row = QHBoxLayout()
+        self.ok, cancel = _buttons(self, tr("ui.shift.close"))
+        self.print_button = QPushButton(tr("ui.shift.print"))
+        self.print_button.clicked.connect(lambda: print_preview(self, shift_report_html(self.report)))
+        for b in (self.ok, self.print_button, cancel):
+            row.addWidget(b)
+        layout.addLayout(row)
+        books.count_drawer()
+        self._update()
+
+    def _counted(self) -> Decimal | None:
+        text = self.counted.text().strip()
+        return None if not text else _yuan_or_zero(text)
+
+    def _update(self) -> None:
+        try:
+            counted = self._counted()
+        except UserError as exc:
+            self.message.setText(exc.message())
+            self.ok.setEnabled(False)
+            return
+        self.message.setText("")
+        self.ok.setEnabled(counted is not None)
+        self.difference.setText("" if counted is None else tr(
+            "ui.shift.difference", difference=format_yuan(counted - self.report.expected_cash)))
+
+    def accept(self) -> None:
+        try:
+            counted = self._counted()
+            if self.next_clerk.text().strip():
+                self.closed, self.opened = self.books.handover(counted, self.next_clerk.text())
+            else:
+                self.closed = self.books.close_shift(counted)
+        except UserError as exc:
+            self.message.setText(exc.message())
+            return
+        super().accept()
+
+
+class ReconcileDialog(QDialog):
+    """对账: run a day's reconciliation for a profile (on a worker), then resolve each
+    difference with the manager PIN."""
+
+    finished_run = Signal(object)
+    progressed = Signal(int, int)
+
+    def __init__(self, books, profiles: list[str], parent=None, *, sleep=None) -> None:
+        super().__init__(parent)
+        from cashier.ui.workers import Workers
+
+        self.books, self.result, self._sleep = books, None, sleep
+        self.workers = Workers(self)
+        self._stop = threading.Event()
+        self.setWindowTitle(tr("ui.recon.title"))
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.profile = QComboBox()
+        self.profile.addItems(profiles)
+        self.day = QDateEdit(datetime.date.today())
+        self.day.setDisplayFormat("yyyy-MM-dd")
+        self.run_button = QPushButton(tr("ui.recon.run"))
+        self.run_button.clicked.connect(self.start)
+        for w in (self.profile, self.day, self.run_button):
+            top.addWidget(w)
+        layout.addLayout(top)
+        self.progress = QProgressBar()
+        layout.addWidget(self.progress)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels([tr(f"ui.books.col.{c}") for c in
+                                              ("order", "kind", "ours", "theirs", "resolution")])
+        layout.addWidget(self.table)
+        form = QFormLayout()
+        self.note = QLineEdit()
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow(tr("ui.recon.note"), self.note)
+        form.addRow(tr("ui.recon.pin"), self.pin)
+        layout.addLayout(form)
+        row = QHBoxLayout()
+        self.action_buttons = {}
+        for action in ("record", "refund", "checked"):
+            button = QPushButton(tr(f"ui.recon.{action}"))
+            button.clicked.connect(lambda _=False, a=action: self.resolve(a))
+            self.action_buttons[action] = button
+            row.addWidget(button)
+        layout.addLayout(row)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.progressed.connect(self._on_progress)
+        self.resize(820, 520)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+
+    def start(self) -> None:
+        from cashier.reconcile import Reconciler
+
+        profile = self.profile.currentText()
+        day = self.day.date().toPython()
+        kwargs = {"sleep": self._sleep} if self._sleep else {}
+        rec = Reconciler(self.books.engine, stop=self._stop,
+                         on_progress=lambda p: self.progressed.emit(p.done, p.total) if p.phase == "query" else None,
+                         **kwargs)
+        self.run_button.setEnabled(False)
+        self.workers.run(lambda: rec.run(profile, day), self._done, self._failed)
+
+    def _done(self, result) -> None:
+        self.result = result
+        self.run_button.setEnabled(True)
+        self.message.setText(tr("ui.recon.done", checked=result.orders_checked, count=len(result.differences)))
+        self.show_differences()
+        self.finished_run.emit(result)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.run_button.setEnabled(True)
+        self.message.setText(exc.message() if isinstance(exc, UserError) else tr("error.generic"))
+
+    def show_differences(self) -> None:
+        from cashier.reconcile import kind_text
+
+        diffs = self.books.ledger.differences(self.result.run.run_id) if self.result else []
+        self.diffs = diffs
+        self.table.setRowCount(len(diffs))
+        for r, d in enumerate(diffs):
+            ours, theirs = ours_text(d.ours), theirs_text(d.gateway)
+            for c, value in enumerate((d.out_trade_no, kind_text(d.kind), ours, theirs,
+                                       tr(f"ui.recon.{d.resolution}") if d.resolution else "")):
+                self.table.setItem(r, c, QTableWidgetItem(value))
+        self.table.resizeColumnsToContents()
+        if diffs and self.table.currentRow() < 0:
+            self.table.selectRow(0)
+
+    def resolve(self, action: str) -> None:
+        from cashier.reconcile import resolve
+
+        row = self.table.currentRow()
+        if row < 0 or row >= len(getattr(self, "diffs", [])):
+            return
+        try:
+            resolve(self.books.engine, self.books, self.diffs[row].out_trade_no, action, self.note.text(),
+                    pin=self.pin.text() or None)
+        except UserError as exc:
+            self.message.setText(exc.message())
+            return
+        self.pin.clear()
+        self.message.setText("")
+        self.show_differences()
+
+    def reject(self) -> None:
+        self._stop.set()
+        self.workers.wait(5000)
+        super().reject()
+
+
+# ---------------------------------------------------------------------------- printing
+_STYLE = ("<style>body{font-family:'Noto Sans CJK SC','Noto Sans SC',sans-serif;font-size:10pt}"
+          "table{border-collapse:collapse}td,th{border:1px solid #888;padding:3px 8px}"
+          "td.n{text-align:right}</style>")
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def shift_report_html(report, shop: str = "") -> str:
+    d = report.to_dict()
+    rows = "".join(
+        f"<tr><td>{_e(tr('ui.method.' + line.method))}</td><td>{_e(gateway_title(line.gateway))}</td>"
+        f"<td>{_e(wallet_title(line.wallet))}</td>"
+        f"<td class=n>{line.count}</td><td class=n>{format_yuan(line.amount)}</td>"
+        f"<td class=n>{line.refund_count}</td><td class=n>{format_yuan(line.refunded)}</td></tr>"
+        for line in report.lines)
+    opened = datetime.datetime.fromtimestamp(d["opened_at"]).strftime("%Y-%m-%d %H:%M")
+    closed = datetime.datetime.fromtimestamp(d["closed_at"]).strftime("%Y-%m-%d %H:%M") if d["closed_at"] else "—"
+    unresolved = "".join(f"<li>{_e(u['out_trade_no'])} {_e(ours_text({'state': u['state']}))} ¥{_e(u['amount'])}</li>"
+                         for u in d["unresolved"])
+    corrections = "".join(f"<li>{_e(c['entry_no'])} ¥{_e(c['amount'])} {_e(c['reason'])}（{_e(c['clerk'])}）</li>"
+                          for c in d["corrections"])
+    head = [tr("ui.books.col." + c) for c in ("method", "gateway", "wallet", "count", "amount")]
+    return (f"<html><head>{_STYLE}</head><body><h2>{_e(shop)} {_e(tr('ui.report.shift_title', shift_id=d['shift_id']))}</h2>"
+            f"<p>收银员 {_e(d['clerk'])} · 开班 {opened} · 交班 {closed}</p>"
+            f"<table><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}<th>退款笔数</th><th>{_e(tr('ui.books.col.refunded'))}</th></tr>"
+            f"{rows}</table>"
+            f"<p>备用金 ¥{d['float']} · 现金收款 ¥{d['cash_sales']} · 现金退款 ¥{d['cash_refunds']} · "
+            f"存入 ¥{d['cash_in']} · 取款 ¥{d['cash_out']}</p>"
+            f"<h3>应有现金 ¥{d['expected_cash']} · 清点 ¥{d['counted_cash'] or '—'} · 差额 ¥{d['difference'] or '—'}</h3>"
+            + (f"<p>未完成订单（转入下一班）：</p><ul>{unresolved}</ul>" if unresolved else "")
+            + (f"<p>交班后的更正：</p><ul>{corrections}</ul>" if corrections else "")
+            + "</body></html>")
+
+
+def day_report_html(report, shop: str = "") -> str:
+    rows = "".join(
+        f"<tr><td>{_e(gateway_title(line.gateway) if line.gateway else tr('ui.books.total'))}</td>"
+        f"<td>{_e(wallet_title(line.wallet) if line.wallet else '')}</td><td class=n>{line.paid_count}</td>"
+        f"<td class=n>{format_yuan(line.paid_sum)}</td><td class=n>{line.refund_count}</td>"
+        f"<td class=n>{format_yuan(line.refund_sum)}</td><td class=n>{format_yuan(line.net)}</td></tr>"
+        for line in (*report.lines, report.totals))
+    recon = "".join(f"<li>{_e(r['profile'])}：查询 {r['orders_checked']} 笔，差异 {len(r['differences'])} 处，"
+                    f"未处理 {r['unresolved']} 处</li>" for r in report.reconciliation)
+    return (f"<html><head>{_STYLE}</head><body><h2>{_e(shop)} {_e(tr('ui.report.day_title', day=report.day.isoformat()))}</h2>"
+            "<table><tr><th>网关</th><th>钱包</th><th>笔数</th><th>收款</th><th>退款笔数</th><th>退款</th><th>净额</th></tr>"
+            f"{rows}</table><p>备用金存入 ¥{format_yuan(report.cash_in)} · 取款 ¥{format_yuan(report.cash_out)}</p>"
+            + (f"<h3>对账</h3><ul>{recon}</ul>" if recon else "") + "</body></html>")
+
+
+def _document(html_text: str) -> QTextDocument:
+    doc = QTextDocument()
+    doc.setHtml(html_text)
+    return doc
+
+
+def save_pdf(html_text: str, path: str) -> None:
+    """Render a report to a PDF file (QPrinter in PDF mode: no printer needed)."""
+    from PySide6.QtPrintSupport import QPrinter
+
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    printer.setOutputFileName(str(path))
+    _document(html_text).print_(printer)
+
+
+def print_preview(parent, html_text: str) -> None:
+    """Qt's print preview: print on any printer, or choose "PDF" there to save."""
+    from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
+
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    dialog = QPrintPreviewDialog(printer, parent)
+    doc = _document(html_text)
+    dialog.paintRequested.connect(doc.print_)
+    dialog.exec()
+
+
+def ask_handover(parent, books) -> bool:
+    """On quit or a change of clerk: offer to close the open shift. False: stay."""
+    shift = books.current_shift()
+    if shift is None:
+        return True
+    answer = QMessageBox.question(
+        parent, tr("ui.shift.open_title"), tr("ui.shift.handover_ask", shift_id=shift.shift_id, clerk=shift.clerk),
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel)
+    if answer == QMessageBox.StandardButton.Cancel:
+        return False
+    if answer == QMessageBox.StandardButton.Yes:
+        return ShiftCloseDialog(books, parent).exec() == QDialog.DialogCode.Accepted
+    return True

@@ -1,0 +1,145 @@
+"""The back office in the real window: the cash key with the change shown big, the
+shift close (交班) with a counted difference, reconciliation review with the manager
+PIN; the shift report saved as a PDF through Qt's print support.
+
+Screenshots and the PDF go to $CASHIER_SHOTS (default: the test's tmp dir) for a
+person to look at. The PDF's check needs poppler-utils (pdftoppm, pdftotext)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from PySide6.QtTest import QTest
+
+from cashier.settings import SettingsStore
+
+EPAY = "演示·易支付"
+PIN = "1357"
+
+
+def _shot(widget, tmp_path, name: str) -> Path:
+    """A picture for a person, and the words a clerk sees checked (no internal ids)."""
+    from tests.ui.words_check import word_faults
+
+    assert word_faults(widget, "zh_CN", [EPAY, "小王"]) == []
+    out = Path(os.environ.get("CASHIER_SHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    assert widget.grab().save(str(path))
+    return path
+
+
+def _open_shift_and_sell_cash(counter, qtbot, tmp_path):
+    window = counter.window
+    counter.type_human("12")
+    window.cash_sale()  # F10; no shift yet: the open-shift dialog comes first
+    qtbot.waitUntil(lambda: getattr(window, "shift_dialog", None) is not None and window.shift_dialog.isVisible())
+    window.shift_dialog.clerk.setText("小王")
+    window.shift_dialog.float.setText("100")
+    window.shift_dialog.accept()
+    qtbot.waitUntil(lambda: getattr(window, "cash_dialog", None) is not None and window.cash_dialog.isVisible())
+    dialog = window.cash_dialog
+    QTest.keyClicks(dialog.tendered, "10")
+    assert "还差" in dialog.change.text() and not dialog.ok.isEnabled()  # not enough tendered
+    dialog.tendered.setText("")
+    QTest.keyClicks(dialog.tendered, "20")
+    assert dialog.change.text() == "找零 ¥8.00" and dialog.ok.isEnabled()
+    dialog.change.ensurePolished()
+    assert dialog.change.fontInfo().pointSize() >= 40  # the change is shown big
+    _shot(dialog, tmp_path, "cash_change")
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    return dialog.sale
+
+
+def test_cash_key_shows_the_change_and_records_the_sale(counter, qtbot, tmp_path):
+    sale = _open_shift_and_sell_cash(counter, qtbot, tmp_path)
+    assert (sale.amount, sale.change) == (Decimal("12.00"), Decimal("8.00"))
+    assert "小王" in counter.window.status_clerk.text()  # the clerk's name on the checkout
+    assert "找零 ¥8.00" in counter.checkout.message.text()
+    assert counter.ctx.ledger.cash_entry(sale.out_trade_no).tendered == Decimal("20.00")
+    _shot(counter.window, tmp_path, "checkout_after_cash")
+    page = counter.window.show_page("report")  # the day report holds cash too
+    qtbot.waitUntil(lambda: page.report is not None and page.table.rowCount() >= 2)
+    assert [page.table.item(r, 0).text() for r in range(page.table.rowCount())][0] == "现金"
+    assert page.table.item(0, 3).text() == "¥12.00"
+    _shot(counter.window, tmp_path, "day_report")
+
+
+def test_shift_close_shows_expected_counted_and_difference(counter, qtbot, tmp_path):
+    _open_shift_and_sell_cash(counter, qtbot, tmp_path)
+    window = counter.window
+    window.close_shift()  # F11
+    qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
+    dialog = window.close_dialog
+    assert "112.00" in dialog.expected.text()  # 100 float + 12 cash
+    QTest.keyClicks(dialog.counted, "111.50")
+    assert dialog.difference.text() == "差额 ¥-0.50"
+    _shot(dialog, tmp_path, "shift_close")
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    assert dialog.closed.counted_cash == Decimal("111.50") and dialog.closed.difference == Decimal("-0.50")
+    assert "未开班" in window.status_clerk.text()
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler-utils (pdftoppm, pdftotext)")
+def test_shift_report_pdf_has_its_chinese_text(counter, qtbot, tmp_path):
+    from cashier.ui.books_dialogs import save_pdf, shift_report_html
+
+    _open_shift_and_sell_cash(counter, qtbot, tmp_path)
+    report = counter.window.books.close_shift(Decimal("110.00"))
+    out = Path(os.environ.get("CASHIER_SHOTS") or tmp_path)
+    pdf = out / "shift_report.pdf"
+    save_pdf(shift_report_html(report, shop="演示小店"), str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    # Noto CJK's PDF text maps some glyphs to Kangxi radicals (⼩ for 小): same shapes.
+    text = unicodedata.normalize("NFKC", text)
+    for words in ("交班报表", "收银员", "小王", "应有现金", "112.00", "差额", "-2.00", "现金"):
+        assert words in text, words
+    subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", str(pdf), str(out / "shift_report")],
+                   check=True)
+    assert list(out.glob("shift_report*.png"))
+
+
+def test_reconciliation_review_with_the_manager_pin(counter, qtbot, tmp_path):
+    from cashier.gateways.base import Method
+
+    SettingsStore().set_pin(PIN)
+    window, engine = counter.window, counter.engine
+    order = engine.start_qr(EPAY, Decimal("25.00"), Method.WECHAT)
+    counter.sim.pay_order(order)
+    counter.run(5)
+    engine.check(order.out_trade_no)
+    counter.sim.set_amount("epay", order.out_trade_no, "52.00")
+    foreign = counter.sim.foreign_order("epay", "1001", "8.88")
+    window.reconcile()  # F12
+    qtbot.waitUntil(lambda: getattr(window, "recon_dialog", None) is not None and window.recon_dialog.isVisible())
+    dialog = window.recon_dialog
+    dialog._sleep = counter.clock.advance  # rate-limit waits on the test's clock
+    dialog.profile.setCurrentText(EPAY)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=20000)
+    assert dialog.table.rowCount() == 2
+    kinds = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(2)}
+    assert kinds == {order.out_trade_no: "金额不符", foreign["out_trade_no"]: "本店没有这笔订单"}
+    _shot(dialog, tmp_path, "reconcile_review")
+    row = next(r for r in range(2) if dialog.table.item(r, 0).text() == foreign["out_trade_no"])
+    dialog.table.selectRow(row)
+    dialog.note.setText("另一台设备收的")
+    dialog.action_buttons["record"].click()  # no PIN: refused, nothing recorded
+    assert "店长密码" in dialog.message.text()
+    assert counter.ctx.ledger.get_order(foreign["out_trade_no"]) is None
+    dialog.pin.setText(PIN)
+    dialog.action_buttons["record"].click()
+    assert dialog.message.text() == "" and dialog.table.item(row, 4).text() == "补记收款"
+    assert counter.ctx.ledger.get_order(foreign["out_trade_no"]).state == "paid"
+    _shot(dialog, tmp_path, "reconcile_resolved")
+    dialog.reject()
