@@ -149,6 +149,8 @@ def paid(order, answer: PaymentState, now: float, twin: str | None) -> Decision:
         return Decision(S.PAID_EVENT, {**fields, **why(HELD_REASON)}, action=HELD_ACTION)
     if order.state in (S.EXPIRED, S.CANCELLED, S.NEEDS_CHECK):
         fields.update(why("reason.late_payment"))
+    else:  # paid on time: what was said while it was unsettled ("outcome unknown…") no longer holds
+        fields.update(reason_code=None, reason_params={}, note=None)
     return Decision(S.PAID_EVENT, fields)
 
 

@@ -185,7 +185,7 @@ def _wallet_of_paytype(value: object) -> Wallet:
 class Its500Gateway(Gateway):
     name = "its500"
     title_zh = "站长付"
-    title_en = "its500"
+    title_en = "Zhanzhangfu"
     # Alipay links only (qr.alipay.com, the zfbuseridcode page); WeChat and QQ are pictures.
     qr_schemes = frozenset({"https"})
     # The seed's sample answer gives the merchant's code pictures as plain http URLs.

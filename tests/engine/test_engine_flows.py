@@ -406,3 +406,14 @@ def test_late_payment_of_an_abandoned_qr_for_a_paid_sale_is_flagged(env):
     assert late in env.engine.needs_attention()
     report = env.engine.ledger.daily_report(__import__("datetime").date.fromtimestamp(env.clock.now()))
     assert report.totals.paid_sum == Decimal("10.00")  # every fen taken is counted
+
+
+def test_a_payment_settled_after_a_lost_answer_keeps_no_stale_reason(env):
+    """"Outcome unknown, querying" is what was true while it was unsettled; once the
+    query says paid, the order is plainly paid (the window and CLI showed both)."""
+    profile = env.profile("fengniao")
+    env.sim_client.fault("reset", gateway="fengniao", op="micropay", when="after")
+    order = env.engine.start_micropay(profile, Decimal("3.00"), wechat_code())
+    assert order.state in (S.UNKNOWN, S.PENDING, S.USERPAYING) and order.reason
+    paid = env.run_until(order.out_trade_no, {S.PAID})
+    assert paid.reason is None and paid.reason_code is None
