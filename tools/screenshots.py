@@ -12,6 +12,8 @@ a person's pace (120 ms a key), the payment code at scanner speed (1 ms a key) a
 gateway address into the profile dialog at password-manager speed (30 ms a key);
 without it the keys are sent through Qt. Writes first_run, checkout, qr, success,
 scanned_code, micropay_waiting, cancelled, profile_switch, to_check, history,
+(the back office: shift_open, cash_change, checkout_after_cash, shift_close,
+reconcile_review),
 history_refund, report, settings, settings_profiles, profile_dialog and
 not_a_payment_code PNGs into the directory given, and prints any layout fault the
 layout tests would report (tests/ui/layout_check.py). Grabs the whole X screen, so
@@ -195,6 +197,42 @@ def main() -> int:
     keys("10", 120)
     shot("history_refund")
     dialog.reject()
+
+    # The back office: the cash key (F10) with the change, 交班 (F11), 对账 (F12).
+    window.show_page("checkout")
+    co.setFocus()
+    co.new_checkout()
+    keys("12", 120)
+    window.cash_sale()
+    wait(lambda: getattr(window, "shift_dialog", None) is not None and window.shift_dialog.isVisible())
+    window.shift_dialog.clerk.setText("小王" if args.lang != "en" else "Wang")
+    window.shift_dialog.float.setText("100")
+    shot("shift_open")
+    window.shift_dialog.accept()
+    wait(lambda: getattr(window, "cash_dialog", None) is not None and window.cash_dialog.isVisible())
+    window.cash_dialog.tendered.setFocus()
+    keys("20", 120)
+    shot("cash_change")
+    window.cash_dialog.accept()
+    spin(0.3)
+    shot("checkout_after_cash", window)
+    window.close_shift()
+    wait(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
+    window.close_dialog.counted.setFocus()
+    keys("111.50", 120)
+    shot("shift_close")
+    window.close_dialog.reject()
+    window.reconcile()
+    wait(lambda: getattr(window, "recon_dialog", None) is not None and window.recon_dialog.isVisible())
+    recon = window.recon_dialog
+    window.ctx.sim_client.foreign_order("epay", "1001", "8.88")  # an order only the gateway knows
+    epay = next((n for n in window.counter.profiles() if window.counter.info(n).gateway == "epay"), None)
+    if epay is not None:
+        recon.profile.setCurrentText(epay)
+    recon.start()
+    wait(lambda: recon.result is not None, 120)
+    shot("reconcile_review")
+    recon.reject()
 
     report = window.show_page("report")
     wait(lambda: report.report is not None)
