@@ -406,6 +406,8 @@ class BooksMixin:
                 return live
             summary = json.loads(conn.execute("SELECT summary FROM shifts WHERE shift_id = ?",
                                               (shift.shift_id,)).fetchone()[0] or "{}")
+        if not summary:  # closed without a snapshot (a copied or hand-made row): its figures now
+            return live
         return _from_summary(shift, summary, live.corrections, live.cash_entries)
 
     def close_shift(self, shift_id: int, *, counted: Decimal, actor: str, note: str = "") -> ShiftReport:
