@@ -29,3 +29,10 @@ def test_waiting_then_stopping_says_so_without_a_countdown():
     assert stopping.status.key == "ui.stopping" and stopping.detail.key == "ui.stopping_detail"
     assert not stopping.countdown and not stopping.can_stop  # one truth: no "reversed in 9 s" beside it
     assert "15 秒" in stopping.detail.render()
+
+
+def test_a_qr_past_its_expiry_says_it_is_checking_not_zero_left():
+    qr = Order(state="pending", method="wechat", expires_at=1300.0)
+    assert "0:01" in presenter.countdown(qr, 1299.0).render()
+    late = presenter.countdown(qr, 1305.0)
+    assert late.key == "ui.expiring" and "0:00" not in late.render()

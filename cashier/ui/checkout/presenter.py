@@ -146,5 +146,9 @@ def waiting_detail(order, now: float) -> Text:
 
 
 def countdown(order, now: float) -> Text:
+    if order.expires_at and now >= order.expires_at:
+        # Time is up but the last query (at the gateway's rate) has not answered yet:
+        # say that, not "0:00 left, waiting for the customer".
+        return Text("ui.expiring")
     left = max(0, int((order.expires_at or now) - now))
     return Text("ui.countdown", {"m": left // 60, "s": left % 60})

@@ -28,6 +28,7 @@ define({
     "ui.not_ready": ("正在连接支付网关，请稍候…", "Connecting to the gateway, one moment…"),
     "ui.no_profile": ("还没有可用的商户配置：请在“设置”里添加", "No usable merchant profile: add one in Settings"),
     "ui.code_waiting_amount": ("已扫到{wallet}付款码，请输入金额后按 Enter 收款", "{wallet} payment code scanned: enter the amount and press Enter"),
+    "ui.expiring": ("已到时间，正在最后确认顾客是否付款…", "Time is up: checking once more whether the customer paid…"),
     "ui.stopping": ("正在停止收款", "Stopping the payment"),
     "ui.stopping_detail": ("先查单：顾客没付就撤销，已付就显示收款成功。微信付款码要在扣款 15 秒后才能撤销，请稍候。",
                            "Checking first: not paid, it is reversed; paid, it shows as paid. WeChat allows a reverse only 15 s after the charge: please wait."),
