@@ -109,6 +109,9 @@ def present(order, now: float, *, cancelled: bool = False) -> Screen:
         if state == REVERSING:  # one truth: no countdown, nothing to stop
             return Screen(WAITING, title=Text("ui.waiting_title"), status=status,
                           detail=Text("ui.reversing_detail"), can_check=True)
+        if cancelled:  # the clerk stopped waiting: the engine asks, then reverses (no countdown)
+            return Screen(WAITING, title=Text("ui.waiting_title"), status=Text("ui.stopping"),
+                          detail=Text("ui.stopping_detail"), can_check=True)
         return Screen(WAITING, title=Text("ui.waiting_title"), status=status, countdown=True, can_stop=True,
                       can_check=True)
     return Screen(QR, status=status, countdown=True, can_stop=state not in IN_FLIGHT_ORDER_STATES, can_check=True)
@@ -143,5 +146,9 @@ def waiting_detail(order, now: float) -> Text:
 
 
 def countdown(order, now: float) -> Text:
+    if order.expires_at and now >= order.expires_at:
+        # Time is up but the last query (at the gateway's rate) has not answered yet:
+        # say that, not "0:00 left, waiting for the customer".
+        return Text("ui.expiring")
     left = max(0, int((order.expires_at or now) - now))
     return Text("ui.countdown", {"m": left // 60, "s": left % 60})
