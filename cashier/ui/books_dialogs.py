@@ -43,6 +43,13 @@ define({
     "ui.cash.done": ("现金收款 ¥{amount}，找零 ¥{change}", "Cash ¥{amount}, change ¥{change}"),
     "ui.books.ok": ("确定 (Enter)", "OK (Enter)"),
     "ui.books.cancel": ("取消 (Esc)", "Cancel (Esc)"),
+    "ui.move.title": ("备用金 / 取款", "Cash in / out"),
+    "ui.move.kind": ("类型", "Kind"),
+    "ui.move.in": ("备用金（放入钱箱）", "Cash in (into the drawer)"),
+    "ui.move.out": ("取款（从钱箱取出）", "Cash out (from the drawer)"),
+    "ui.move.amount": ("金额", "Amount"),
+    "ui.move.reason": ("原因", "Reason"),
+    "ui.move.done": ("钱箱 {amount} 元：{reason}", "Drawer ¥{amount}: {reason}"),
     "ui.shift.open_title": ("开班", "Open a shift"),
     "ui.shift.clerk": ("收银员", "Clerk"),
     "ui.shift.float": ("备用金", "Cash float"),
@@ -198,6 +205,41 @@ class CashDialog(QDialog):
             self.message.setText(exc.message())
             return
         self.change.setText(tr("ui.cash.change", change=format_yuan(self.sale.change)))
+        super().accept()
+
+
+class CashMoveDialog(QDialog):
+    """备用金 in or 取款 out of the drawer, with a reason."""
+
+    def __init__(self, books, parent=None) -> None:
+        super().__init__(parent)
+        self.books, self.entry = books, None
+        self.setWindowTitle(tr("ui.move.title"))
+        form = QFormLayout(self)
+        self.kind = QComboBox()
+        self.kind.addItem(tr("ui.move.out"), -1)
+        self.kind.addItem(tr("ui.move.in"), 1)
+        self.amount = QLineEdit()
+        self.reason = QLineEdit()
+        form.addRow(tr("ui.move.kind"), self.kind)
+        form.addRow(tr("ui.move.amount"), self.amount)
+        form.addRow(tr("ui.move.reason"), self.reason)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        form.addRow(self.message)
+        ok, cancel = _buttons(self, tr("ui.books.ok"))
+        row = QHBoxLayout()
+        row.addWidget(ok)
+        row.addWidget(cancel)
+        form.addRow(row)
+
+    def accept(self) -> None:
+        try:
+            amount = parse_amount(self.amount.text()) * int(self.kind.currentData())
+            self.entry = self.books.cash_move(amount, self.reason.text())
+        except UserError as exc:
+            self.message.setText(exc.message())
+            return
         super().accept()
 
 

@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         self.status_clerk = QLabel(tr("ui.status.no_shift"))
         bar.addWidget(self.status_clerk)
         QShortcut(QKeySequence("F10"), self, activated=self.cash_sale)
+        QShortcut(QKeySequence("Shift+F10"), self, activated=self.cash_move)
         QShortcut(QKeySequence("F11"), self, activated=self.close_shift)
         QShortcut(QKeySequence("F12"), self, activated=self.reconcile)
 
@@ -523,6 +524,22 @@ class MainWindow(QMainWindow):
         def ask() -> None:
             self.cash_dialog = dialog = CashDialog(self.books, amount, self)
             dialog.accepted.connect(lambda: self._cash_done(dialog.sale))
+            dialog.open()
+
+        self._ensure_shift(ask)
+
+    def cash_move(self) -> None:
+        """备用金 / 取款 (Shift+F10): cash into or out of the drawer, with a reason."""
+        if self.books is None:
+            return
+        from cashier.ui.books_dialogs import CashMoveDialog
+
+        def ask() -> None:
+            from cashier.money import format_yuan
+
+            self.move_dialog = dialog = CashMoveDialog(self.books, self)
+            dialog.accepted.connect(lambda: self.flash(tr("ui.move.done", amount=format_yuan(dialog.entry.amount),
+                                                          reason=dialog.entry.reason)))
             dialog.open()
 
         self._ensure_shift(ask)

@@ -75,16 +75,27 @@ def test_cash_key_shows_the_change_and_records_the_sale(counter, qtbot, tmp_path
 def test_shift_close_shows_expected_counted_and_difference(counter, qtbot, tmp_path):
     _open_shift_and_sell_cash(counter, qtbot, tmp_path)
     window = counter.window
+    window.cash_move()  # Shift+F10: 取款 with a reason
+    qtbot.waitUntil(lambda: getattr(window, "move_dialog", None) is not None and window.move_dialog.isVisible())
+    move = window.move_dialog
+    move.amount.setText("20")
+    move.accept()  # no reason: refused, and said
+    assert move.isVisible() and move.message.text() == "请填写原因"
+    move.reason.setText("交给老板")
+    _shot(move, tmp_path, "cash_move")
+    move.accept()
+    assert move.entry.amount == Decimal("-20.00")
     window.close_shift()  # F11
     qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
     dialog = window.close_dialog
-    assert "112.00" in dialog.expected.text()  # 100 float + 12 cash
-    QTest.keyClicks(dialog.counted, "111.50")
+    assert "92.00" in dialog.expected.text()  # 100 float + 12 cash − 20 taken out
+    QTest.keyClicks(dialog.counted, "91.50")
     assert dialog.difference.text() == "差额 ¥-0.50"
     _shot(dialog, tmp_path, "shift_close")
     dialog.ok.click()
     qtbot.waitUntil(lambda: not dialog.isVisible())
-    assert dialog.closed.counted_cash == Decimal("111.50") and dialog.closed.difference == Decimal("-0.50")
+    assert dialog.closed.counted_cash == Decimal("91.50") and dialog.closed.difference == Decimal("-0.50")
+    assert dialog.closed.cash_out == Decimal("20.00")
     assert "未开班" in window.status_clerk.text()
 
 
