@@ -50,6 +50,8 @@ define({
     "cli.bad_limit": ("条数应为 1 到 {maximum} 之间的整数：{text}", "The limit must be a whole number from 1 to {maximum}: {text}"),
     "cli.bundle_written": ("已写入支持包：{path}（账本检查：{integrity}）", "Support bundle written: {path} (ledger check: {integrity})"),
     "cli.interrupted": ("已中断", "Interrupted"),
+    "cli.refund_needs_pin": ("已设置店长密码：退款请加 --pin-stdin，并从标准输入提供店长密码",
+                             "A manager PIN is set: refund with --pin-stdin and give the PIN on standard input"),
     "cli.bad_date": ("日期格式应为 YYYY-MM-DD：{text}", "The date must be YYYY-MM-DD: {text}"),
     "cli.bad_seconds": ("秒数应为 0 或正数：{text}", "Seconds must be 0 or more: {text}"),
 })
@@ -204,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     refund.add_argument("--amount", required=True)
     refund.add_argument("--reason", default="")
     refund.add_argument("--actor", default="cli")
+    refund.add_argument("--pin-stdin", action="store_true",
+                        help="read the manager PIN from standard input (needed once a manager PIN is set)")
     refund.add_argument("--wait", type=_seconds, default=0.0, metavar="SECONDS")
 
     rq = sub.add_parser("refund-query", help="follow a refund")
@@ -400,6 +404,21 @@ def _machine_doctor(out: Output) -> int:
     return 1 if failed else 0
 
 
+def _check_manager_pin(args) -> None:
+    """Refunds need the manager's PIN once the owner has set one (as in the window)."""
+    from cashier import settings as user_settings
+    from cashier.cli_books import _pin
+
+    current = user_settings.load()
+    if not current.has_pin:
+        return
+    pin = _pin(args)
+    if pin is None:
+        raise CliError("cli.refund_needs_pin")
+    if not current.verify_pin(pin):
+        raise CliError("settings.pin_wrong")
+
+
 def _request_quit(out: Output) -> int:
     """Asked by the Windows installer before it replaces the program: are these books busy?"""
     from cashier import paths
@@ -534,6 +553,7 @@ def _command(args: argparse.Namespace, out: Output, ctx) -> int:
     if args.command == "refund":
         engine.gateway(args.profile)
         amount = parse_amount(args.amount)
+        _check_manager_pin(args)
         refund = engine.refund(args.out_trade_no, amount, args.reason, actor=args.actor)
         if args.wait > 0:
             refund = _wait_refund(engine, refund.out_refund_no, args.wait)

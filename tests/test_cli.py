@@ -298,3 +298,21 @@ def test_cli_leaves_recovery_to_a_running_window(demo_profile, sim_client, isola
     finally:
         ctx.close()
     assert not InstanceLock(isolated_home / "data" / "ledger.sqlite3").held_elsewhere()
+
+
+def test_refund_needs_the_manager_pin_once_one_is_set(demo_profile, sim_client):
+    from cashier.settings import SettingsStore
+
+    name = add_profile(demo_profile, "fengniao")
+    order = as_json(cli("--json", "pay", name, "--amount", "4.00", "--method", "alipay"))
+    sim_client.pay("fengniao", order["out_trade_no"])
+    assert as_json(cli("--json", "query", name, order["out_trade_no"]))["status"] == "paid"
+    SettingsStore().set_pin("2468")
+    refused = cli("refund", name, order["out_trade_no"], "--amount", "1.00", check=False)
+    assert refused.returncode == 1 and "--pin-stdin" in refused.stderr
+    wrong = cli("refund", name, order["out_trade_no"], "--amount", "1.00", "--pin-stdin", stdin="1111\n", check=False)
+    assert wrong.returncode == 1 and "店长密码不正确" in wrong.stderr
+    assert sim_client.order("fengniao", order["out_trade_no"])["refunded"] in ("0", "0.00")  # nothing was sent
+    done = as_json(cli("--json", "refund", name, order["out_trade_no"], "--amount", "1.00", "--pin-stdin",
+                       stdin="2468\n"))
+    assert done["amount"] == "1.00" and done["status"] in ("processing", "succeeded")

@@ -49,6 +49,10 @@ define({
     "ui.move.out": ("取款（从钱箱取出）", "Cash out (from the drawer)"),
     "ui.move.amount": ("金额", "Amount"),
     "ui.move.reason": ("原因", "Reason"),
+    "ui.move.refund": ("现金退款（退给顾客，需店长密码）", "Cash refund (to a customer, manager PIN)"),
+    "ui.move.sale": ("现金单号", "Cash sale no."),
+    "ui.move.pin": ("店长密码", "Manager PIN"),
+    "ui.move.refunded": ("已从钱箱退款 {amount} 元（{sale}）", "Refunded ¥{amount} from the drawer ({sale})"),
     "ui.move.done": ("钱箱 {amount} 元：{reason}", "Drawer ¥{amount}: {reason}"),
     "ui.shift.open_title": ("开班", "Open a shift"),
     "ui.shift.clerk": ("收银员", "Clerk"),
@@ -219,11 +223,19 @@ class CashMoveDialog(QDialog):
         self.kind = QComboBox()
         self.kind.addItem(tr("ui.move.out"), -1)
         self.kind.addItem(tr("ui.move.in"), 1)
+        self.kind.addItem(tr("ui.move.refund"), 0)
         self.amount = QLineEdit()
         self.reason = QLineEdit()
+        self.sale = QLineEdit()  # a cash refund: which cash sale, and the manager's PIN
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
         form.addRow(tr("ui.move.kind"), self.kind)
+        form.addRow(tr("ui.move.sale"), self.sale)
         form.addRow(tr("ui.move.amount"), self.amount)
         form.addRow(tr("ui.move.reason"), self.reason)
+        form.addRow(tr("ui.move.pin"), self.pin)
+        self._form = form
+        self.kind.currentIndexChanged.connect(self._kind_changed)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         form.addRow(self.message)
@@ -233,10 +245,24 @@ class CashMoveDialog(QDialog):
         row.addWidget(cancel)
         form.addRow(row)
 
+        self._kind_changed()
+
+    @property
+    def refunding(self) -> bool:
+        return self.kind.currentData() == 0
+
+    def _kind_changed(self) -> None:
+        for field in (self.sale, self.pin):
+            self._form.setRowVisible(field, self.refunding)
+
     def accept(self) -> None:
         try:
-            amount = parse_amount(self.amount.text()) * int(self.kind.currentData())
-            self.entry = self.books.cash_move(amount, self.reason.text())
+            if self.refunding:
+                self.entry = self.books.cash_refund(self.sale.text().strip().upper(), parse_amount(self.amount.text()),
+                                                    self.reason.text(), pin=self.pin.text())
+            else:
+                amount = parse_amount(self.amount.text()) * int(self.kind.currentData())
+                self.entry = self.books.cash_move(amount, self.reason.text())
         except UserError as exc:
             self.message.setText(exc.message())
             return

@@ -538,8 +538,14 @@ class MainWindow(QMainWindow):
             from cashier.money import format_yuan
 
             self.move_dialog = dialog = CashMoveDialog(self.books, self)
-            dialog.accepted.connect(lambda: self.flash(tr("ui.move.done", amount=format_yuan(dialog.entry.amount),
-                                                          reason=dialog.entry.reason)))
+            def done() -> None:
+                entry = dialog.entry
+                if dialog.refunding:
+                    self.flash(tr("ui.move.refunded", amount=format_yuan(abs(entry.amount)), sale=dialog.sale.text()))
+                else:
+                    self.flash(tr("ui.move.done", amount=format_yuan(entry.amount), reason=entry.reason))
+
+            dialog.accepted.connect(done)
             dialog.open()
 
         self._ensure_shift(ask)

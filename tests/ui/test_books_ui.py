@@ -154,3 +154,31 @@ def test_reconciliation_review_with_the_manager_pin(counter, qtbot, tmp_path):
     assert counter.ctx.ledger.get_order(foreign["out_trade_no"]).state == "paid"
     _shot(dialog, tmp_path, "reconcile_resolved")
     dialog.reject()
+
+
+def test_cash_refund_from_the_drawer_needs_the_manager_pin(counter, qtbot, tmp_path):
+    SettingsStore().set_pin(PIN)
+    sale = _open_shift_and_sell_cash(counter, qtbot, tmp_path)
+    window = counter.window
+    window.cash_move()  # Shift+F10, kind: cash refund
+    qtbot.waitUntil(lambda: getattr(window, "move_dialog", None) is not None and window.move_dialog.isVisible())
+    move = window.move_dialog
+    assert not move.sale.isVisible() and not move.pin.isVisible()
+    move.kind.setCurrentIndex(move.kind.findData(0))
+    assert move.sale.isVisible() and move.pin.isVisible()
+    move.sale.setText(sale.out_trade_no)
+    move.amount.setText("5")
+    move.reason.setText("退货")
+    move.pin.setText("0000")
+    move.accept()
+    assert move.isVisible() and "店长密码不正确" in move.message.text()
+    move.pin.setText(PIN)
+    _shot(move, tmp_path, "cash_refund")
+    move.accept()
+    qtbot.waitUntil(lambda: not move.isVisible())
+    assert move.entry.amount == Decimal("-5.00")
+    assert "5.00" in window.status_note.text()
+    window.close_shift()
+    qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
+    assert "107.00" in window.close_dialog.expected.text()  # 100 float + 12 cash − 5 refunded
+    window.close_dialog.reject()
