@@ -32,7 +32,8 @@ def test_a_day_at_the_counter_from_the_command_line(demo_profile, sim_client, tm
     assert {k: cash[k] for k in ("status", "amount", "change")} == {"status": "paid", "amount": "12.00",
                                                                       "change": "8.00"}
     assert cash["out_trade_no"].startswith("C")
-    refund = as_json(cli("--json", "refund", epay, qr["out_trade_no"], "--amount", "5.00", "--reason", "退货"))
+    refund = as_json(cli("--json", "refund", epay, qr["out_trade_no"], "--amount", "5.00", "--reason", "退货",
+                         "--pin-stdin", stdin=PIN + "\n"))
     assert refund["status"] == "succeeded"
     no_pin = cli("cash-refund", cash["out_trade_no"], "--amount", "2.00", check=False)
     assert no_pin.returncode == 1 and "店长密码" in no_pin.stderr
