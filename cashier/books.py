@@ -31,8 +31,6 @@ log = logging.getLogger("cashier.books")
 
 define({
     "books.pin_needed": ("此操作需要店长密码", "This needs the manager PIN"),
-    "ui.status.no_shift": ("未开班（F10 现金 · F11 交班 · F12 对账）", "No shift open (F10 cash · F11 shift · F12 reconcile)"),
-    "ui.status.clerk": ("收银员：{clerk}（第 {shift_id} 班）", "Clerk: {clerk} (shift {shift_id})"),
     "books.bad_range": ("开始日期不能晚于结束日期", "The start date may not be after the end date"),
     "books.kind.order": ("订单", "order"),
     "books.kind.refund": ("退款", "refund"),

@@ -17,9 +17,6 @@ from cashier.ui.workers import Workers
 
 
 
-import cashier.books  # noqa: E402,F401  (defines the back office's status texts)
-
-
 def _drawer(settings):
     """Peripherals for the cash drawer when a receipt printer is set up, else None."""
     if not getattr(settings, "printer_url", "") or not getattr(settings, "cash_drawer", False):
@@ -52,6 +49,8 @@ define({
     "ui.status.pending": ("未完成订单：{n}", "Unresolved orders: {n}"),
     "ui.profile_problem": ("商户配置不可用：{text}（请在“设置”里重新输入密钥）", "Profile unusable: {text} (enter its key again in Settings)"),
     "ui.start_failed": ("启动失败：{reason}", "Start-up failed: {reason}"),
+    "ui.status.no_shift": ("未开班（F10 现金 · F11 交班 · F12 对账）", "No shift open (F10 cash · F11 shift · F12 reconcile)"),
+    "ui.status.clerk": ("收银员：{clerk}（第 {shift_id} 班）", "Clerk: {clerk} (shift {shift_id})"),
     "ui.close_busy": ("有 {count} 笔收款/退款正在进行，完成后才能关闭收银台",
                       "{count:plural:payment or refund,payments or refunds} in progress: the counter can close when done"),
 })
