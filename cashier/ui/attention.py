@@ -30,22 +30,34 @@ define({
     "ui.col.reason": ("说明", "Note"),
     "ui.mark_checked": ("已核对", "Checked"),
     "ui.mark_checked_who": ("核对人姓名：", "Checked by (name):"),
+    "ui.mark_checked_order": ("订单 {no}（¥{amount}）：已在网关后台或顾客手机上核对过？核对后此单结束，没收到钱的按未付款关闭。",
+                              "Order {no} (¥{amount}): checked in the gateway's back office or on the customer's phone? It is then closed; if no money arrived, as unpaid."),
     "ui.refresh": ("刷新", "Refresh"),
 })
 
 COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.col.state", "ui.col.reason")
 
 
-def ask_checker(parent) -> str:
-    """Who checked (for 已核对): a name, or "" when the person cancels."""
-    who, ok = QInputDialog.getText(parent, tr("ui.mark_checked"), tr("ui.mark_checked_who"))
+def ask_checker(parent, order=None) -> str:
+    """Who checked (for 已核对): a name, or "" when the person cancels. The question
+    names the order and what 已核对 does to it."""
+    from cashier.money import format_yuan
+
+    prompt = tr("ui.mark_checked_who")
+    if order is not None:
+        prompt = tr("ui.mark_checked_order", no=order.out_trade_no, amount=format_yuan(order.amount_to_pay)) \
+            + "\n\n" + prompt
+    who, ok = QInputDialog.getText(parent, tr("ui.mark_checked"), prompt)
     return who.strip() if ok else ""
 
 
 def method_text(order) -> str:
     if order.method == "micropay":
         return tr("method.micropay") + (" · " + wallet_text(order.wallet) if order.wallet != "unknown" else "")
-    return wallet_text(order.method) or order.method
+    text = wallet_text(order.method) or order.method
+    if order.method == "merged" and order.wallet not in ("unknown", "", None):
+        text += " · " + wallet_text(order.wallet)  # 一码付, paid with WeChat
+    return text
 
 
 class AttentionPage(QWidget):
@@ -146,7 +158,7 @@ class AttentionPage(QWidget):
         order = self.selected()
         if order is None or order.state not in S.CHECKABLE_ORDER_STATES:
             return
-        name = who.strip() if who is not None else ask_checker(self)
+        name = who.strip() if who is not None else ask_checker(self, order)
         if not name:
             return
         counter = self.window.counter

@@ -563,7 +563,7 @@ class HistoryPage(QWidget):
         counter = self.window.counter
         if order is None or counter is None or order.state not in S.CHECKABLE_ORDER_STATES:
             return
-        name = who.strip() if who is not None else ask_checker(self)
+        name = who.strip() if who is not None else ask_checker(self, order)
         if not name:
             return
 

@@ -36,3 +36,12 @@ def test_a_qr_past_its_expiry_says_it_is_checking_not_zero_left():
     assert "0:01" in presenter.countdown(qr, 1299.0).render()
     late = presenter.countdown(qr, 1305.0)
     assert late.key == "ui.expiring" and "0:00" not in late.render()
+
+
+def test_a_one_code_qr_paid_with_wechat_names_the_wallet():
+    from cashier.ui.attention import method_text
+    from cashier.ui.checkout import wallet_text
+
+    paid = Order(state="paid", method="merged", wallet="wechat")
+    assert method_text(paid) == wallet_text("merged") + " · " + wallet_text("wechat")
+    assert method_text(Order(state="pending", method="merged", wallet="unknown")) == wallet_text("merged")
