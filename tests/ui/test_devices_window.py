@@ -15,6 +15,18 @@ from tests.peripherals.conftest import FakePrinter
 WECHAT_CODE = "134567890123456789"
 
 
+def paid_alipay_sale(counter, amount: str) -> str:
+    """A QR sale on the demo LTZF profile that the simulated customer pays."""
+    counter.type_human(amount)
+    counter.key(Qt.Key.Key_F3)
+    counter.wait_mode("qr")
+    no = counter.checkout.current.out_trade_no
+    counter.sim.pay("ltzf", no)
+    counter.run(6)
+    counter.wait_state("paid")
+    return no
+
+
 def attach_display(counter, qtbot):
     display = cd.CustomerDisplay(shop="好又多", result_seconds=60)
     qtbot.addWidget(display)
@@ -56,14 +68,7 @@ def test_receipt_prints_on_success_and_reprints_from_history(counter, qtbot, tmp
     try:
         settings = Settings(auto_print=True, printer_url=printer.url, shop_name="好又多")
         counter.window.apply_settings(settings)
-        co = counter.checkout
-        counter.type_human("8.80")
-        counter.key(Qt.Key.Key_F3)
-        counter.wait_mode("qr")
-        no = co.current.out_trade_no
-        counter.sim.pay("ltzf", no)
-        counter.run(6)
-        counter.wait_state("paid")
+        no = paid_alipay_sale(counter, "8.80")
         assert printer.wait_jobs(1, timeout=10)
         assert no.encode() in printer.data and b"8.80" in printer.data
 
@@ -117,13 +122,7 @@ def test_devices_settings_test_print_and_save(counter, qtbot):
 
 def test_scanning_a_receipt_at_the_checkout_opens_the_order(counter, qtbot):
     co = counter.checkout
-    counter.type_human("2.30")
-    counter.key(Qt.Key.Key_F3)
-    counter.wait_mode("qr")
-    no = co.current.out_trade_no
-    counter.sim.pay("ltzf", no)
-    counter.run(6)
-    counter.wait_state("paid")
+    no = paid_alipay_sale(counter, "2.30")
     counter.key(Qt.Key.Key_Return)
     counter.scan(no)  # the receipt's code, at scanner speed (1 ms a key)
     page = counter.window._lazy_pages["history"]  # opened by the scan
