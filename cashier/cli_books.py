@@ -14,7 +14,7 @@ import time
 from decimal import Decimal
 
 from cashier.i18n import UserError, define, tr
-from cashier.money import format_yuan, parse_amount
+from cashier.money import format_yuan, parse_amount, parse_amount_or_zero
 
 define({
     "cli.shift_opened": ("第 {shift_id} 班已开班：收银员 {clerk}，备用金 {float} 元",
@@ -41,18 +41,6 @@ def _signed(text: str) -> Decimal:
     sign = -1 if stripped[:1] in ("-", "−") else 1
     body = stripped[1:] if stripped[:1] in ("-", "−", "+") else stripped
     return parse_amount(body) * sign
-
-
-def _yuan_or_zero(text: str) -> Decimal:
-    """A float or a count may be nothing at all: 0 is allowed here, and only here."""
-    from cashier.money import AmountError
-
-    try:
-        return parse_amount(text)
-    except AmountError as exc:
-        if exc.key == "amount.zero":
-            return Decimal("0.00")
-        raise
 
 
 def _pin(args) -> str | None:
@@ -100,7 +88,7 @@ def run(args, out, ctx) -> int:
     if args.command == "shift":
         sub = args.shift_command
         if sub == "open":
-            amount = _yuan_or_zero(args.float_amount)
+            amount = parse_amount_or_zero(args.float_amount)
             shift = books.open_shift(args.clerk, amount)
             out.emit({"shift_id": shift.shift_id, "clerk": shift.clerk, "float": shift.float_amount,
                       "status": shift.state},
@@ -108,7 +96,7 @@ def run(args, out, ctx) -> int:
                         float=format_yuan(shift.float_amount)))
             return 0
         if sub == "close":
-            counted = _yuan_or_zero(args.counted)
+            counted = parse_amount_or_zero(args.counted)
             books.count_drawer()
             if args.next_clerk:
                 report, opened = books.handover(counted, args.next_clerk, note=args.note)

@@ -4,7 +4,7 @@ where a protocol wants fen. No float anywhere."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from cashier.i18n import UserError, define
 
@@ -105,6 +105,17 @@ def parse_amount(
     if value < minimum:
         raise AmountError("amount.too_small", minimum=format_yuan(minimum))
     return value
+
+
+def parse_amount_or_zero(text: str) -> Decimal:
+    """`parse_amount` where nothing at all is a valid answer (a shift's float, a counted
+    drawer): "0" and "0.00" are 0.00; everything else is read as strictly as ever."""
+    try:
+        return parse_amount(text)
+    except AmountError as exc:
+        if exc.key == "amount.zero":
+            return Decimal("0.00")
+        raise
 
 
 def check_amount(value: Decimal) -> Decimal:

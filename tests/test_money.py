@@ -212,3 +212,13 @@ def test_a_wire_amount_is_read_as_written_or_refused(value):
         return
     assert got == Decimal(str(value).strip()) and got == got.quantize(Decimal("0.01"))
     assert to_fen(got) <= 2**63 - 1  # always fits the books
+
+
+def test_parse_amount_or_zero_takes_nothing_as_zero_and_nothing_else_loosely():
+    from cashier.money import AmountError, parse_amount_or_zero
+
+    assert parse_amount_or_zero("0") == Decimal("0.00") == parse_amount_or_zero("0.00")
+    assert parse_amount_or_zero("100") == Decimal("100.00")
+    for bad in ("12,34", "", "-1", "abc"):
+        with pytest.raises(AmountError):
+            parse_amount_or_zero(bad)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from cashier.i18n import UserError, define, tr
-from cashier.money import AmountError, format_yuan, parse_amount
+from cashier.money import format_yuan, parse_amount, parse_amount_or_zero
 
 define({
     "ui.cash.title": ("现金收款", "Cash sale"),
@@ -131,14 +131,6 @@ def theirs_text(theirs: dict) -> str:
     status = theirs.get("status", "unknown")
     return f"{tr('ui.books.gw.' + status)} {theirs.get('amount') or ''}".strip()
 
-
-def _yuan_or_zero(text: str) -> Decimal:
-    try:
-        return parse_amount(text)
-    except AmountError as exc:
-        if exc.key == "amount.zero":
-            return Decimal("0.00")
-        raise
 
 
 def _buttons(dialog: QDialog, ok_text: str) -> tuple[QPushButton, QPushButton]:
@@ -289,7 +281,7 @@ class ShiftOpenDialog(QDialog):
 
     def accept(self) -> None:
         try:
-            self.shift = self.books.open_shift(self.clerk.text(), _yuan_or_zero(self.float.text() or "0"))
+            self.shift = self.books.open_shift(self.clerk.text(), parse_amount_or_zero(self.float.text() or "0"))
         except UserError as exc:
             self.message.setText(exc.message())
             return
@@ -350,7 +342,7 @@ class ShiftCloseDialog(QDialog):
 
     def _counted(self) -> Decimal | None:
         text = self.counted.text().strip()
-        return None if not text else _yuan_or_zero(text)
+        return None if not text else parse_amount_or_zero(text)
 
     def _update(self) -> None:
         try:
