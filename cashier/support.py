@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cashier import logs, paths, redaction
+from cashier.i18n import UserError
 from cashier.ledger.db import quick_check
 
 _SECRET_WORDS = ("key", "secret", "token", "password", "pin", "sign")
@@ -115,7 +116,7 @@ def _configured_ledger_facts() -> dict[str, Any]:
 
         target = resolve_url(ledger_url())
     except Exception as exc:  # e.g. CASHIER_LEDGER_URL holds a password: say so, not what
-        return {"error": logs.one_line(getattr(exc, "message", lambda: str(exc))())}
+        return {"error": logs.one_line(exc.message() if isinstance(exc, UserError) else str(exc))}
     if is_shared(target):
         return shared_ledger_facts(str(target))
     return ledger_facts(Path(target))

@@ -35,7 +35,7 @@ from cashier.engine.orders import OrderFlows
 from cashier.engine.ownership import LeaseKeeper, owner_gone, process_identity
 from cashier.engine.reconciling import ReconcileFlows
 from cashier.engine.refunds import RefundFlows
-from cashier.engine.types import EngineError, EngineEvent, EngineSettings, MicropayBusy, NotAPaymentCode
+from cashier.engine.types import EngineError, EngineEvent, EngineSettings
 from cashier.gateways.base import (
     Gateway,
     Method,

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal

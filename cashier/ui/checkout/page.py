@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QStackedWidget, QVBoxLayout, 
 
 from cashier.i18n import tr
 from cashier.ui.checkout import presenter
-from cashier.ui.checkout.amount import METHOD_KEYS, METHODS, AmountEntry, AmountPanel
+from cashier.ui.checkout.amount import METHOD_KEYS, AmountEntry, AmountPanel
 from cashier.ui.checkout.presenter import Text
 from cashier.ui.checkout.texts import error_text, format_yuan, wallet_text
 from cashier.ui.scanfilter import KEY_BACKSPACE, KEY_DELETE, KEY_ENTER, KEY_ESCAPE, KEY_F1, KEY_RETURN
