@@ -186,6 +186,10 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
         else:
             self.showMaximized()
+        # Without a window manager (a kiosk POS) nobody gives the new window the
+        # keyboard: ask for it, or the clerk's first keys (and scans) go nowhere.
+        self.raise_()
+        self.activateWindow()
 
     def _set_nav_text(self, name: str, text: str) -> None:
         button = self.nav_buttons[name]

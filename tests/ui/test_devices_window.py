@@ -157,3 +157,15 @@ def test_the_counter_refuses_to_close_while_a_payment_is_in_flight(counter):
     counter.idle()
     assert counter.engine.order(counter.checkout.current.out_trade_no).state not in ("pending", "sending", "unknown")
     assert not counter.window.refuse_close()
+
+
+def test_the_devices_tab_saves_from_its_own_tab_with_ctrl_s(counter, qtbot):
+    page = counter.window.show_page("settings")
+    page.tabs.setCurrentWidget(page.devices)
+    assert page.devices.save_button.isVisible() and not page.save_button.isVisible()
+    page.devices.shop.setText("便民小店")
+    page.devices.save_button.setFocus()
+    QTest.keyClick(page.devices.save_button, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    from cashier.settings import SettingsStore
+
+    qtbot.waitUntil(lambda: SettingsStore().load().shop_name == "便民小店", timeout=5000)
