@@ -385,9 +385,9 @@ class HistoryPage(QWidget):
 
     def focus_list(self) -> None:
         if self.entries:
-            self.table.setFocus()
-            if self.table.currentRow() < 0:
-                self.table.selectRow(0)
+            self.table.setFocus()  # (which makes the first cell current, picking nothing)
+            if not self.table.selectionModel().hasSelection():
+                self.table.selectRow(max(0, self.table.currentRow()))
 
     def clear_search(self) -> None:
         for combo in (self.wallet, self.status):
