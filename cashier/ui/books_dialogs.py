@@ -16,6 +16,7 @@ from decimal import Decimal
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPageSize, QTextDocument
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QDialog,
@@ -288,8 +289,18 @@ class ShiftOpenDialog(QDialog):
         super().accept()
 
 
+def read_only(table: QTableWidget) -> QTableWidget:
+    """A table that shows figures: no key edits a cell, and Tab leaves it for the
+    next field (a typed count must never land in a report)."""
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setTabKeyNavigation(False)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    return table
+
+
 def _totals_table(report) -> QTableWidget:
-    table = QTableWidget(len(report.lines), 6)
+    table = read_only(QTableWidget(len(report.lines), 6))
     table.setHorizontalHeaderLabels([tr(f"ui.books.col.{c}") for c in
                                      ("method", "gateway", "wallet", "count", "amount", "refunded")])
     for r, line in enumerate(report.lines):
@@ -311,7 +322,9 @@ class ShiftCloseDialog(QDialog):
         shift = self.report.shift
         self.setWindowTitle(tr("ui.shift.close_title", shift_id=shift.shift_id, clerk=shift.clerk))
         layout = QVBoxLayout(self)
-        layout.addWidget(_totals_table(self.report))
+        self.table = _totals_table(self.report)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the count is typed first
+        layout.addWidget(self.table)
         if self.report.unresolved:
             layout.addWidget(QLabel(tr("ui.shift.unresolved", count=len(self.report.unresolved))))
         self.expected = QLabel(tr("ui.shift.expected", expected=format_yuan(self.report.expected_cash)))
@@ -339,6 +352,7 @@ class ShiftCloseDialog(QDialog):
         layout.addLayout(row)
         books.count_drawer()
         self._update()
+        self.counted.setFocus()
 
     def _counted(self) -> Decimal | None:
         text = self.counted.text().strip()
@@ -397,7 +411,7 @@ class ReconcileDialog(QDialog):
         layout.addLayout(top)
         self.progress = QProgressBar()
         layout.addWidget(self.progress)
-        self.table = QTableWidget(0, 5)
+        self.table = read_only(QTableWidget(0, 5))
         self.table.setHorizontalHeaderLabels([tr(f"ui.books.col.{c}") for c in
                                               ("order", "kind", "ours", "theirs", "resolution")])
         layout.addWidget(self.table)
@@ -416,6 +430,8 @@ class ReconcileDialog(QDialog):
             self.action_buttons[action] = button
             row.addWidget(button)
         layout.addLayout(row)
+        self.table.itemSelectionChanged.connect(self._enable_actions)
+        self._enable_actions()  # nothing to resolve before a run finds a difference
         self.message = QLabel("")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
@@ -463,6 +479,14 @@ class ReconcileDialog(QDialog):
         self.table.resizeColumnsToContents()
         if diffs and self.table.currentRow() < 0:
             self.table.selectRow(0)
+        self._enable_actions()
+
+    def _enable_actions(self) -> None:
+        """补记收款 / 标记退款 / 已核对 act on the picked difference: greyed while none is."""
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        picked = any(0 <= r < len(getattr(self, "diffs", [])) for r in rows)
+        for button in self.action_buttons.values():
+            button.setEnabled(picked)
 
     def resolve(self, action: str) -> None:
         from cashier.reconcile import resolve

@@ -135,10 +135,13 @@ def test_reconciliation_review_with_the_manager_pin(counter, qtbot, tmp_path):
     qtbot.waitUntil(lambda: getattr(window, "recon_dialog", None) is not None and window.recon_dialog.isVisible())
     dialog = window.recon_dialog
     dialog._sleep = counter.clock.advance  # rate-limit waits on the test's clock
+    # Nothing to resolve before a run: the three actions are greyed, not silent.
+    assert not any(b.isEnabled() for b in dialog.action_buttons.values())
     dialog.profile.setCurrentText(EPAY)
     dialog.start()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=20000)
     assert dialog.table.rowCount() == 2
+    assert all(b.isEnabled() for b in dialog.action_buttons.values())  # the first difference is picked
     kinds = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(2)}
     assert kinds == {order.out_trade_no: "金额不符", foreign["out_trade_no"]: "本店没有这笔订单"}
     _shot(dialog, tmp_path, "reconcile_review")
@@ -182,3 +185,29 @@ def test_cash_refund_from_the_drawer_needs_the_manager_pin(counter, qtbot, tmp_p
     qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
     assert "107.00" in window.close_dialog.expected.text()  # 100 float + 12 cash − 5 refunded
     window.close_dialog.reject()
+
+
+def test_shift_close_takes_the_typed_count_not_the_report_table(counter, qtbot, tmp_path):
+    """The shift's totals are a report: the count the clerk types lands in 清点现金,
+    Tab leaves the table, and no key edits a figure in it (seen under Xvfb: '200'
+    replaced 现金 in the table and 交班 stayed greyed)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QAbstractItemView
+
+    _open_shift_and_sell_cash(counter, qtbot, tmp_path)
+    window = counter.window
+    window.close_shift()  # F11
+    qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
+    dialog = window.close_dialog
+    table = dialog.table
+    before = [table.item(0, c).text() for c in range(table.columnCount())]
+    assert dialog.focusWidget() is dialog.counted
+    QTest.keyClicks(dialog.focusWidget(), "112")
+    assert dialog.counted.text() == "112" and dialog.ok.isEnabled()
+    assert table.editTriggers() == QAbstractItemView.EditTrigger.NoEditTriggers
+    assert not table.tabKeyNavigation()
+    table.setFocus()
+    QTest.keyClicks(table, "9")
+    QTest.keyClick(table, Qt.Key.Key_F2)
+    assert [table.item(0, c).text() for c in range(table.columnCount())] == before
+    dialog.reject()
