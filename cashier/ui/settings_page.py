@@ -145,6 +145,7 @@ class ProfileDialog(QDialog):
         layout.addWidget(buttons)
         self.gateway.currentIndexChanged.connect(self._gateway_changed)
         self._gateway_changed()
+        (self.base_url if profile is not None else self.name).setFocus()  # the first field that can change
 
     def _gateway_changed(self) -> None:
         from cashier.gateways import gateway_class

@@ -8,8 +8,11 @@ from PySide6.QtWidgets import QApplication, QDialog, QFrame, QLayout, QScrollAre
 
 
 def scrolling(inner: QWidget) -> QScrollArea:
-    """`inner` in a vertical scroll area: a long form stays usable on a short screen."""
+    """`inner` in a vertical scroll area: a long form stays usable on a short screen.
+    The area itself takes no focus (it shows none, and keys typed to it went nowhere);
+    it still scrolls to whichever field the keys move to."""
     area = QScrollArea()
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

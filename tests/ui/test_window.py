@@ -265,3 +265,25 @@ def test_settings_name_where_demo_payment_codes_go(counter):
     assert page.micropay_profile.currentData() is None
     assert route in page.micropay_profile.currentText()
     assert "不转交" not in page.micropay_profile.currentText()
+
+
+def test_profile_dialog_opens_with_the_name_field_taking_keys(counter, qtbot):
+    """Settings → 商户配置 → 添加 (Ctrl+N): the first key typed goes into 配置名称 (it went
+    to the form's invisible scroll area: typing did nothing, no focus ring; seen
+    under Xvfb)."""
+    from PySide6.QtTest import QTest
+
+    page = counter.window.show_page("settings")
+    dialog = page.add_profile()
+    qtbot.waitExposed(dialog)
+    assert dialog.focusWidget() is dialog.name
+    # A window manager (or DialogActivator) gives the keys to the first widget in the
+    # Tab chain that takes focus: never the scroll area around the form.
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QScrollArea
+
+    areas = dialog.findChildren(QScrollArea)
+    assert areas and all(a.focusPolicy() == Qt.FocusPolicy.NoFocus for a in areas)
+    QTest.keyClicks(dialog.focusWidget(), "shop2")
+    assert dialog.name.text() == "shop2"
+    dialog.reject()
