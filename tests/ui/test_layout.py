@@ -117,3 +117,38 @@ def test_every_page_fits(qtbot, tmp_path, size, lang):
     finally:
         close_counter(counter)
     assert not faults, "\n".join(f"{screen}: {f}" for screen, found in faults.items() for f in found)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", ["1024x768", "1366x768"])
+def test_qr_time_up_keeps_the_layout(qtbot, tmp_path, size, lang):
+    """At the QR's expiry, before the last query answers, the side says it checks once
+    more: the sentence wraps in its column, the QR keeps its size, the page list its
+    width, and no 'waiting for the customer' is shown under 'time is up' (seen under
+    Xvfb at 1024×768: the one-line sentence squeezed the QR to a third and narrowed
+    the page list)."""
+    from PySide6.QtWidgets import QFrame
+
+    area = SIZES[size]
+    counter = open_counter(qtbot, tmp_path, lang=lang, area=area)
+    faults: dict[str, list[str]] = {}
+    try:
+        window, co = counter.window, counter.checkout
+        nav = window.findChild(QFrame, "nav")
+        counter.type_human("3.21")
+        counter.key(Qt.Key.Key_F3)
+        counter.wait_mode("qr")
+        QApplication.processEvents()
+        qr_width, nav_width = co.qr.width(), nav.width()
+        counter.clock.advance(co.current.expires_at - counter.clock.now() + 1)  # time up, no query yet
+        co._on_tick()
+        QApplication.processEvents()
+        counter.qtbot.wait(1)
+        QApplication.processEvents()
+        assert co.qr_countdown.text() and "0:00" not in co.qr_countdown.text()
+        assert not co.qr_status.isVisible()
+        assert co.qr.width() >= qr_width * 0.9 and nav.width() == nav_width
+        _check(counter, area, "qr_time_up", faults)
+    finally:
+        close_counter(counter)
+    assert not faults, "\n".join(f"{screen}: {f}" for screen, found in faults.items() for f in found)

@@ -612,7 +612,10 @@ class CheckoutPage(QWidget):
         if self.mode == WAITING:
             self.wait_detail.setText(presenter.waiting_detail(order, now).render())
         elif self.mode == QR:
-            self.qr_countdown.setText(presenter.countdown(order, now).render())
+            text = presenter.countdown(order, now)
+            self.qr_countdown.setText(text.render())
+            # "Time is up, checking once more" stands alone: not over "waiting for the customer".
+            self.qr_status.setVisible(text.key != "ui.expiring")
 
     def _on_tick(self) -> None:
         if self.mode == RESULT:

@@ -42,7 +42,7 @@ class QrPanel(QFrame):
         self.amount = label("payAmount")
         self.original = label("original", wrap=True)
         self.wallet = label("wallet", wrap=True)
-        self.countdown = label("countdown")
+        self.countdown = label("countdown", wrap=True)  # "time is up, checking once more" takes two lines
         self.status = label("status", wrap=True)
         self.order = label("hint", wrap=True)
         for w in (self.caption, self.amount, self.original, self.wallet, self.countdown, self.status, self.order):
