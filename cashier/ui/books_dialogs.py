@@ -92,6 +92,18 @@ define({
     "ui.rep.cash_moves": ("备用金存入 ¥{cash_in}，取款 ¥{cash_out}", "Cash put in ¥{cash_in}, taken out ¥{cash_out}"),
     "ui.report.shift_title": ("交班报表 第 {shift_id} 班", "Shift report {shift_id}"),
     "ui.report.day_title": ("日报 {day}", "Day report {day}"),
+    "ui.print.shift_times": ("收银员 {clerk} · 开班 {opened} · 交班 {closed}", "Clerk {clerk} · opened {opened} · closed {closed}"),
+    "ui.print.refund_count": ("退款笔数", "Refunds"),
+    "ui.print.net": ("净额", "Net"),
+    "ui.print.cash": ("备用金 ¥{float} · 现金收款 ¥{sales} · 现金退款 ¥{refunds} · 存入 ¥{cash_in} · 取款 ¥{cash_out}",
+                      "Float ¥{float} · cash sales ¥{sales} · cash refunds ¥{refunds} · put in ¥{cash_in} · "
+                      "taken out ¥{cash_out}"),
+    "ui.print.count": ("应有现金 ¥{expected} · 清点 ¥{counted} · 差额 ¥{difference}",
+                       "Expected cash ¥{expected} · counted ¥{counted} · Difference ¥{difference}"),
+    "ui.print.unresolved": ("未完成订单（转入下一班）：", "Unresolved orders (carried into the next shift):"),
+    "ui.print.corrections": ("交班后的更正：", "Corrections after the close:"),
+    "ui.print.recon_line": ("{profile}：查询 {checked} 笔，差异 {found} 处，未处理 {left} 处",
+                            "{profile}: {checked} checked, {found} differences, {left} open"),
 })
 
 BIG = 44
@@ -535,15 +547,20 @@ def shift_report_html(report, shop: str = "") -> str:
     corrections = "".join(f"<li>{_e(c['entry_no'])} ¥{_e(c['amount'])} {_e(c['reason'])}（{_e(c['clerk'])}）</li>"
                           for c in d["corrections"])
     head = [tr("ui.books.col." + c) for c in ("method", "gateway", "wallet", "count", "amount")]
+    head += [tr("ui.print.refund_count"), tr("ui.books.col.refunded")]
+    times = tr("ui.print.shift_times", clerk=d["clerk"], opened=opened, closed=closed)
+    cash = tr("ui.print.cash", float=d["float"], sales=d["cash_sales"], refunds=d["cash_refunds"],
+              cash_in=d["cash_in"], cash_out=d["cash_out"])
+    count = tr("ui.print.count", expected=d["expected_cash"], counted=d["counted_cash"] or "—",
+               difference=d["difference"] or "—")
     return (f"<html><head>{_STYLE}</head><body><h2>{_e(shop)} {_e(tr('ui.report.shift_title', shift_id=d['shift_id']))}</h2>"
-            f"<p>收银员 {_e(d['clerk'])} · 开班 {opened} · 交班 {closed}</p>"
-            f"<table><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}<th>退款笔数</th><th>{_e(tr('ui.books.col.refunded'))}</th></tr>"
+            f"<p>{_e(times)}</p>"
+            f"<table><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}</tr>"
             f"{rows}</table>"
-            f"<p>备用金 ¥{d['float']} · 现金收款 ¥{d['cash_sales']} · 现金退款 ¥{d['cash_refunds']} · "
-            f"存入 ¥{d['cash_in']} · 取款 ¥{d['cash_out']}</p>"
-            f"<h3>应有现金 ¥{d['expected_cash']} · 清点 ¥{d['counted_cash'] or '—'} · 差额 ¥{d['difference'] or '—'}</h3>"
-            + (f"<p>未完成订单（转入下一班）：</p><ul>{unresolved}</ul>" if unresolved else "")
-            + (f"<p>交班后的更正：</p><ul>{corrections}</ul>" if corrections else "")
+            f"<p>{_e(cash)}</p>"
+            f"<h3>{_e(count)}</h3>"
+            + (f"<p>{_e(tr('ui.print.unresolved'))}</p><ul>{unresolved}</ul>" if unresolved else "")
+            + (f"<p>{_e(tr('ui.print.corrections'))}</p><ul>{corrections}</ul>" if corrections else "")
             + "</body></html>")
 
 
@@ -554,12 +571,16 @@ def day_report_html(report, shop: str = "") -> str:
         f"<td class=n>{format_yuan(line.paid_sum)}</td><td class=n>{line.refund_count}</td>"
         f"<td class=n>{format_yuan(line.refund_sum)}</td><td class=n>{format_yuan(line.net)}</td></tr>"
         for line in (*report.lines, report.totals))
-    recon = "".join(f"<li>{_e(r['profile'])}：查询 {r['orders_checked']} 笔，差异 {len(r['differences'])} 处，"
-                    f"未处理 {r['unresolved']} 处</li>" for r in report.reconciliation)
+    recon = "".join("<li>" + _e(tr("ui.print.recon_line", profile=r["profile"], checked=r["orders_checked"],
+                                   found=len(r["differences"]), left=r["unresolved"])) + "</li>"
+                    for r in report.reconciliation)
+    head = [tr("ui.books.col." + c) for c in ("gateway", "wallet", "count", "amount")]
+    head += [tr("ui.print.refund_count"), tr("ui.books.col.refunded"), tr("ui.print.net")]
+    cash = tr("ui.rep.cash_moves", cash_in=format_yuan(report.cash_in), cash_out=format_yuan(report.cash_out))
     return (f"<html><head>{_STYLE}</head><body><h2>{_e(shop)} {_e(tr('ui.report.day_title', day=report.day.isoformat()))}</h2>"
-            "<table><tr><th>网关</th><th>钱包</th><th>笔数</th><th>收款</th><th>退款笔数</th><th>退款</th><th>净额</th></tr>"
-            f"{rows}</table><p>备用金存入 ¥{format_yuan(report.cash_in)} · 取款 ¥{format_yuan(report.cash_out)}</p>"
-            + (f"<h3>对账</h3><ul>{recon}</ul>" if recon else "") + "</body></html>")
+            f"<table><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}</tr>"
+            f"{rows}</table><p>{_e(cash)}</p>"
+            + (f"<h3>{_e(tr('ui.recon.title'))}</h3><ul>{recon}</ul>" if recon else "") + "</body></html>")
 
 
 def _document(html_text: str) -> QTextDocument:

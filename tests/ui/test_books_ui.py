@@ -211,3 +211,39 @@ def test_shift_close_takes_the_typed_count_not_the_report_table(counter, qtbot, 
     QTest.keyClick(table, Qt.Key.Key_F2)
     assert [table.item(0, c).text() for c in range(table.columnCount())] == before
     dialog.reject()
+
+
+def test_printed_reports_follow_the_language(qtbot, tmp_path):
+    """Print / PDF of the shift report (交班) and of the day report in English mode:
+    no Chinese but the names typed (the clerk's, the profiles'); the headings and
+    figures read in English (they were hard-coded Chinese)."""
+    import html as html_mod
+    import re
+
+    from cashier.ui.books_dialogs import day_report_html, shift_report_html
+    from tests.ui.conftest import close_counter, open_counter
+    from tests.ui.words_check import CJK
+
+    counter = open_counter(qtbot, tmp_path, lang="en")
+    try:
+        window = counter.window
+        books = window.books
+        books.open_shift("小王", Decimal("100"))
+        books.cash_sale(Decimal("12"), Decimal("20"))
+        books.cash_move(Decimal("-5"), "bank")
+        page = window.show_page("report")
+        qtbot.waitUntil(lambda: page.report is not None and page.table.rowCount() >= 1)
+        day = day_report_html(page.report, shop="Corner shop")
+        shift = shift_report_html(books.close_shift(Decimal("106.50")), shop="Corner shop")
+        names = ["小王", *[p.name for p in counter.ctx.profiles]]
+        for text in (day, shift):
+            plain = html_mod.unescape(re.sub(r"<[^>]+>", " ", text.split("</style>", 1)[-1]))
+            for name in names:
+                plain = plain.replace(name, "")
+            assert not CJK.search(plain), plain
+        for words in ("Clerk", "Expected cash", "107.00", "counted", "106.50", "Difference", "-0.50", "Taken"):
+            assert words in shift, words
+        for words in ("Gateway", "Net", "Total", "12.00"):
+            assert words in day, words
+    finally:
+        close_counter(counter)
