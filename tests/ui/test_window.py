@@ -287,3 +287,20 @@ def test_profile_dialog_opens_with_the_name_field_taking_keys(counter, qtbot):
     QTest.keyClicks(dialog.focusWidget(), "shop2")
     assert dialog.name.text() == "shop2"
     dialog.reject()
+
+
+def test_a_dialog_has_an_edge_without_a_window_manager(counter, qtbot):
+    """A kiosk has no window manager: no frame, no title bar. The dialog draws its own
+    edge, darker than its face and than the page behind (seen under Xvfb: the PIN and
+    refund dialogs looked like the settings page cut in half)."""
+    from cashier.ui.pin import PinDialog
+
+    dialog = PinDialog(counter.window)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    image = dialog.grab().toImage()
+    h = image.height()
+    face = image.pixelColor(image.width() // 2, h - 3).lightness()
+    for x, y in ((0, h // 2), (image.width() - 1, h // 2), (image.width() // 2, 0)):
+        assert image.pixelColor(x, y).lightness() < face - 60, (x, y)
+    dialog.reject()
