@@ -146,6 +146,15 @@ def theirs_text(theirs: dict) -> str:
 
 
 
+def _heading(dialog: QDialog) -> QLabel:
+    """The dialog's title inside it: a kiosk with no window manager shows no title bar,
+    and 收银员 / 备用金 alone do not say that a shift is being opened."""
+    label = QLabel(dialog.windowTitle())
+    label.setObjectName("dialogTitle")
+    label.setWordWrap(True)
+    return label
+
+
 def _buttons(dialog: QDialog, ok_text: str) -> tuple[QPushButton, QPushButton]:
     ok, cancel = QPushButton(ok_text), QPushButton(tr("ui.books.cancel"))
     ok.setDefault(True)
@@ -162,6 +171,7 @@ class CashDialog(QDialog):
         self.books, self.amount, self.sale = books, amount, None
         self.setWindowTitle(tr("ui.cash.title"))
         layout = QVBoxLayout(self)
+        layout.addWidget(_heading(self))
         due = QLabel(f"{tr('ui.cash.amount')}  ¥{format_yuan(amount)}")
         due.setStyleSheet("font-size: 20pt;")
         layout.addWidget(due)
@@ -225,6 +235,7 @@ class CashMoveDialog(QDialog):
         self.books, self.entry = books, None
         self.setWindowTitle(tr("ui.move.title"))
         form = QFormLayout(self)
+        form.addRow(_heading(self))
         self.kind = QComboBox()
         self.kind.addItem(tr("ui.move.out"), -1)
         self.kind.addItem(tr("ui.move.in"), 1)
@@ -280,6 +291,7 @@ class ShiftOpenDialog(QDialog):
         self.books, self.shift = books, None
         self.setWindowTitle(tr("ui.shift.open_title"))
         form = QFormLayout(self)
+        form.addRow(_heading(self))
         self.clerk = QLineEdit(clerk)
         self.float = QLineEdit("" if float_amount is None else format_yuan(float_amount))
         form.addRow(tr("ui.shift.clerk"), self.clerk)
@@ -334,6 +346,7 @@ class ShiftCloseDialog(QDialog):
         shift = self.report.shift
         self.setWindowTitle(tr("ui.shift.close_title", shift_id=shift.shift_id, clerk=shift.clerk))
         layout = QVBoxLayout(self)
+        layout.addWidget(_heading(self))
         self.table = _totals_table(self.report)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the count is typed first
         layout.addWidget(self.table)
@@ -411,6 +424,7 @@ class ReconcileDialog(QDialog):
         self._stop = threading.Event()
         self.setWindowTitle(tr("ui.recon.title"))
         layout = QVBoxLayout(self)
+        layout.addWidget(_heading(self))
         top = QHBoxLayout()
         self.profile = QComboBox()
         self.profile.addItems(profiles)

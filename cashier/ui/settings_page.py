@@ -101,6 +101,9 @@ class ProfileDialog(QDialog):
         self.setWindowTitle(tr("ui.pf.title"))
         layout = QVBoxLayout(self)
         fit_dialog(self, layout)
+        heading = QLabel(self.windowTitle())  # no window manager, no title bar: said inside
+        heading.setObjectName("dialogTitle")
+        layout.addWidget(heading)
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.name = QLineEdit(profile.name if profile else "")

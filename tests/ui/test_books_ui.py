@@ -247,3 +247,41 @@ def test_printed_reports_follow_the_language(qtbot, tmp_path):
             assert words in day, words
     finally:
         close_counter(counter)
+
+
+def test_back_office_dialogs_say_what_they_are(counter, qtbot, tmp_path):
+    """No window manager, no title bar: each dialog names itself inside (开班, 现金收款,
+    备用金 / 取款, 交班, 对账, 商户配置). Under Xvfb the open-shift dialog showed only
+    '收银员' and '备用金'."""
+    from PySide6.QtWidgets import QLabel
+
+    def says_title(dialog) -> bool:
+        title = dialog.windowTitle()
+        return bool(title) and any(w.text() == title and w.isVisible() for w in dialog.findChildren(QLabel))
+
+    window = counter.window
+    counter.type_human("12")
+    window.cash_sale()
+    qtbot.waitUntil(lambda: getattr(window, "shift_dialog", None) is not None and window.shift_dialog.isVisible())
+    assert says_title(window.shift_dialog)
+    window.shift_dialog.clerk.setText("小王")
+    window.shift_dialog.accept()
+    qtbot.waitUntil(lambda: getattr(window, "cash_dialog", None) is not None and window.cash_dialog.isVisible())
+    assert says_title(window.cash_dialog)
+    window.cash_dialog.reject()
+    window.cash_move()
+    qtbot.waitUntil(lambda: getattr(window, "move_dialog", None) is not None and window.move_dialog.isVisible())
+    assert says_title(window.move_dialog)
+    window.move_dialog.reject()
+    window.close_shift()
+    qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
+    assert says_title(window.close_dialog) and "小王" in window.close_dialog.windowTitle()
+    window.close_dialog.reject()
+    window.reconcile()
+    qtbot.waitUntil(lambda: getattr(window, "recon_dialog", None) is not None and window.recon_dialog.isVisible())
+    assert says_title(window.recon_dialog)
+    window.recon_dialog.reject()
+    profile = window.show_page("settings").add_profile()
+    qtbot.waitExposed(profile)
+    assert says_title(profile)
+    profile.reject()
