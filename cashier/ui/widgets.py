@@ -40,8 +40,9 @@ def fit_dialog(dialog: QDialog, layout: QLayout) -> None:
 
 
 class DialogActivator(QObject):
-    """Gives the keyboard to every dialog as it opens, and back to `window` when it
-    closes. A window manager would; on a kiosk with none, the keys would go nowhere."""
+    """Gives the keyboard to every dialog as it opens, and back when it closes: to the
+    dialog still open below it (a print preview over 交班), else to `window`. A window
+    manager would; on a kiosk with none, the keys would go nowhere."""
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
@@ -50,8 +51,10 @@ class DialogActivator(QObject):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
         kind = event.type()
         if kind in (QEvent.Type.Show, QEvent.Type.Hide) and isinstance(obj, QDialog) and obj.isWindow():
-            target = obj if kind == QEvent.Type.Show else self.window
-            QTimer.singleShot(0, lambda w=target: _activate(w))
+            if kind == QEvent.Type.Show:
+                QTimer.singleShot(0, lambda w=obj: _activate(w))
+            else:  # once it is gone: whichever modal dialog is left, if any
+                QTimer.singleShot(0, lambda: _activate(QApplication.activeModalWidget() or self.window))
         return False
 
 

@@ -304,3 +304,24 @@ def test_a_dialog_has_an_edge_without_a_window_manager(counter, qtbot):
     for x, y in ((0, h // 2), (image.width() - 1, h // 2), (image.width() // 2, 0)):
         assert image.pixelColor(x, y).lightness() < face - 60, (x, y)
     dialog.reject()
+
+
+def test_closing_a_dialog_over_a_dialog_gives_the_keys_back_to_the_one_below(counter, qtbot):
+    """No window manager: when a dialog opened from a dialog closes (the print preview
+    over 交班), the keys go back to the dialog still open, not to the window it
+    covers (under Xvfb the 交班 dialog was left with no focus ring)."""
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    window = counter.window
+    below = QDialog(window)
+    below.setModal(True)
+    below.show()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is below)
+    above = QDialog(below)
+    above.setModal(True)
+    above.show()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is above)
+    above.reject()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is below)
+    below.reject()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
