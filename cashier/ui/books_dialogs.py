@@ -320,6 +320,7 @@ def read_only(table: QTableWidget) -> QTableWidget:
     table.setTabKeyNavigation(False)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().hide()  # row numbers mean nothing to a clerk
     return table
 
 
@@ -371,7 +372,7 @@ class ShiftCloseDialog(QDialog):
         row = QHBoxLayout()
         self.ok, cancel = _buttons(self, tr("ui.shift.close"))
         self.print_button = QPushButton(tr("ui.shift.print"))
-        self.print_button.clicked.connect(lambda: print_preview(self, shift_report_html(self.report)))
+        self.print_button.clicked.connect(lambda: print_preview(self, self.print_html()))
         for b in (self.ok, self.print_button, cancel):
             row.addWidget(b)
         layout.addLayout(row)
@@ -382,6 +383,17 @@ class ShiftCloseDialog(QDialog):
     def _counted(self) -> Decimal | None:
         text = self.counted.text().strip()
         return None if not text else parse_amount_or_zero(text)
+
+    def print_html(self) -> str:
+        """The report to print before 交班 is pressed: with the cash counted so far
+        (it printed 清点 ¥— and 差额 ¥— under the figures the clerk had typed)."""
+        import dataclasses
+
+        try:
+            counted = self._counted()
+        except UserError:
+            counted = None
+        return shift_report_html(dataclasses.replace(self.report, counted_cash=counted))
 
     def _update(self) -> None:
         try:

@@ -91,6 +91,8 @@ def test_shift_close_shows_expected_counted_and_difference(counter, qtbot, tmp_p
     assert "92.00" in dialog.expected.text()  # 100 float + 12 cash − 20 taken out
     QTest.keyClicks(dialog.counted, "91.50")
     assert dialog.difference.text() == "差额 ¥-0.50"
+    printed = dialog.print_html()  # 打印 / 存为 PDF before 交班: the count typed so far is on it
+    assert "清点 ¥91.50" in printed and "差额 ¥-0.50" in printed
     _shot(dialog, tmp_path, "shift_close")
     dialog.ok.click()
     qtbot.waitUntil(lambda: not dialog.isVisible())
@@ -206,6 +208,7 @@ def test_shift_close_takes_the_typed_count_not_the_report_table(counter, qtbot, 
     assert dialog.counted.text() == "112" and dialog.ok.isEnabled()
     assert table.editTriggers() == QAbstractItemView.EditTrigger.NoEditTriggers
     assert not table.tabKeyNavigation()
+    assert not table.verticalHeader().isVisible()  # no row numbers beside the figures
     table.setFocus()
     QTest.keyClicks(table, "9")
     QTest.keyClick(table, Qt.Key.Key_F2)
