@@ -160,3 +160,30 @@ def test_its500_picture_qr_has_no_gateway_words_in_english(qtbot, tmp_path):
         assert "gateway" not in words and "image" not in words
     finally:
         close_counter(c)
+
+
+def test_check_note_says_one_thing_per_answer():
+    """The presenter's words for a 查单 (pure): queued, answered, not answered, and
+    nothing under a paid screen."""
+    from dataclasses import dataclass, replace
+
+    from cashier.engine.types import CheckAnswer, QueryNote
+    from cashier.ui.checkout import presenter
+
+    @dataclass(frozen=True)
+    class Order:
+        out_trade_no: str = "P1"
+        state: str = "pending"
+        paid_amount: object = None
+
+    order, at = Order(), 1_790_000_000.0
+    queued = CheckAnswer(order, asked_at=at, due_at=at + 4)
+    assert presenter.check_note(order, queued, None).key == "ui.check.queued"
+    assert _hms(at + 4) in presenter.check_note(order, queued, QueryNote(at - 7, True)).render()  # an older query
+    assert presenter.check_note(order, queued, QueryNote(at + 4, True)).render() == f"{_hms(at + 4)} 已查单：顾客还没有付款"
+    assert presenter.check_note(order, queued, QueryNote(at + 4, False)).key == "ui.check.no_answer"
+    recent = CheckAnswer(order, asked_at=at, queried_at=at - 2)
+    assert presenter.check_note(order, recent, None).key == "ui.check.unpaid"
+    assert presenter.check_note(replace(order, state="paid", paid_amount=1), recent, None) == presenter.NONE
+    assert presenter.check_note(replace(order, state="needs_check", paid_amount=1), recent, None).key == "ui.check.done"
+    assert presenter.check_note(replace(order, out_trade_no="P2"), recent, None) == presenter.NONE

@@ -176,6 +176,8 @@ def check_note(order, asked, last) -> Text:
         return NONE
     if not answered:
         return Text("ui.check.no_answer", {"time": _clock(at)})
-    if order.state == PAID or order.paid_amount is not None:
-        return NONE
+    if order.state == PAID:
+        return NONE  # the paid screen says it all
+    if order.paid_amount is not None:  # money came, but a person must look (the screen says why)
+        return Text("ui.check.done", {"time": _clock(at)})
     return Text("ui.check.unpaid", {"time": _clock(at)})

@@ -69,6 +69,7 @@ define({
     "ui.state.failed": ("失败", "Failed"),
     "ui.check": ("查单", "Check status"),
     "ui.check.unpaid": ("{time} 已查单：顾客还没有付款", "Checked at {time}: not paid yet"),
+    "ui.check.done": ("{time} 已查单", "Checked at {time}"),
     "ui.check.queued": ("正在查单：{time} 向支付网关查询，结果会显示在这里",
                         "Checking: the gateway is asked at {time}; the answer shows here"),
     "ui.check.no_answer": ("{time} 查单时支付网关没有回应，会自动再查",
