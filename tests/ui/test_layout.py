@@ -65,8 +65,15 @@ def test_every_page_fits(qtbot, tmp_path, size, lang):
         counter.key(Qt.Key.Key_F1)
         counter.wait_mode("qr")
         _check(counter, area, "qr", faults)
+        counter.run(5)  # the engine's query, then 查单 (F5): the answer is said under the state
+        with qtbot.waitSignal(co.qr_check.clicked, timeout=5000):
+            counter.key(Qt.Key.Key_F5)
+        counter.idle()
+        assert "\n" in co.qr_status.text()
+        _check(counter, area, "qr_checked", faults)
         counter.sim.pay("ltzf", co.current.out_trade_no)
         counter.run(6)
+        counter.run(5)  # a 一码付 order is asked on one wallet's path, then the other's
         counter.wait_state("paid")
         _check(counter, area, "paid", faults)
         counter.key(Qt.Key.Key_Return)

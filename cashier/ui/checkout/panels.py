@@ -90,8 +90,10 @@ class ResultPanel(QFrame):
         self.title = label("success", wrap=True)
         self.detail = label("wallet", wrap=True)
         self.next_step = label("hint", wrap=True)
+        self.status = label("status", wrap=True)  # what the clerk's 查单 found
+        self.status.hide()
         self.order = label("hint", wrap=True)
-        for w in (self.title, self.detail, self.next_step, self.order):
+        for w in (self.title, self.detail, self.next_step, self.status, self.order):
             layout.addWidget(w)
         layout.addStretch(1)
         buttons = QHBoxLayout()
