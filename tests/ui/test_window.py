@@ -325,3 +325,16 @@ def test_closing_a_dialog_over_a_dialog_gives_the_keys_back_to_the_one_below(cou
     qtbot.waitUntil(lambda: QApplication.activeWindow() is below)
     below.reject()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+
+
+def test_demo_customer_says_what_its_seconds_are(counter):
+    """The demo customer's number is how long the password takes, said in the window's
+    language (it showed a bare '8 s' in Chinese), and only offered when the customer
+    pays after a password."""
+    panel = counter.window.customer
+    kinds = [panel.kind.itemData(i) for i in range(panel.kind.count())]
+    panel.kind.setCurrentIndex(kinds.index("pay"))
+    assert not panel.seconds.isEnabled()
+    panel.kind.setCurrentIndex(kinds.index("password"))
+    assert panel.seconds.isEnabled()
+    assert panel.seconds.text() == "输密码用 8 秒"
