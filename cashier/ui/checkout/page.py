@@ -602,6 +602,7 @@ class CheckoutPage(QWidget):
         return "\n".join(t for t in (screen.status.render(), note.render()) if t)
 
     def _show_waiting(self, order, screen) -> None:
+        self.wait_title.setText(screen.title.render())  # not "ask the customer to confirm" while undoing
         self.wait_amount.setText("¥ " + format_yuan(order.amount))
         self.wait_status.setText(self._status_text(order, screen))
         self.wait_stop.setEnabled(screen.can_stop)

@@ -107,10 +107,10 @@ def present(order, now: float, *, cancelled: bool = False) -> Screen:
     status = Text("ui.state." + state)
     if order.method == "micropay":
         if state == REVERSING:  # one truth: no countdown, nothing to stop
-            return Screen(WAITING, title=Text("ui.waiting_title"), status=status,
+            return Screen(WAITING, title=Text("ui.reversing_title"), status=status,
                           detail=Text("ui.reversing_detail"), can_check=True)
         if cancelled:  # the clerk stopped waiting: the engine asks, then reverses (no countdown)
-            return Screen(WAITING, title=Text("ui.waiting_title"), status=Text("ui.stopping"),
+            return Screen(WAITING, title=Text("ui.stopping_title"), status=Text("ui.stopping"),
                           detail=Text("ui.stopping_detail"), can_check=True)
         return Screen(WAITING, title=Text("ui.waiting_title"), status=status, countdown=True, can_stop=True,
                       can_check=True)

@@ -77,6 +77,8 @@ define({
     "ui.cancel": ("取消", "Cancel"),
     "ui.stop_waiting": ("停止等待", "Stop waiting"),
     "ui.waiting_title": ("请顾客在手机上确认付款", "Ask the customer to confirm on the phone"),
+    "ui.stopping_title": ("已停止等待", "Stopped waiting"),
+    "ui.reversing_title": ("正在撤销这笔付款", "Undoing this payment"),
     "ui.waiting_detail": ("{wallet}付款码 …{last4}　已等待 {elapsed} 秒；{limit} 秒内未确认将自动撤销",
                           "{wallet} code …{last4}, waited {elapsed} s; reversed automatically if not confirmed within {limit} s"),
     "ui.waiting_code": ("{wallet}付款码 …{last4}", "{wallet} code …{last4}"),
