@@ -626,15 +626,32 @@ def save_pdf(html_text: str, path: str) -> None:
     _document(html_text).print_(printer)
 
 
-def print_preview(parent, html_text: str) -> None:
-    """Qt's print preview: print on any printer, or choose "PDF" there to save."""
+def preview_dialog(parent, html_text: str):
+    """Qt's print preview, as big as the counter window, and Ctrl+P on its Print button:
+    on a 1024×768 kiosk the toolbar's Print fell into its overflow, with no key to reach
+    it, and the page showed at a third of its size."""
+    from PySide6.QtGui import QKeySequence
     from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
+    from PySide6.QtWidgets import QToolBar
 
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
     dialog = QPrintPreviewDialog(printer, parent)
-    doc = _document(html_text)
+    dialog.kept = (printer, doc := _document(html_text))  # alive as long as the dialog (it points at both)
     dialog.paintRequested.connect(doc.print_)
-    dialog.exec()
+    top = parent
+    while top is not None and top.parentWidget() is not None:
+        top = top.parentWidget()
+    if top is not None:
+        dialog.resize(top.size())
+    toolbar = dialog.findChild(QToolBar)
+    if toolbar is not None and toolbar.actions():
+        toolbar.actions()[-1].setShortcut(QKeySequence("Ctrl+P"))  # Qt adds Print last
+    return dialog
+
+
+def print_preview(parent, html_text: str) -> None:
+    """Qt's print preview: print on any printer, or choose "PDF" there to save."""
+    preview_dialog(parent, html_text).exec()
 
 
 def ask_handover(parent, books) -> bool:

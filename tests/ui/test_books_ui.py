@@ -288,3 +288,32 @@ def test_back_office_dialogs_say_what_they_are(counter, qtbot, tmp_path):
     qtbot.waitExposed(profile)
     assert says_title(profile)
     profile.reject()
+
+
+def test_print_preview_fits_a_small_counter_and_prints_with_ctrl_p(qtbot, tmp_path):
+    """打印 / PDF at 1024×768 with no window manager: the preview is as big as the
+    window and its Print button is on the toolbar, with Ctrl+P (it sat in the
+    toolbar's overflow, out of the keyboard's reach; seen under Xvfb)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QToolBar
+
+    from cashier.ui.books_dialogs import preview_dialog, shift_report_html
+    from tests.ui.conftest import close_counter, open_counter
+
+    counter = open_counter(qtbot, tmp_path, area=QRect(0, 0, 1024, 768))
+    try:
+        window = counter.window
+        window.books.open_shift("小王", Decimal("100"))
+        dialog = preview_dialog(window, shift_report_html(window.books.shift_report()))
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        assert dialog.size() == window.size()
+        toolbar = dialog.findChild(QToolBar)
+        print_action = toolbar.actions()[-1]
+        assert print_action.text() in ("打印", "Print")
+        assert print_action.shortcut() == QKeySequence("Ctrl+P")
+        assert toolbar.widgetForAction(print_action).isVisible()  # not folded into the overflow
+        dialog.reject()
+    finally:
+        close_counter(counter)
