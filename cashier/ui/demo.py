@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QPushButton, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
@@ -61,6 +61,8 @@ class CustomerPanel(QFrame):
         # matters when the customer pays after a password.
         self.seconds.setPrefix(tr("ui.demo.password_in"))
         self.seconds.setSuffix(tr("ui.demo.seconds"))
+        # As wide as the panel's buttons, never wider: its text must not widen the page list.
+        self.seconds.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.seconds)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()

@@ -159,3 +159,20 @@ def test_qr_time_up_keeps_the_layout(qtbot, tmp_path, size, lang):
     finally:
         close_counter(counter)
     assert not faults, "\n".join(f"{screen}: {f}" for screen, found in faults.items() for f in found)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_demo_panel_leaves_the_checkout_its_width(qtbot, tmp_path, lang):
+    """At 1024×768 the demo customer's panel is no wider than the page list needs:
+    the checkout's 'Profile: 演示·蓝兔支付' stays on one line (a longer spin-box text
+    widened the panel and broke it onto two)."""
+    area = SIZES["1024x768"]
+    counter = open_counter(qtbot, tmp_path, lang=lang, area=area)
+    try:
+        QApplication.processEvents()
+        label = counter.checkout.entry.profile_label
+        assert label.text()
+        one_line = label.fontMetrics().height()
+        assert label.heightForWidth(label.width()) < one_line * 1.5, label.text()
+    finally:
+        close_counter(counter)
