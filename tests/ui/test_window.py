@@ -338,3 +338,20 @@ def test_demo_customer_says_what_its_seconds_are(counter):
     panel.kind.setCurrentIndex(kinds.index("password"))
     assert panel.seconds.isEnabled()
     assert panel.seconds.text() == "输密码用 8 秒"
+
+
+def test_first_run_checkout_offers_no_profile_switch(qtbot):
+    """First run, no merchant yet: Alt+1 shows the checkout, where no 切换商户 (F6)
+    button is offered (it was, and did nothing; seen under Xvfb)."""
+    from cashier.ui.app import make_app
+    from cashier.ui.window import MainWindow
+
+    make_app([])
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.show_first_run()
+    window.show_page("checkout")
+    assert window.pages.currentWidget() is not window.first_run
+    assert not window.checkout.entry.switch_button.isVisible()
+    window.shutdown()
