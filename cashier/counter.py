@@ -135,6 +135,16 @@ class Counter:
     def check(self, out_trade_no: str, actor: str = "clerk"):
         return self.engine.check(out_trade_no, actor=actor)
 
+    def check_soon(self, out_trade_no: str, actor: str = "clerk"):
+        """查单 from the checkout: asked now, answered by a query of a moment ago, or
+        queued for the gateway's next query slot (a CheckAnswer); never "too soon"."""
+        return self.engine.check_soon(out_trade_no, actor=actor)
+
+    def last_query(self, out_trade_no: str):
+        """When the gateway was last asked about the order here, and if it answered
+        (local)."""
+        return self.engine.last_query(out_trade_no)
+
     def mark_checked(self, out_trade_no: str, actor: str, note: str = ""):
         return self.engine.mark_checked(out_trade_no, actor=actor, note=note)
 
@@ -231,8 +241,8 @@ class Counter:
         from cashier.i18n import UserError
 
         self.ctx.sim_client.pay_order(order)
-        try:  # the engine would see it at its next poll; ask now for a snappy demo
-            return self.engine.check(order.out_trade_no, actor="demo")
+        try:  # the engine would see it at its next poll; ask now (or at the next slot) for a snappy demo
+            return self.engine.check_soon(order.out_trade_no, actor="demo").order
         except UserError:
             return None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable, Iterator, Mapping
@@ -35,7 +36,7 @@ from cashier.engine.orders import OrderFlows
 from cashier.engine.ownership import LeaseKeeper, owner_gone, process_identity
 from cashier.engine.reconciling import ReconcileFlows
 from cashier.engine.refunds import RefundFlows
-from cashier.engine.types import EngineError, EngineEvent, EngineSettings
+from cashier.engine.types import EngineError, EngineEvent, EngineSettings, QueryNote
 from cashier.gateways.base import (
     Gateway,
     Method,
@@ -85,12 +86,21 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._beat_at: float | None = None  # time.monotonic() of the counter's last heartbeat
+        # Who gets the merchant's query slot first (decisions.query_rank): the order on
+        # the checkout (the last one this process started) and the clerk's queued 查单
+        # (number -> when it was pressed). In memory: the clerk's wait ends with the process.
+        self._clerk_lock = threading.Lock()
+        self._on_screen: str | None = None
+        self._asked: dict[str, float] = {}
+        self._last_query: OrderedDict[str, QueryNote] = OrderedDict()
+        self._told = threading.local()
 
     # ------------------------------------------------------------------ plumbing
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> None:
         self._listeners.append(callback)
 
     def _emit(self, event: EngineEvent) -> None:
+        self._told.record = event.order or event.refund  # the last record this thread told about
         for callback in list(self._listeners):
             try:
                 callback(event)
@@ -243,6 +253,40 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         finally:
             self.ledger.push_slot(self._slot_name(gw, interface), self.now() + interval)
 
+    # ------------------------------------------------------------------ the clerk's wait
+    def _note_query(self, out_trade_no: str, answered: bool) -> None:
+        """This process asked the gateway about an order just now."""
+        with self._clerk_lock:
+            self._last_query[out_trade_no] = QueryNote(self.now(), answered)
+            self._last_query.move_to_end(out_trade_no)
+            while len(self._last_query) > 256:
+                self._last_query.popitem(last=False)
+
+    def last_query(self, out_trade_no: str) -> QueryNote | None:
+        """When this process last asked the gateway about the order, and whether it
+        answered (local: memory only)."""
+        with self._clerk_lock:
+            return self._last_query.get(out_trade_no)
+
+    def _ask_soon(self, out_trade_no: str) -> None:
+        with self._clerk_lock:
+            now = self.now()
+            self._asked = {n: t for n, t in self._asked.items() if now - t < 600}  # forgotten ones go
+            self._asked[out_trade_no] = now
+
+    def _asked_done(self, before: QueryNote | None, order: OrderRecord) -> None:
+        """After a step: a queued 查单 whose query has now gone out (or whose order is
+        settled) is done, and the screen hears of it even when nothing changed."""
+        with self._clerk_lock:
+            if order.out_trade_no not in self._asked:
+                return
+            after = self._last_query.get(order.out_trade_no)
+            if after is before and order.state not in S.FINAL_ORDER_STATES:
+                return
+            del self._asked[order.out_trade_no]
+        if getattr(self._told, "record", None) is not order:  # a change was told already
+            self._emit(EngineEvent("order", order=order))
+
     # ------------------------------------------------------------------ counters
     def _counter_beat(self, *, force: bool = False) -> None:
         """Tell the books this counter is alive (several counters may share them): its
@@ -276,6 +320,9 @@ class Engine(OrderFlows, RefundFlows, ReconcileFlows):
         except UserError as exc:  # the books cannot be reached (a shared ledger offline): later
             log.warning("scheduler: %s", exc.message("en"))
             return LEDGER_RETRY_SECONDS
+        with self._clerk_lock:
+            on_screen, asked = self._on_screen, set(self._asked)
+        orders.sort(key=lambda o: D.query_rank(o, on_screen=on_screen, asked=asked))
         for order in orders:
             if follows(order.counter_id):
                 self._run_step("order", order.out_trade_no, self._step_order)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from cashier.engine import decisions as D
 from cashier.engine.failpoints import failpoint
-from cashier.engine.types import EngineError, EngineEvent, MicropayBusy, NotAPaymentCode
+from cashier.engine.types import CheckAnswer, EngineError, EngineEvent, MicropayBusy, NotAPaymentCode
 from cashier.gateways.base import (
     QR_CAPABILITY,
     AlreadyExists,
@@ -87,6 +87,8 @@ class OrderFlows:
                 out_trade_no=out_trade_no, sale_id=sale_id, counter_id=self.settings.counter_id,
                 profile=profile, gateway=gw.name, actor="clerk", owner=self.owner, lease_until=lease_until,
                 next_check_at=lease_until, **values)
+        with self._clerk_lock:
+            self._on_screen = out_trade_no  # the clerk waits on this one now: its queries come first
         self._emit(EngineEvent("order", order=order))
         failpoint("after_order_written")
         return order
@@ -195,16 +197,43 @@ class OrderFlows:
         return claimed()
 
     def check(self, out_trade_no: str, actor: str = "clerk") -> OrderRecord:
-        """查单: ask the gateway now (within its rate limit) and apply the answer."""
+        """查单: ask the gateway now and apply the answer. When the merchant's query slot
+        is taken: EngineError engine.check_too_soon (cashier-cli waits and asks again)."""
+        return self._check(out_trade_no, actor, queue=False).order
+
+    def check_soon(self, out_trade_no: str, actor: str = "clerk") -> CheckAnswer:
+        """查单 from a screen the clerk waits on; never "too soon". The slot free: asked
+        now. Taken, and this order was answered within the slot's interval: that answer
+        (no fresher one is allowed). Otherwise queued for the next slot, before every
+        other order of the merchant; the answer then comes as an order event."""
+        return self._check(out_trade_no, actor, queue=True)
+
+    def _check(self, out_trade_no: str, actor: str, *, queue: bool) -> CheckAnswer:
         with self._order_lock(out_trade_no), self._clerk_claim(out_trade_no) as order:
             self.ledger.record_event("order", out_trade_no, "check", actor, None)
+            now = self.now()
             gw = self.gateway(order.profile)
             if not gw.supports(Capability.QUERY) or order.state in S.FINAL_ORDER_STATES:
-                return order
-            wait = self._reserve(gw, "query", gw.limits.query_interval)
-            if wait > 0:
+                return CheckAnswer(order, asked_at=now)
+            interval = gw.limits.query_interval
+            wait = self._reserve(gw, "query", interval)
+            if wait <= 0:
+                order = self._step_order(order, reserved=True)
+                last = self.last_query(out_trade_no)
+                if last is None or last.at < now:  # no query went out (a reverse was due, say)
+                    return CheckAnswer(order, asked_at=now)
+                return CheckAnswer(order, asked_at=now, queried_at=last.at, answered=last.answered)
+            if not queue:
                 raise EngineError("engine.check_too_soon", wait=int(wait) + 1)
-            return self._step_order(order, reserved=True)
+            last = self.last_query(out_trade_no)
+            if last is not None and last.answered and now - last.at < interval:
+                return CheckAnswer(order, asked_at=now, queried_at=last.at)
+            due = now + wait
+            self._ask_soon(out_trade_no)
+            if order.next_check_at is None or order.next_check_at > due:
+                order = self._write(order, D.reschedule(due))
+            self._wake.set()
+            return CheckAnswer(order, asked_at=now, due_at=due)
 
     def mark_checked(self, out_trade_no: str, actor: str, note: str = "") -> OrderRecord:
         """A person looked at an order the engine cannot settle (needs_check), or at one
@@ -232,9 +261,13 @@ class OrderFlows:
             order = self._write(order, D.Decision(S.TAKEN_OVER, {"next_check_at": self.now()}, audit=True),
                                 action="taken_over")
         gw = self.gateway(order.profile)
+        before = self.last_query(order.out_trade_no)
         if order.method == Method.MICROPAY.value:
-            return self._step_micropay(order, gw, reserved=reserved)
-        return self._step_qr(order, gw, reserved=reserved)
+            order = self._step_micropay(order, gw, reserved=reserved)
+        else:
+            order = self._step_qr(order, gw, reserved=reserved)
+        self._asked_done(before, order)
+        return order
 
     def _query(self, order: OrderRecord, gw: Gateway, *, reserved: bool = False) -> PaymentState | float:
         """Query within the merchant's rate limit. Returns the state, or seconds to wait."""
@@ -248,9 +281,11 @@ class OrderFlows:
         try:
             result = self._query(order, gw, reserved=reserved)
         except GatewayError as exc:
+            self._note_query(order.out_trade_no, answered=False)
             return self._write(order, D.error_next(order, exc, self.now(), self.settings))
         if isinstance(result, float):
             return self._write(order, D.reschedule(now + result))
+        self._note_query(order.out_trade_no, answered=True)
         return self._write(order, D.qr_next(order, result, self.now(), gw.limits, self.settings, self._twin(order)),
                            action="query")
 
@@ -262,10 +297,15 @@ class OrderFlows:
             try:
                 result = self._query(order, gw, reserved=reserved)
             except BadAmount as exc:
+                self._note_query(order.out_trade_no, answered=False)
                 if order.state != S.NEEDS_CHECK:
                     return self._write(order, D.error_next(order, exc, self.now(), self.settings))
             except GatewayError as exc:
+                self._note_query(order.out_trade_no, answered=False)
                 log.info("micropay %s: query failed (%s)", order.out_trade_no, type(exc).__name__)
+            else:
+                if not isinstance(result, float):
+                    self._note_query(order.out_trade_no, answered=True)
         decision = D.micropay_next(order, result, self.now(), self.settings,
                                    can_reverse=gw.supports(Capability.REVERSE), twin=self._twin(order),
                                    limits=gw.limits)

@@ -30,6 +30,30 @@ class EngineEvent:
     refund: RefundRecord | None = None
 
 
+@dataclass(frozen=True)
+class QueryNote:
+    """The last time this process asked the gateway about an order."""
+
+    at: float
+    answered: bool  # False: the gateway could not be reached or gave no usable answer
+
+
+@dataclass(frozen=True)
+class CheckAnswer:
+    """What a clerk's 查单 did (Engine.check_soon). Exactly one of:
+    `queried_at` set: the order as the gateway answered at that time (now, or a query
+    a moment ago that still holds: the slot allows no fresher one); `due_at` set: the
+    slot is taken, the query goes out then, before anything else of the merchant,
+    and its answer comes as an order event; neither: nothing to ask (a final order,
+    or a gateway that cannot be queried)."""
+
+    order: OrderRecord
+    asked_at: float
+    queried_at: float | None = None
+    answered: bool = True
+    due_at: float | None = None
+
+
 @dataclass
 class EngineSettings:
     counter_id: str = "01"

@@ -16,6 +16,7 @@ from decimal import Decimal
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPageSize, QTextDocument
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QDialog,
@@ -91,6 +92,18 @@ define({
     "ui.rep.cash_moves": ("备用金存入 ¥{cash_in}，取款 ¥{cash_out}", "Cash put in ¥{cash_in}, taken out ¥{cash_out}"),
     "ui.report.shift_title": ("交班报表 第 {shift_id} 班", "Shift report {shift_id}"),
     "ui.report.day_title": ("日报 {day}", "Day report {day}"),
+    "ui.print.shift_times": ("收银员 {clerk} · 开班 {opened} · 交班 {closed}", "Clerk {clerk} · opened {opened} · closed {closed}"),
+    "ui.print.refund_count": ("退款笔数", "Refunds"),
+    "ui.print.net": ("净额", "Net"),
+    "ui.print.cash": ("备用金 ¥{float} · 现金收款 ¥{sales} · 现金退款 ¥{refunds} · 存入 ¥{cash_in} · 取款 ¥{cash_out}",
+                      "Float ¥{float} · cash sales ¥{sales} · cash refunds ¥{refunds} · put in ¥{cash_in} · "
+                      "taken out ¥{cash_out}"),
+    "ui.print.count": ("应有现金 ¥{expected} · 清点 ¥{counted} · 差额 ¥{difference}",
+                       "Expected cash ¥{expected} · counted ¥{counted} · Difference ¥{difference}"),
+    "ui.print.unresolved": ("未完成订单（转入下一班）：", "Unresolved orders (carried into the next shift):"),
+    "ui.print.corrections": ("交班后的更正：", "Corrections after the close:"),
+    "ui.print.recon_line": ("{profile}：查询 {checked} 笔，差异 {found} 处，未处理 {left} 处",
+                            "{profile}: {checked} checked, {found} differences, {left} open"),
 })
 
 BIG = 44
@@ -133,6 +146,15 @@ def theirs_text(theirs: dict) -> str:
 
 
 
+def _heading(dialog: QDialog) -> QLabel:
+    """The dialog's title inside it: a kiosk with no window manager shows no title bar,
+    and 收银员 / 备用金 alone do not say that a shift is being opened."""
+    label = QLabel(dialog.windowTitle())
+    label.setObjectName("dialogTitle")
+    label.setWordWrap(True)
+    return label
+
+
 def _buttons(dialog: QDialog, ok_text: str) -> tuple[QPushButton, QPushButton]:
     ok, cancel = QPushButton(ok_text), QPushButton(tr("ui.books.cancel"))
     ok.setDefault(True)
@@ -149,6 +171,7 @@ class CashDialog(QDialog):
         self.books, self.amount, self.sale = books, amount, None
         self.setWindowTitle(tr("ui.cash.title"))
         layout = QVBoxLayout(self)
+        layout.addWidget(_heading(self))
         due = QLabel(f"{tr('ui.cash.amount')}  ¥{format_yuan(amount)}")
         due.setStyleSheet("font-size: 20pt;")
         layout.addWidget(due)
@@ -212,6 +235,7 @@ class CashMoveDialog(QDialog):
         self.books, self.entry = books, None
         self.setWindowTitle(tr("ui.move.title"))
         form = QFormLayout(self)
+        form.addRow(_heading(self))
         self.kind = QComboBox()
         self.kind.addItem(tr("ui.move.out"), -1)
         self.kind.addItem(tr("ui.move.in"), 1)
@@ -267,6 +291,7 @@ class ShiftOpenDialog(QDialog):
         self.books, self.shift = books, None
         self.setWindowTitle(tr("ui.shift.open_title"))
         form = QFormLayout(self)
+        form.addRow(_heading(self))
         self.clerk = QLineEdit(clerk)
         self.float = QLineEdit("" if float_amount is None else format_yuan(float_amount))
         form.addRow(tr("ui.shift.clerk"), self.clerk)
@@ -288,8 +313,19 @@ class ShiftOpenDialog(QDialog):
         super().accept()
 
 
+def read_only(table: QTableWidget) -> QTableWidget:
+    """A table that shows figures: no key edits a cell, and Tab leaves it for the
+    next field (a typed count must never land in a report)."""
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setTabKeyNavigation(False)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().hide()  # row numbers mean nothing to a clerk
+    return table
+
+
 def _totals_table(report) -> QTableWidget:
-    table = QTableWidget(len(report.lines), 6)
+    table = read_only(QTableWidget(len(report.lines), 6))
     table.setHorizontalHeaderLabels([tr(f"ui.books.col.{c}") for c in
                                      ("method", "gateway", "wallet", "count", "amount", "refunded")])
     for r, line in enumerate(report.lines):
@@ -311,7 +347,10 @@ class ShiftCloseDialog(QDialog):
         shift = self.report.shift
         self.setWindowTitle(tr("ui.shift.close_title", shift_id=shift.shift_id, clerk=shift.clerk))
         layout = QVBoxLayout(self)
-        layout.addWidget(_totals_table(self.report))
+        layout.addWidget(_heading(self))
+        self.table = _totals_table(self.report)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the count is typed first
+        layout.addWidget(self.table)
         if self.report.unresolved:
             layout.addWidget(QLabel(tr("ui.shift.unresolved", count=len(self.report.unresolved))))
         self.expected = QLabel(tr("ui.shift.expected", expected=format_yuan(self.report.expected_cash)))
@@ -333,16 +372,28 @@ class ShiftCloseDialog(QDialog):
         row = QHBoxLayout()
         self.ok, cancel = _buttons(self, tr("ui.shift.close"))
         self.print_button = QPushButton(tr("ui.shift.print"))
-        self.print_button.clicked.connect(lambda: print_preview(self, shift_report_html(self.report)))
+        self.print_button.clicked.connect(lambda: print_preview(self, self.print_html()))
         for b in (self.ok, self.print_button, cancel):
             row.addWidget(b)
         layout.addLayout(row)
         books.count_drawer()
         self._update()
+        self.counted.setFocus()
 
     def _counted(self) -> Decimal | None:
         text = self.counted.text().strip()
         return None if not text else parse_amount_or_zero(text)
+
+    def print_html(self) -> str:
+        """The report to print before 交班 is pressed: with the cash counted so far
+        (it printed 清点 ¥— and 差额 ¥— under the figures the clerk had typed)."""
+        import dataclasses
+
+        try:
+            counted = self._counted()
+        except UserError:
+            counted = None
+        return shift_report_html(dataclasses.replace(self.report, counted_cash=counted))
 
     def _update(self) -> None:
         try:
@@ -385,6 +436,7 @@ class ReconcileDialog(QDialog):
         self._stop = threading.Event()
         self.setWindowTitle(tr("ui.recon.title"))
         layout = QVBoxLayout(self)
+        layout.addWidget(_heading(self))
         top = QHBoxLayout()
         self.profile = QComboBox()
         self.profile.addItems(profiles)
@@ -397,7 +449,7 @@ class ReconcileDialog(QDialog):
         layout.addLayout(top)
         self.progress = QProgressBar()
         layout.addWidget(self.progress)
-        self.table = QTableWidget(0, 5)
+        self.table = read_only(QTableWidget(0, 5))
         self.table.setHorizontalHeaderLabels([tr(f"ui.books.col.{c}") for c in
                                               ("order", "kind", "ours", "theirs", "resolution")])
         layout.addWidget(self.table)
@@ -416,6 +468,8 @@ class ReconcileDialog(QDialog):
             self.action_buttons[action] = button
             row.addWidget(button)
         layout.addLayout(row)
+        self.table.itemSelectionChanged.connect(self._enable_actions)
+        self._enable_actions()  # nothing to resolve before a run finds a difference
         self.message = QLabel("")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
@@ -463,6 +517,14 @@ class ReconcileDialog(QDialog):
         self.table.resizeColumnsToContents()
         if diffs and self.table.currentRow() < 0:
             self.table.selectRow(0)
+        self._enable_actions()
+
+    def _enable_actions(self) -> None:
+        """补记收款 / 标记退款 / 已核对 act on the picked difference: greyed while none is."""
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        picked = any(0 <= r < len(getattr(self, "diffs", [])) for r in rows)
+        for button in self.action_buttons.values():
+            button.setEnabled(picked)
 
     def resolve(self, action: str) -> None:
         from cashier.reconcile import resolve
@@ -511,15 +573,20 @@ def shift_report_html(report, shop: str = "") -> str:
     corrections = "".join(f"<li>{_e(c['entry_no'])} ¥{_e(c['amount'])} {_e(c['reason'])}（{_e(c['clerk'])}）</li>"
                           for c in d["corrections"])
     head = [tr("ui.books.col." + c) for c in ("method", "gateway", "wallet", "count", "amount")]
+    head += [tr("ui.print.refund_count"), tr("ui.books.col.refunded")]
+    times = tr("ui.print.shift_times", clerk=d["clerk"], opened=opened, closed=closed)
+    cash = tr("ui.print.cash", float=d["float"], sales=d["cash_sales"], refunds=d["cash_refunds"],
+              cash_in=d["cash_in"], cash_out=d["cash_out"])
+    count = tr("ui.print.count", expected=d["expected_cash"], counted=d["counted_cash"] or "—",
+               difference=d["difference"] or "—")
     return (f"<html><head>{_STYLE}</head><body><h2>{_e(shop)} {_e(tr('ui.report.shift_title', shift_id=d['shift_id']))}</h2>"
-            f"<p>收银员 {_e(d['clerk'])} · 开班 {opened} · 交班 {closed}</p>"
-            f"<table><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}<th>退款笔数</th><th>{_e(tr('ui.books.col.refunded'))}</th></tr>"
+            f"<p>{_e(times)}</p>"
+            f"<table><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}</tr>"
             f"{rows}</table>"
-            f"<p>备用金 ¥{d['float']} · 现金收款 ¥{d['cash_sales']} · 现金退款 ¥{d['cash_refunds']} · "
-            f"存入 ¥{d['cash_in']} · 取款 ¥{d['cash_out']}</p>"
-            f"<h3>应有现金 ¥{d['expected_cash']} · 清点 ¥{d['counted_cash'] or '—'} · 差额 ¥{d['difference'] or '—'}</h3>"
-            + (f"<p>未完成订单（转入下一班）：</p><ul>{unresolved}</ul>" if unresolved else "")
-            + (f"<p>交班后的更正：</p><ul>{corrections}</ul>" if corrections else "")
+            f"<p>{_e(cash)}</p>"
+            f"<h3>{_e(count)}</h3>"
+            + (f"<p>{_e(tr('ui.print.unresolved'))}</p><ul>{unresolved}</ul>" if unresolved else "")
+            + (f"<p>{_e(tr('ui.print.corrections'))}</p><ul>{corrections}</ul>" if corrections else "")
             + "</body></html>")
 
 
@@ -530,12 +597,16 @@ def day_report_html(report, shop: str = "") -> str:
         f"<td class=n>{format_yuan(line.paid_sum)}</td><td class=n>{line.refund_count}</td>"
         f"<td class=n>{format_yuan(line.refund_sum)}</td><td class=n>{format_yuan(line.net)}</td></tr>"
         for line in (*report.lines, report.totals))
-    recon = "".join(f"<li>{_e(r['profile'])}：查询 {r['orders_checked']} 笔，差异 {len(r['differences'])} 处，"
-                    f"未处理 {r['unresolved']} 处</li>" for r in report.reconciliation)
+    recon = "".join("<li>" + _e(tr("ui.print.recon_line", profile=r["profile"], checked=r["orders_checked"],
+                                   found=len(r["differences"]), left=r["unresolved"])) + "</li>"
+                    for r in report.reconciliation)
+    head = [tr("ui.books.col." + c) for c in ("gateway", "wallet", "count", "amount")]
+    head += [tr("ui.print.refund_count"), tr("ui.books.col.refunded"), tr("ui.print.net")]
+    cash = tr("ui.rep.cash_moves", cash_in=format_yuan(report.cash_in), cash_out=format_yuan(report.cash_out))
     return (f"<html><head>{_STYLE}</head><body><h2>{_e(shop)} {_e(tr('ui.report.day_title', day=report.day.isoformat()))}</h2>"
-            "<table><tr><th>网关</th><th>钱包</th><th>笔数</th><th>收款</th><th>退款笔数</th><th>退款</th><th>净额</th></tr>"
-            f"{rows}</table><p>备用金存入 ¥{format_yuan(report.cash_in)} · 取款 ¥{format_yuan(report.cash_out)}</p>"
-            + (f"<h3>对账</h3><ul>{recon}</ul>" if recon else "") + "</body></html>")
+            f"<table><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}</tr>"
+            f"{rows}</table><p>{_e(cash)}</p>"
+            + (f"<h3>{_e(tr('ui.recon.title'))}</h3><ul>{recon}</ul>" if recon else "") + "</body></html>")
 
 
 def _document(html_text: str) -> QTextDocument:
@@ -555,15 +626,32 @@ def save_pdf(html_text: str, path: str) -> None:
     _document(html_text).print_(printer)
 
 
-def print_preview(parent, html_text: str) -> None:
-    """Qt's print preview: print on any printer, or choose "PDF" there to save."""
+def preview_dialog(parent, html_text: str):
+    """Qt's print preview, as big as the counter window, and Ctrl+P on its Print button:
+    on a 1024×768 kiosk the toolbar's Print fell into its overflow, with no key to reach
+    it, and the page showed at a third of its size."""
+    from PySide6.QtGui import QKeySequence
     from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
+    from PySide6.QtWidgets import QToolBar
 
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
     dialog = QPrintPreviewDialog(printer, parent)
-    doc = _document(html_text)
+    dialog.kept = (printer, doc := _document(html_text))  # alive as long as the dialog (it points at both)
     dialog.paintRequested.connect(doc.print_)
-    dialog.exec()
+    top = parent
+    while top is not None and top.parentWidget() is not None:
+        top = top.parentWidget()
+    if top is not None:
+        dialog.resize(top.size())
+    toolbar = dialog.findChild(QToolBar)
+    if toolbar is not None and toolbar.actions():
+        toolbar.actions()[-1].setShortcut(QKeySequence("Ctrl+P"))  # Qt adds Print last
+    return dialog
+
+
+def print_preview(parent, html_text: str) -> None:
+    """Qt's print preview: print on any printer, or choose "PDF" there to save."""
+    preview_dialog(parent, html_text).exec()
 
 
 def ask_handover(parent, books) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QPushButton, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
@@ -23,7 +23,8 @@ define({
     "ui.demo.kind.password": ("输密码后付款", "pays after password"),
     "ui.demo.kind.never": ("一直不付款", "never pays"),
     "ui.demo.kind.decline": ("余额不足", "declined"),
-    "ui.demo.seconds": ("{n} 秒", "{n} s"),
+    "ui.demo.password_in": ("输密码用 ", "password in "),
+    "ui.demo.seconds": (" 秒", " s"),
     "ui.demo.nothing": ("没有等待付款的二维码", "No QR is waiting to be paid"),
     "ui.demo.paid": ("演示顾客已付款", "The demo customer paid"),
 })
@@ -56,8 +57,15 @@ class CustomerPanel(QFrame):
         self.seconds = QSpinBox()
         self.seconds.setRange(1, 120)
         self.seconds.setValue(8)
-        self.seconds.setSuffix(" s")
+        # Says what the number is ("输密码用 8 秒"), in the window's language; it only
+        # matters when the customer pays after a password.
+        self.seconds.setPrefix(tr("ui.demo.password_in"))
+        self.seconds.setSuffix(tr("ui.demo.seconds"))
+        # As wide as the panel's buttons, never wider: its text must not widen the page list.
+        self.seconds.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.seconds)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
         self.scan_button = QPushButton(tr("ui.demo.scan"))
         self.scan_button.clicked.connect(self.show_code)
         layout.addWidget(self.scan_button)
@@ -65,6 +73,9 @@ class CustomerPanel(QFrame):
         # Out of the checkout's Tab chain: a digit typed on the checkout never lands here.
         for w in (self.pay_button, self.kind, self.seconds, self.scan_button):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+    def _kind_changed(self) -> None:
+        self.seconds.setEnabled(self.kind.currentData() == "password")
 
     def pay_shown(self) -> None:
         order = self.window.checkout.current

@@ -101,6 +101,9 @@ class ProfileDialog(QDialog):
         self.setWindowTitle(tr("ui.pf.title"))
         layout = QVBoxLayout(self)
         fit_dialog(self, layout)
+        heading = QLabel(self.windowTitle())  # no window manager, no title bar: said inside
+        heading.setObjectName("dialogTitle")
+        layout.addWidget(heading)
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.name = QLineEdit(profile.name if profile else "")
@@ -145,6 +148,7 @@ class ProfileDialog(QDialog):
         layout.addWidget(buttons)
         self.gateway.currentIndexChanged.connect(self._gateway_changed)
         self._gateway_changed()
+        (self.base_url if profile is not None else self.name).setFocus()  # the first field that can change
 
     def _gateway_changed(self) -> None:
         from cashier.gateways import gateway_class

@@ -8,8 +8,11 @@ from PySide6.QtWidgets import QApplication, QDialog, QFrame, QLayout, QScrollAre
 
 
 def scrolling(inner: QWidget) -> QScrollArea:
-    """`inner` in a vertical scroll area: a long form stays usable on a short screen."""
+    """`inner` in a vertical scroll area: a long form stays usable on a short screen.
+    The area itself takes no focus (it shows none, and keys typed to it went nowhere);
+    it still scrolls to whichever field the keys move to."""
     area = QScrollArea()
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -37,8 +40,9 @@ def fit_dialog(dialog: QDialog, layout: QLayout) -> None:
 
 
 class DialogActivator(QObject):
-    """Gives the keyboard to every dialog as it opens, and back to `window` when it
-    closes. A window manager would; on a kiosk with none, the keys would go nowhere."""
+    """Gives the keyboard to every dialog as it opens, and back when it closes: to the
+    dialog still open below it (a print preview over 交班), else to `window`. A window
+    manager would; on a kiosk with none, the keys would go nowhere."""
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
@@ -47,8 +51,10 @@ class DialogActivator(QObject):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
         kind = event.type()
         if kind in (QEvent.Type.Show, QEvent.Type.Hide) and isinstance(obj, QDialog) and obj.isWindow():
-            target = obj if kind == QEvent.Type.Show else self.window
-            QTimer.singleShot(0, lambda w=target: _activate(w))
+            if kind == QEvent.Type.Show:
+                QTimer.singleShot(0, lambda w=obj: _activate(w))
+            else:  # once it is gone: whichever modal dialog is left, if any
+                QTimer.singleShot(0, lambda: _activate(QApplication.activeModalWidget() or self.window))
         return False
 
 

@@ -91,6 +91,8 @@ def test_shift_close_shows_expected_counted_and_difference(counter, qtbot, tmp_p
     assert "92.00" in dialog.expected.text()  # 100 float + 12 cash − 20 taken out
     QTest.keyClicks(dialog.counted, "91.50")
     assert dialog.difference.text() == "差额 ¥-0.50"
+    printed = dialog.print_html()  # 打印 / 存为 PDF before 交班: the count typed so far is on it
+    assert "清点 ¥91.50" in printed and "差额 ¥-0.50" in printed
     _shot(dialog, tmp_path, "shift_close")
     dialog.ok.click()
     qtbot.waitUntil(lambda: not dialog.isVisible())
@@ -135,10 +137,13 @@ def test_reconciliation_review_with_the_manager_pin(counter, qtbot, tmp_path):
     qtbot.waitUntil(lambda: getattr(window, "recon_dialog", None) is not None and window.recon_dialog.isVisible())
     dialog = window.recon_dialog
     dialog._sleep = counter.clock.advance  # rate-limit waits on the test's clock
+    # Nothing to resolve before a run: the three actions are greyed, not silent.
+    assert not any(b.isEnabled() for b in dialog.action_buttons.values())
     dialog.profile.setCurrentText(EPAY)
     dialog.start()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=20000)
     assert dialog.table.rowCount() == 2
+    assert all(b.isEnabled() for b in dialog.action_buttons.values())  # the first difference is picked
     kinds = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(2)}
     assert kinds == {order.out_trade_no: "金额不符", foreign["out_trade_no"]: "本店没有这笔订单"}
     _shot(dialog, tmp_path, "reconcile_review")
@@ -182,3 +187,133 @@ def test_cash_refund_from_the_drawer_needs_the_manager_pin(counter, qtbot, tmp_p
     qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
     assert "107.00" in window.close_dialog.expected.text()  # 100 float + 12 cash − 5 refunded
     window.close_dialog.reject()
+
+
+def test_shift_close_takes_the_typed_count_not_the_report_table(counter, qtbot, tmp_path):
+    """The shift's totals are a report: the count the clerk types lands in 清点现金,
+    Tab leaves the table, and no key edits a figure in it (seen under Xvfb: '200'
+    replaced 现金 in the table and 交班 stayed greyed)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QAbstractItemView
+
+    _open_shift_and_sell_cash(counter, qtbot, tmp_path)
+    window = counter.window
+    window.close_shift()  # F11
+    qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
+    dialog = window.close_dialog
+    table = dialog.table
+    before = [table.item(0, c).text() for c in range(table.columnCount())]
+    assert dialog.focusWidget() is dialog.counted
+    QTest.keyClicks(dialog.focusWidget(), "112")
+    assert dialog.counted.text() == "112" and dialog.ok.isEnabled()
+    assert table.editTriggers() == QAbstractItemView.EditTrigger.NoEditTriggers
+    assert not table.tabKeyNavigation()
+    assert not table.verticalHeader().isVisible()  # no row numbers beside the figures
+    table.setFocus()
+    QTest.keyClicks(table, "9")
+    QTest.keyClick(table, Qt.Key.Key_F2)
+    assert [table.item(0, c).text() for c in range(table.columnCount())] == before
+    dialog.reject()
+
+
+def test_printed_reports_follow_the_language(qtbot, tmp_path):
+    """Print / PDF of the shift report (交班) and of the day report in English mode:
+    no Chinese but the names typed (the clerk's, the profiles'); the headings and
+    figures read in English (they were hard-coded Chinese)."""
+    import html as html_mod
+    import re
+
+    from cashier.ui.books_dialogs import day_report_html, shift_report_html
+    from tests.ui.conftest import close_counter, open_counter
+    from tests.ui.words_check import CJK
+
+    counter = open_counter(qtbot, tmp_path, lang="en")
+    try:
+        window = counter.window
+        books = window.books
+        books.open_shift("小王", Decimal("100"))
+        books.cash_sale(Decimal("12"), Decimal("20"))
+        books.cash_move(Decimal("-5"), "bank")
+        page = window.show_page("report")
+        qtbot.waitUntil(lambda: page.report is not None and page.table.rowCount() >= 1)
+        day = day_report_html(page.report, shop="Corner shop")
+        shift = shift_report_html(books.close_shift(Decimal("106.50")), shop="Corner shop")
+        names = ["小王", *[p.name for p in counter.ctx.profiles]]
+        for text in (day, shift):
+            plain = html_mod.unescape(re.sub(r"<[^>]+>", " ", text.split("</style>", 1)[-1]))
+            for name in names:
+                plain = plain.replace(name, "")
+            assert not CJK.search(plain), plain
+        for words in ("Clerk", "Expected cash", "107.00", "counted", "106.50", "Difference", "-0.50", "Taken"):
+            assert words in shift, words
+        for words in ("Gateway", "Net", "Total", "12.00"):
+            assert words in day, words
+    finally:
+        close_counter(counter)
+
+
+def test_back_office_dialogs_say_what_they_are(counter, qtbot, tmp_path):
+    """No window manager, no title bar: each dialog names itself inside (开班, 现金收款,
+    备用金 / 取款, 交班, 对账, 商户配置). Under Xvfb the open-shift dialog showed only
+    '收银员' and '备用金'."""
+    from PySide6.QtWidgets import QLabel
+
+    def says_title(dialog) -> bool:
+        title = dialog.windowTitle()
+        return bool(title) and any(w.text() == title and w.isVisible() for w in dialog.findChildren(QLabel))
+
+    window = counter.window
+    counter.type_human("12")
+    window.cash_sale()
+    qtbot.waitUntil(lambda: getattr(window, "shift_dialog", None) is not None and window.shift_dialog.isVisible())
+    assert says_title(window.shift_dialog)
+    window.shift_dialog.clerk.setText("小王")
+    window.shift_dialog.accept()
+    qtbot.waitUntil(lambda: getattr(window, "cash_dialog", None) is not None and window.cash_dialog.isVisible())
+    assert says_title(window.cash_dialog)
+    window.cash_dialog.reject()
+    window.cash_move()
+    qtbot.waitUntil(lambda: getattr(window, "move_dialog", None) is not None and window.move_dialog.isVisible())
+    assert says_title(window.move_dialog)
+    window.move_dialog.reject()
+    window.close_shift()
+    qtbot.waitUntil(lambda: getattr(window, "close_dialog", None) is not None and window.close_dialog.isVisible())
+    assert says_title(window.close_dialog) and "小王" in window.close_dialog.windowTitle()
+    window.close_dialog.reject()
+    window.reconcile()
+    qtbot.waitUntil(lambda: getattr(window, "recon_dialog", None) is not None and window.recon_dialog.isVisible())
+    assert says_title(window.recon_dialog)
+    window.recon_dialog.reject()
+    profile = window.show_page("settings").add_profile()
+    qtbot.waitExposed(profile)
+    assert says_title(profile)
+    profile.reject()
+
+
+def test_print_preview_fits_a_small_counter_and_prints_with_ctrl_p(qtbot, tmp_path):
+    """打印 / PDF at 1024×768 with no window manager: the preview is as big as the
+    window and its Print button is on the toolbar, with Ctrl+P (it sat in the
+    toolbar's overflow, out of the keyboard's reach; seen under Xvfb)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QToolBar
+
+    from cashier.ui.books_dialogs import preview_dialog, shift_report_html
+    from tests.ui.conftest import close_counter, open_counter
+
+    counter = open_counter(qtbot, tmp_path, area=QRect(0, 0, 1024, 768))
+    try:
+        window = counter.window
+        window.books.open_shift("小王", Decimal("100"))
+        dialog = preview_dialog(window, shift_report_html(window.books.shift_report()))
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        assert dialog.size() == window.size()
+        toolbar = dialog.findChild(QToolBar)
+        print_action = toolbar.actions()[-1]
+        assert print_action.text() in ("打印", "Print")
+        assert print_action.shortcut() == QKeySequence("Ctrl+P")
+        assert toolbar.widgetForAction(print_action).isVisible()  # not folded into the overflow
+        dialog.reject()
+    finally:
+        close_counter(counter)

@@ -242,3 +242,28 @@ def test_a_scan_cut_short_pays_nothing_and_clears_the_amount(counter):
     assert co.amount.text == "" and co.mode == "entry"
     assert "没有读完整" in co.message.text()
     assert counter.sim.orders("fengniao") == [] and counter.sim.orders("ltzf") == []
+
+
+def test_the_waiting_title_follows_what_happens(counter):
+    """A payment code the clerk stopped waiting for, or one being reversed: the big
+    title no longer asks the customer to confirm on the phone (it did, over '正在撤销
+    付款…'; seen under Xvfb)."""
+    import dataclasses
+
+    from cashier.i18n import tr
+
+    co = counter.checkout
+    counter.window.set_profile(FENGNIAO)
+    counter.sim.micropay_behaviour("never", auth_code=WECHAT_CODE)
+    counter.type_human("15")
+    counter.scan(WECHAT_CODE)
+    counter.wait_mode("waiting")
+    assert co.wait_title.text() == tr("ui.waiting_title")
+    order = co.current
+    co.cancelled.add(order.out_trade_no)  # 停止等待 pressed: asking, then reversing
+    co.show_order(order)
+    assert co.mode == "waiting" and co.wait_title.text() == tr("ui.stopping_title")
+    co.show_order(dataclasses.replace(order, state="reversing"))
+    assert co.mode == "waiting" and co.wait_title.text() == tr("ui.reversing_title")
+    assert "确认" not in co.wait_title.text()
+    co.cancelled.discard(order.out_trade_no)

@@ -65,8 +65,15 @@ def test_every_page_fits(qtbot, tmp_path, size, lang):
         counter.key(Qt.Key.Key_F1)
         counter.wait_mode("qr")
         _check(counter, area, "qr", faults)
+        counter.run(5)  # the engine's query, then 查单 (F5): the answer is said under the state
+        with qtbot.waitSignal(co.qr_check.clicked, timeout=5000):
+            counter.key(Qt.Key.Key_F5)
+        counter.idle()
+        assert "\n" in co.qr_status.text()
+        _check(counter, area, "qr_checked", faults)
         counter.sim.pay("ltzf", co.current.out_trade_no)
         counter.run(6)
+        counter.run(5)  # a 一码付 order is asked on one wallet's path, then the other's
         counter.wait_state("paid")
         _check(counter, area, "paid", faults)
         counter.key(Qt.Key.Key_Return)
@@ -117,3 +124,55 @@ def test_every_page_fits(qtbot, tmp_path, size, lang):
     finally:
         close_counter(counter)
     assert not faults, "\n".join(f"{screen}: {f}" for screen, found in faults.items() for f in found)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", ["1024x768", "1366x768"])
+def test_qr_time_up_keeps_the_layout(qtbot, tmp_path, size, lang):
+    """At the QR's expiry, before the last query answers, the side says it checks once
+    more: the sentence wraps in its column, the QR keeps its size, the page list its
+    width, and no 'waiting for the customer' is shown under 'time is up' (seen under
+    Xvfb at 1024×768: the one-line sentence squeezed the QR to a third and narrowed
+    the page list)."""
+    from PySide6.QtWidgets import QFrame
+
+    area = SIZES[size]
+    counter = open_counter(qtbot, tmp_path, lang=lang, area=area)
+    faults: dict[str, list[str]] = {}
+    try:
+        window, co = counter.window, counter.checkout
+        nav = window.findChild(QFrame, "nav")
+        counter.type_human("3.21")
+        counter.key(Qt.Key.Key_F3)
+        counter.wait_mode("qr")
+        QApplication.processEvents()
+        qr_width, nav_width = co.qr.width(), nav.width()
+        counter.clock.advance(co.current.expires_at - counter.clock.now() + 1)  # time up, no query yet
+        co._on_tick()
+        QApplication.processEvents()
+        counter.qtbot.wait(1)
+        QApplication.processEvents()
+        assert co.qr_countdown.text() and "0:00" not in co.qr_countdown.text()
+        assert not co.qr_status.isVisible()
+        assert co.qr.width() >= qr_width * 0.9 and nav.width() == nav_width
+        _check(counter, area, "qr_time_up", faults)
+    finally:
+        close_counter(counter)
+    assert not faults, "\n".join(f"{screen}: {f}" for screen, found in faults.items() for f in found)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_demo_panel_leaves_the_checkout_its_width(qtbot, tmp_path, lang):
+    """At 1024×768 the demo customer's panel is no wider than the page list needs:
+    the checkout's 'Profile: 演示·蓝兔支付' stays on one line (a longer spin-box text
+    widened the panel and broke it onto two)."""
+    area = SIZES["1024x768"]
+    counter = open_counter(qtbot, tmp_path, lang=lang, area=area)
+    try:
+        QApplication.processEvents()
+        label = counter.checkout.entry.profile_label
+        assert label.text()
+        one_line = label.fontMetrics().height()
+        assert label.heightForWidth(label.width()) < one_line * 1.5, label.text()
+    finally:
+        close_counter(counter)

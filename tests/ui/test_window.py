@@ -316,3 +316,76 @@ def test_app_window_offers_handover_once_built(qtbot, tmp_path, monkeypatch):
     assert window.ask_handover_on_close
     window.shutdown()
     qtbot.addWidget(window)
+
+
+def test_profile_dialog_opens_with_the_name_field_taking_keys(counter, qtbot):
+    """Settings → 商户配置 → 添加 (Ctrl+N): the first key typed goes into 配置名称 (it went
+    to the form's invisible scroll area: typing did nothing, no focus ring; seen
+    under Xvfb)."""
+    from PySide6.QtTest import QTest
+
+    page = counter.window.show_page("settings")
+    dialog = page.add_profile()
+    qtbot.waitExposed(dialog)
+    assert dialog.focusWidget() is dialog.name
+    # A window manager (or DialogActivator) gives the keys to the first widget in the
+    # Tab chain that takes focus: never the scroll area around the form.
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QScrollArea
+
+    areas = dialog.findChildren(QScrollArea)
+    assert areas and all(a.focusPolicy() == Qt.FocusPolicy.NoFocus for a in areas)
+    QTest.keyClicks(dialog.focusWidget(), "shop2")
+    assert dialog.name.text() == "shop2"
+    dialog.reject()
+
+
+def test_a_dialog_has_an_edge_without_a_window_manager(counter, qtbot):
+    """A kiosk has no window manager: no frame, no title bar. The dialog draws its own
+    edge, darker than its face and than the page behind (seen under Xvfb: the PIN and
+    refund dialogs looked like the settings page cut in half)."""
+    from cashier.ui.pin import PinDialog
+
+    dialog = PinDialog(counter.window)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    image = dialog.grab().toImage()
+    h = image.height()
+    face = image.pixelColor(image.width() // 2, h - 3).lightness()
+    for x, y in ((0, h // 2), (image.width() - 1, h // 2), (image.width() // 2, 0)):
+        assert image.pixelColor(x, y).lightness() < face - 60, (x, y)
+    dialog.reject()
+
+
+def test_closing_a_dialog_over_a_dialog_gives_the_keys_back_to_the_one_below(counter, qtbot):
+    """No window manager: when a dialog opened from a dialog closes (the print preview
+    over 交班), the keys go back to the dialog still open, not to the window it
+    covers (under Xvfb the 交班 dialog was left with no focus ring)."""
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    window = counter.window
+    below = QDialog(window)
+    below.setModal(True)
+    below.show()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is below)
+    above = QDialog(below)
+    above.setModal(True)
+    above.show()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is above)
+    above.reject()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is below)
+    below.reject()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+
+
+def test_demo_customer_says_what_its_seconds_are(counter):
+    """The demo customer's number is how long the password takes, said in the window's
+    language (it showed a bare '8 s' in Chinese), and only offered when the customer
+    pays after a password."""
+    panel = counter.window.customer
+    kinds = [panel.kind.itemData(i) for i in range(panel.kind.count())]
+    panel.kind.setCurrentIndex(kinds.index("pay"))
+    assert not panel.seconds.isEnabled()
+    panel.kind.setCurrentIndex(kinds.index("password"))
+    assert panel.seconds.isEnabled()
+    assert panel.seconds.text() == "输密码用 8 秒"

@@ -45,6 +45,7 @@ class CheckoutPage(QWidget):
         self.sale_id = self._new_sale()
         self.current = None  # the OrderRecord being shown
         self.screen = None  # its presenter.Screen
+        self.asked = None  # the engine's CheckAnswer to the clerk's last 查单 of it
         self.pending_code = None  # a scanned payment code waiting for an amount
         self.pending_profile: str | None = None  # the profile that takes it
         self.last_method: str | None = None
@@ -85,6 +86,7 @@ class CheckoutPage(QWidget):
         self.wait_title, self.wait_amount, self.wait_detail, self.wait_status = w.title, w.amount, w.detail, w.status
         self.wait_check, self.wait_stop = w.check, w.stop
         self.result_title, self.result_detail, self.result_next = r.title, r.detail, r.next_step
+        self.result_status = r.status
         self.result_order, self.result_check, self.result_back, self.result_ok = r.order, r.check, r.back, r.ok
 
     # ------------------------------------------------------------------ wiring
@@ -436,7 +438,7 @@ class CheckoutPage(QWidget):
             self.status_message.emit(text)
 
     def _on_started(self, order) -> None:
-        self.current = order
+        self.current, self.asked = order, None
         self.show_order(order)
         self.attention_changed.emit()
 
@@ -455,28 +457,47 @@ class CheckoutPage(QWidget):
         self.cancelled.add(order.out_trade_no)
         self.qr_cancel.setEnabled(False)
         self.wait_stop.setEnabled(False)
-        counter = self.counter
-        self.window.workers.run(lambda: counter.stop_waiting(order.out_trade_no, actor="clerk"),
-                                self.on_order, self._on_action_failed)
+        counter, no = self.counter, order.out_trade_no
+        self.window.workers.run(lambda: counter.stop_waiting(no, actor="clerk"),
+                                self.on_order, lambda exc: self._on_action_failed(exc, no))
 
     def check_current(self) -> None:
+        """查单 (F5): the engine asks now, answers with a query of a moment ago, or
+        queues it for the gateway's next query slot; the page says which, then the
+        answer when it comes. Never "too soon": the engine's own query is not the
+        clerk's fault."""
         order = self.current
-        if order is None:
+        if order is None or self.counter is None:
             return
-        counter = self.counter
-        self.window.workers.run(lambda: counter.check(order.out_trade_no, actor="clerk"),
-                                self.on_order, self._on_action_failed)
+        counter, no = self.counter, order.out_trade_no
+        self.window.workers.run(lambda: counter.check_soon(no, actor="clerk"), self._on_checked,
+                                lambda exc: self._on_action_failed(exc, no))
 
-    def _on_action_failed(self, exc: BaseException) -> None:
+    def _on_checked(self, answer) -> None:
+        self.attention_changed.emit()
+        order = answer.order
+        if self.current is None or order.out_trade_no != self.current.out_trade_no:
+            return  # the clerk moved on
+        self.asked = answer
+        if order.updated_at >= self.current.updated_at:
+            self.current = order
+        self.show_order(self.current)
+
+    def _on_action_failed(self, exc: BaseException, out_trade_no: str | None = None) -> None:
+        """Said on the panel of the order it is about: the checkout's own words never
+        go to the window's status bar, where they outlived a switch to another page."""
+        if out_trade_no is not None and (self.current is None or self.current.out_trade_no != out_trade_no):
+            return  # about an order no longer on screen
         text = error_text(exc)
-        self.status_message.emit(text)
-        if self.mode == QR:
-            self.qr_status.setText(text)
-        elif self.mode == WAITING:
-            self.wait_status.setText(text)
+        label = {QR: getattr(self, "qr_status", None), WAITING: getattr(self, "wait_status", None),
+                 RESULT: getattr(self, "result_status", None)}.get(self.mode)
+        if label is not None:
+            label.setText(text)
+            label.setVisible(True)
         can_stop = self.screen is None or self.screen.can_stop
-        self.qr_cancel.setEnabled(can_stop)
-        self.wait_stop.setEnabled(can_stop)
+        if self._built:
+            self.qr_cancel.setEnabled(can_stop)
+            self.wait_stop.setEnabled(can_stop)
 
     def back(self) -> None:
         """From a result: back to the amount (same sale unless it was paid); the
@@ -484,14 +505,14 @@ class CheckoutPage(QWidget):
         if self.current is not None and self.current.state == presenter.PAID:
             self.new_checkout()
             return
-        self.current = self.screen = None
+        self.current = self.screen = self.asked = None
         self.replace_on_type = bool(self.amount.text)
         self._set_mode(ENTRY)
         self._show_amount()
         self._say(tr("ui.replace_hint") if self.replace_on_type else "")
 
     def retry(self) -> None:
-        self.current = self.screen = None
+        self.current = self.screen = self.asked = None
         self.replace_on_type = False
         self._set_mode(ENTRY)
         self._show_amount()
@@ -500,7 +521,7 @@ class CheckoutPage(QWidget):
             self.pay(self.last_method)
 
     def new_checkout(self) -> None:
-        self.current = self.screen = None
+        self.current = self.screen = self.asked = None
         self.sale_id = self._new_sale()
         self.amount.clear()
         self.pending_code = self.pending_profile = None
@@ -522,6 +543,8 @@ class CheckoutPage(QWidget):
 
     def show_order(self, order) -> None:
         self.ensure_pages()
+        if self.asked is not None and self.asked.order.out_trade_no != order.out_trade_no:
+            self.asked = None  # a 查单 of another order says nothing about this one
         screen = presenter.present(order, self.counter.now(), cancelled=order.out_trade_no in self.cancelled)
         self.screen = screen
         if screen.panel == presenter.RESULT:
@@ -548,7 +571,7 @@ class CheckoutPage(QWidget):
         else:
             self.qr_original.hide()
         self.qr_wallet.setText(presenter.scan_with(order).render())
-        self.qr_status.setText(screen.status.render())
+        self.qr_status.setText(self._status_text(order, screen))
         self.qr_order.setText(tr("ui.order_no", no=order.out_trade_no))
         self.qr_cancel.setEnabled(screen.can_stop)
         self._set_mode(QR)
@@ -567,13 +590,21 @@ class CheckoutPage(QWidget):
             if self.current is not None and self.current.qr_image_url == url:
                 self.qr.set_image(data)
                 self._publish_customer_view(image=data)
-                self.qr_status.setText(tr("ui.state." + self.current.state) + " " + tr("ui.image_only"))
+                if self.screen is not None:  # the picture is the code: nothing more to say about it
+                    self.qr_status.setText(self._status_text(self.current, self.screen))
 
-        self.window.workers.run(fetch, done, self._on_action_failed)
+        self.window.workers.run(fetch, done, lambda exc: self._on_action_failed(exc, order.out_trade_no))
+
+    def _status_text(self, order, screen) -> str:
+        """The order's state, and under it what the clerk's 查单 found (or when it goes out)."""
+        last = self.counter.last_query(order.out_trade_no) if self.asked is not None else None
+        note = presenter.check_note(order, self.asked, last)
+        return "\n".join(t for t in (screen.status.render(), note.render()) if t)
 
     def _show_waiting(self, order, screen) -> None:
+        self.wait_title.setText(screen.title.render())  # not "ask the customer to confirm" while undoing
         self.wait_amount.setText("¥ " + format_yuan(order.amount))
-        self.wait_status.setText(screen.status.render())
+        self.wait_status.setText(self._status_text(order, screen))
         self.wait_stop.setEnabled(screen.can_stop)
         self.wait_stop.setVisible(screen.can_stop)
         if not screen.countdown:
@@ -596,6 +627,9 @@ class CheckoutPage(QWidget):
         self.result_ok.setText((tr("ui.next_checkout") if screen.paid else tr("ui.retry")) + "  Enter")
         self.result_back.setVisible(not screen.paid)
         self.result_check.setVisible(screen.can_check)
+        status = self._status_text(order, screen) if order is not None else ""
+        self.result_status.setText(status)
+        self.result_status.setVisible(bool(status))
         self._set_mode(RESULT)
         if screen.paid and not screen.next_step:  # a paid screen with a warning stays up
             self._success_left = SUCCESS_SECONDS
@@ -612,7 +646,10 @@ class CheckoutPage(QWidget):
         if self.mode == WAITING:
             self.wait_detail.setText(presenter.waiting_detail(order, now).render())
         elif self.mode == QR:
-            self.qr_countdown.setText(presenter.countdown(order, now).render())
+            text = presenter.countdown(order, now)
+            self.qr_countdown.setText(text.render())
+            # "Time is up, checking once more" stands alone: not over "waiting for the customer".
+            self.qr_status.setVisible(text.key != "ui.expiring")
 
     def _on_tick(self) -> None:
         if self.mode == RESULT:

@@ -42,7 +42,7 @@ class QrPanel(QFrame):
         self.amount = label("payAmount")
         self.original = label("original", wrap=True)
         self.wallet = label("wallet", wrap=True)
-        self.countdown = label("countdown")
+        self.countdown = label("countdown", wrap=True)  # "time is up, checking once more" takes two lines
         self.status = label("status", wrap=True)
         self.order = label("hint", wrap=True)
         for w in (self.caption, self.amount, self.original, self.wallet, self.countdown, self.status, self.order):
@@ -90,8 +90,10 @@ class ResultPanel(QFrame):
         self.title = label("success", wrap=True)
         self.detail = label("wallet", wrap=True)
         self.next_step = label("hint", wrap=True)
+        self.status = label("status", wrap=True)  # what the clerk's 查单 found
+        self.status.hide()
         self.order = label("hint", wrap=True)
-        for w in (self.title, self.detail, self.next_step, self.order):
+        for w in (self.title, self.detail, self.next_step, self.status, self.order):
             layout.addWidget(w)
         layout.addStretch(1)
         buttons = QHBoxLayout()

@@ -107,10 +107,10 @@ def present(order, now: float, *, cancelled: bool = False) -> Screen:
     status = Text("ui.state." + state)
     if order.method == "micropay":
         if state == REVERSING:  # one truth: no countdown, nothing to stop
-            return Screen(WAITING, title=Text("ui.waiting_title"), status=status,
+            return Screen(WAITING, title=Text("ui.reversing_title"), status=status,
                           detail=Text("ui.reversing_detail"), can_check=True)
         if cancelled:  # the clerk stopped waiting: the engine asks, then reverses (no countdown)
-            return Screen(WAITING, title=Text("ui.waiting_title"), status=Text("ui.stopping"),
+            return Screen(WAITING, title=Text("ui.stopping_title"), status=Text("ui.stopping"),
                           detail=Text("ui.stopping_detail"), can_check=True)
         return Screen(WAITING, title=Text("ui.waiting_title"), status=status, countdown=True, can_stop=True,
                       can_check=True)
@@ -152,3 +152,32 @@ def countdown(order, now: float) -> Text:
         return Text("ui.expiring")
     left = max(0, int((order.expires_at or now) - now))
     return Text("ui.countdown", {"m": left // 60, "s": left % 60})
+
+
+def _clock(at: float) -> str:
+    return datetime.datetime.fromtimestamp(at).strftime("%H:%M:%S")
+
+
+def check_note(order, asked, last) -> Text:
+    """What the clerk's 查单 (F5) on this order found, or when it goes out: `asked` the
+    engine's CheckAnswer for the press, `last` its latest QueryNote of the order (a
+    queued query answers later). Said on the checkout only, so it never lingers on
+    another page; a paid order says so by its own screen."""
+    if asked is None or asked.order.out_trade_no != order.out_trade_no:
+        return NONE
+    since = asked.queried_at if asked.queried_at is not None else asked.asked_at
+    if last is not None and last.at >= since:
+        at, answered = last.at, last.answered
+    elif asked.queried_at is not None:
+        at, answered = asked.queried_at, asked.answered
+    elif asked.due_at is not None:
+        return Text("ui.check.queued", {"time": _clock(asked.due_at)})
+    else:
+        return NONE
+    if not answered:
+        return Text("ui.check.no_answer", {"time": _clock(at)})
+    if order.state == PAID:
+        return NONE  # the paid screen says it all
+    if order.paid_amount is not None:  # money came, but a person must look (the screen says why)
+        return Text("ui.check.done", {"time": _clock(at)})
+    return Text("ui.check.unpaid", {"time": _clock(at)})
