@@ -34,6 +34,12 @@ class Context:
     # Another process (a running window) holds the scheduler lock for these books.
     scheduled_elsewhere: bool = False
 
+    def warm_up(self) -> None:
+        """Load the HTTP layer and make each gateway's client (a worker thread, once the
+        window is ready): the first sale then waits for the gateway only."""
+        for name in self.engine.profiles():
+            self.engine.gateway(name).warm_up()
+
     def close(self) -> None:
         self.engine.stop()
         if self.receiver is not None:

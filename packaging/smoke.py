@@ -84,7 +84,9 @@ def smoke(folder: Path) -> dict[str, float]:
             return out
 
         step("cli --help", [cli, "--help"], env)
-        step("gui --demo first frame", [gui, "--demo", "--exit-after-first-frame"], env)
+        # ready: the pages built (after the first frame) and the engine, books and
+        # simulator open: more of the frozen app than the first frame alone
+        step("gui --demo ready", [gui, "--demo", "--exit-when-ready"], env)
         with SimServer() as sim, SimClient(sim.base_url) as sim_client:
             profile, secret = {p.gateway: (p, s) for p, s in demo_profiles(sim.base_url)}["fengniao"]
             step("cli profile add", [cli, "profile", "add", "shop", "--gateway", "fengniao", "--base-url",

@@ -572,6 +572,12 @@ class Gateway:
     def close_transport(self) -> None:
         self.http.close()
 
+    def warm_up(self) -> None:
+        """Make the HTTP client now rather than at the first request."""
+        warm = getattr(self.http, "warm_up", None)  # a test's stand-in may have none
+        if warm is not None:
+            warm()
+
     # -- what it can do ---------------------------------------------------------
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -93,10 +93,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from html.parser import HTMLParser
-from typing import Any, Callable, ClassVar, Mapping, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NoReturn
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-import httpx
 
 from cashier.gateways.base import (
     BadResponse,
@@ -129,6 +128,9 @@ from cashier.gateways.base import (
     parse_china_time,
 )
 from cashier.gateways.http import GatewayHttp
+
+if TYPE_CHECKING:
+    import httpx
 from cashier.gateways.signing import canonical, epay_sign, signature_equal
 from cashier.i18n import define, tr
 from cashier.money import format_yuan, parse_wire_amount

@@ -25,16 +25,12 @@ import ipaddress
 import json
 import logging
 import re
-import ssl
 import threading
 import time
 import zlib
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlsplit
-
-import httpcore
-import httpx
 
 from cashier import redaction
 from cashier.redaction import REDACT_MIN_RUN, redact_runs  # noqa: F401 (the gateways' name for it)
@@ -49,23 +45,19 @@ from cashier.gateways.base import (
     Timeout,
 )
 
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
+# httpx and httpcore (~80 ms to import, and each client's set-up) are loaded by a
+# gateway's first request, or by warm_up() on a worker once the window is ready: a
+# gateway is built at start-up without them. See cashier.gateways.transport.
+
 log = logging.getLogger("cashier.gateways")
 
-
-class _NoQueryInHttpxLogs(logging.Filter):
-    """httpx logs each request's full URL at INFO ("HTTP Request: GET https://..?key=.."):
-    epay carries the merchant key in query strings, so httpx's URLs lose their query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
-            record.args = tuple(a.copy_with(query=None, fragment=None) if isinstance(a, httpx.URL) else a
-                                for a in record.args)
-        return True
-
-
-logging.getLogger("httpx").addFilter(_NoQueryInHttpxLogs())
-
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=5.0)
+# Per phase (connect, read, write, pool), in seconds; the deadline bounds the whole.
+DEFAULT_TIMEOUTS = {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 5.0}
 # The whole request, connect + send + headers + body, ends within this many seconds.
 DEFAULT_DEADLINE = 20.0
 # A gateway's answer is a few kilobytes of JSON; its500's QR pictures are tens of kB.
@@ -106,6 +98,8 @@ def shared_tls_context() -> ssl.SSLContext:
     global _tls_context
     with _tls_lock:
         if _tls_context is None:
+            import ssl
+
             import certifi
 
             _tls_context = ssl.create_default_context(cafile=certifi.where())
@@ -168,67 +162,6 @@ class _Deadline(threading.local):
         return remaining if timeout is None else min(timeout, remaining)
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._deadline.left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, self._deadline.left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(ssl_context, server_hostname,
-                                      self._deadline.left(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(inner, self._deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, deadline: _Deadline) -> None:
-        self._inner = httpcore.SyncBackend()
-        self._deadline = deadline
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, self._deadline.left(timeout, httpcore.ConnectTimeout),
-                                         local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_unix_socket(path, self._deadline.left(timeout, httpcore.ConnectTimeout),
-                                                 socket_options)
-        return _DeadlineStream(stream, self._deadline)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport (its exception mapping and streams), over a connection
-    pool whose sockets honour the deadline."""
-
-    def __init__(self, deadline: _Deadline, ssl_context: ssl.SSLContext | None) -> None:
-        super().__init__(verify=ssl_context or False, trust_env=False)
-        limits = httpx.Limits()
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(deadline),
-        )
-
-
 class GatewayHttp:
     """One gateway's HTTP client. `deadline` (seconds) bounds each whole request,
     `max_bytes` each answer (after decompression), `max_depth` each JSON answer's
@@ -239,8 +172,8 @@ class GatewayHttp:
         base_url: str,
         *,
         secrets: Iterable[str] = (),
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
+        timeout: "httpx.Timeout | None" = None,
+        transport: "httpx.BaseTransport | None" = None,
         deadline: float = DEFAULT_DEADLINE,
         max_bytes: int = MAX_ANSWER_BYTES,
         max_depth: int = MAX_JSON_DEPTH,
@@ -252,18 +185,39 @@ class GatewayHttp:
         self.max_bytes = max_bytes
         self.max_depth = max_depth
         self._deadline = _Deadline()
-        # A plain-http client (only ever loopback) gets no context of ours: should it
-        # fetch an https image (its500), httpcore builds its own verifying one.
-        tls = shared_tls_context() if self.base_url.startswith("https:") else None
-        # trust_env=False: a proxy taken from the environment would get a transport of
-        # httpx's own, without the deadline.
-        self._client = httpx.Client(
-            timeout=timeout, follow_redirects=False, trust_env=False,
-            transport=transport or _DeadlineTransport(self._deadline, tls),
-            headers={"User-Agent": "cashier/0.1", "Accept-Encoding": "gzip, deflate"})
+        self._timeout = timeout
+        self._transport = transport
+        self._client_lock = threading.Lock()
+        self._http_client: "httpx.Client | None" = None
+        self._closed = False
+
+    @property
+    def _client(self) -> "httpx.Client":
+        """The httpx client, made on first use (several worker threads may ask)."""
+        client = self._http_client
+        if client is None:
+            with self._client_lock:
+                if self._http_client is None:
+                    from cashier.gateways import transport
+
+                    # A plain-http client (only ever loopback) gets no context of ours:
+                    # should it fetch an https image (its500), httpcore builds its own.
+                    tls = shared_tls_context() if self.base_url.startswith("https:") else None
+                    self._http_client = transport.client(self._deadline, tls, timeout=self._timeout,
+                                                         transport=self._transport)
+                client = self._http_client
+        return client
+
+    def warm_up(self) -> None:
+        """Load the HTTP layer and make the client now (a worker, before the first sale)."""
+        if not self._closed:
+            self._client  # noqa: B018
 
     def close(self) -> None:
-        self._client.close()
+        self._closed = True
+        with self._client_lock:
+            if self._http_client is not None:
+                self._http_client.close()
 
     def redact(self, text: str) -> str:
         return redact_runs(text, self._secrets)
@@ -315,18 +269,21 @@ class GatewayHttp:
         return content
 
     def request(self, method: str, path: str, *, max_bytes: int | None = None, follow_redirects: bool = False,
-                **kwargs: Any) -> httpx.Response:
+                **kwargs: Any) -> "httpx.Response":
         """Send, and read the answer whole within the deadline and the size cap. The
         returned response holds the (decoded) body in `.content`; its `.request` is the
         last one sent (after redirects, when they are followed: images only)."""
+        import httpx
+
         url = self.url(path)
         shown = urlsplit(url).path  # never the query: it may hold a key
         limit = self.max_bytes if max_bytes is None else max_bytes
         started = time.monotonic()
         self._deadline.at = started + self.deadline
+        client = self._client
         try:
-            request = self._client.build_request(method, url, **kwargs)
-            response = self._client.send(request, stream=True, follow_redirects=follow_redirects)
+            request = client.build_request(method, url, **kwargs)
+            response = client.send(request, stream=True, follow_redirects=follow_redirects)
             try:
                 log.info("%s %s -> %s after %.0f ms", method, shown, response.status_code,
                          (time.monotonic() - started) * 1000)
@@ -357,7 +314,7 @@ class GatewayHttp:
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
         return httpx.Response(response.status_code, headers=headers, content=content, request=response.request)
 
-    def _json(self, response: httpx.Response) -> Any:
+    def _json(self, response: "httpx.Response") -> Any:
         try:
             text = response.content.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -386,7 +343,7 @@ def _raise_for_status(status: int) -> None:
         raise BadResponse(reason=f"HTTP {status}")
 
 
-def _read_capped(response: httpx.Response, limit: int) -> bytes:
+def _read_capped(response: "httpx.Response", limit: int) -> bytes:
     """The body, decoded (gzip / deflate), never more than `limit` bytes held: a
     bigger answer, declared or not, compressed or not, is a BadResponse."""
     if response.is_stream_consumed:  # a transport that read it already (httpx.MockTransport)

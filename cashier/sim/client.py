@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 
 class SimClient:
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        # the simulator is plain http on loopback: no TLS context to load
-        self._client = httpx.Client(base_url=self.base_url + "/_sim", timeout=timeout, verify=False)
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._http: "httpx.Client | None" = None
+
+    @property
+    def _client(self) -> "httpx.Client":
+        """Made on first use: the demo window opens the simulator at start-up, and
+        loading httpx then would only delay it."""
+        with self._lock:
+            if self._http is None:
+                import httpx
+
+                # the simulator is plain http on loopback: no TLS context to load
+                self._http = httpx.Client(base_url=self.base_url + "/_sim", timeout=self._timeout,
+                                          transport=httpx.HTTPTransport(verify=False))
+            return self._http
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
 
     def __enter__(self) -> "SimClient":
         return self

@@ -13,12 +13,11 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
-
-import httpx
 
 from cashier.sim.core import Fault, Merchant, MicropayBehaviour, SimClock, SimError, SimState
 from cashier.sim.protocol import GatewaySim, SimRequest, SimResponse
@@ -35,14 +34,30 @@ GATEWAY_SIMS = {
 }
 
 
-def _gateway_classes() -> dict[str, type[GatewaySim]]:
-    import importlib
+class _GatewaySims(Mapping):
+    """Each gateway's simulator, made (and its module imported) on first use: the demo
+    window opens the simulator at start-up, and most runs touch one or two gateways."""
 
-    classes = {}
-    for name, target in GATEWAY_SIMS.items():
-        module_name, _, attr = target.partition(":")
-        classes[name] = getattr(importlib.import_module(module_name), attr)
-    return classes
+    def __init__(self, state: SimState) -> None:
+        self._state = state
+        self._made: dict[str, GatewaySim] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> GatewaySim:
+        with self._lock:
+            sim = self._made.get(name)
+            if sim is None:
+                import importlib
+
+                module_name, _, attr = GATEWAY_SIMS[name].partition(":")  # KeyError: no such gateway
+                sim = self._made[name] = getattr(importlib.import_module(module_name), attr)(self._state)
+            return sim
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(GATEWAY_SIMS)
+
+    def __len__(self) -> int:
+        return len(GATEWAY_SIMS)
 
 
 class SimServer:
@@ -56,7 +71,7 @@ class SimServer:
 
             for merchant in DEMO_MERCHANTS:
                 self.state.add_merchant(merchant)
-        self.gateways: dict[str, GatewaySim] = {name: cls(self.state) for name, cls in _gateway_classes().items()}
+        self.gateways: Mapping[str, GatewaySim] = _GatewaySims(self.state)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.sim = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -256,6 +271,8 @@ class SimServer:
         amount = Decimal(str(body["amount"])) if body.get("amount") is not None else None
         note = self.gateways[gateway].notification(order, refund, forge=forge, amount=amount)
         url = str(body.get("url") or note.url)
+        import httpx  # only when a notification is sent: the demo's start-up need not load it
+
         with httpx.Client(timeout=5.0) as client:
             if note.method == "GET":
                 response = client.get(url, params=note.form)

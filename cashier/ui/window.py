@@ -4,15 +4,16 @@ is opened off the GUI thread after the first frame, so the window shows at once.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+# Qt, QKeySequence and QShortcut are imported where used: the first use of a class
+# makes PySide6 build its Python enums (the Qt namespace alone ~30 ms), and the
+# start-up panel must paint before that.
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSizePolicy, QStackedWidget,
     QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import define, tr
-from cashier.ui.checkout import CheckoutPage
 from cashier.ui.workers import Workers
 
 
@@ -34,6 +35,7 @@ def _log():
 define({
     "ui.title": ("收银台", "Cashier"),
     "ui.title_demo": ("收银台（演示模式：不会真实扣款）", "Cashier (demo: no real money)"),
+    "ui.starting": ("收银台\n正在打开…", "Cashier\nopening…"),
     "ui.nav.checkout": ("收款", "Checkout"),
     "ui.nav.attention": ("待处理", "To check"),
     "ui.nav.attention_n": ("待处理 ({n})", "To check ({n})"),
@@ -60,8 +62,13 @@ class MainWindow(QMainWindow):
     context_ready = Signal(object)
     device_message = Signal(str)  # from the print queue's thread: shown on the GUI thread
     first_frame = Signal()
+    pages_painted = Signal()  # the first frame with the pages (the checkout) on it
 
-    def __init__(self, *, demo: bool = False, settings=None, scanner_clock=None, open_context=None) -> None:
+    def __init__(self, *, demo: bool = False, settings=None, scanner_clock=None, open_context=None,
+                 deferred: bool = False) -> None:
+        """deferred: paint a plain start-up panel first and build the pages with
+        complete() (the app calls it right after the first frame, so the window is on
+        screen at once while the checkout is built). Otherwise built here."""
         super().__init__()
         from cashier import settings as settings_mod
 
@@ -72,14 +79,33 @@ class MainWindow(QMainWindow):
         self.counter = None  # cashier.counter.Counter: what the pages may ask
         self.bridge = None
         self._open_context = open_context
+        self._scanner_clock = scanner_clock
         self._painted = False
+        self._pages_painted = False
+        self.built = False
+        self._notes: list[str] = []  # flashed before the status bar exists
+        self.books = None
+        self.ask_handover_on_close = False  # the app turns it on (ui.main); embedded windows and tests do not
         self.workers = Workers(self)
         self.setWindowTitle(tr("ui.title_demo") if demo else tr("ui.title"))
         self.setMinimumSize(640, 480)
+        if deferred:
+            # No Qt enum is touched here: PySide6 builds a class's enums on first use
+            # (the Qt namespace alone ~30 ms), which is what the complete window costs.
+            starting = QLabel(tr("ui.starting"))
+            starting.setObjectName("starting")  # centred by the style sheet
+            self.setCentralWidget(starting)
+        else:
+            self.complete()
 
+    def complete(self) -> None:
+        """Build the pages, the status bar, the keys and the scanner filter (once)."""
+        if self.built:
+            return
+        self.built = True
         from cashier.ui.scanfilter import ScannerFilter
 
-        self.scanner = ScannerFilter(self.settings.scanner_config(), clock=scanner_clock, parent=self)
+        self.scanner = ScannerFilter(self.settings.scanner_config(), clock=self._scanner_clock, parent=self)
         self.scanner.scope = self._scan_scope
         self._build()
         self.scanner.scanned.connect(self._on_scan)
@@ -88,9 +114,16 @@ class MainWindow(QMainWindow):
 
         self.dialog_activator = DialogActivator(self)
         QApplication.instance().installEventFilter(self.dialog_activator)
+        notes, self._notes = self._notes, []
+        for text in notes:
+            self.flash(text)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
+        from PySide6.QtGui import QKeySequence, QShortcut
+
+        from cashier.ui.checkout import CheckoutPage
+
         central = QWidget()
         root = QHBoxLayout(central)
         root.setContentsMargins(0, 0, 0, 0)
@@ -138,8 +171,6 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("F9"), self, activated=lambda: self.show_page("checkout"))
         QShortcut(QKeySequence("Ctrl+Shift+P"), self, activated=self._customer_pays)
         # The back office: the cash key (F10), 交班 (F11), 对账 (F12).
-        self.books = None
-        self.ask_handover_on_close = False  # the app turns it on (ui.main); embedded windows and tests do not
         self.status_clerk = QLabel(tr("ui.status.no_shift"))
         bar.addWidget(self.status_clerk)
         QShortcut(QKeySequence("F10"), self, activated=self.cash_sale)
@@ -148,6 +179,9 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("F12"), self, activated=self.reconcile)
 
     def _add_page(self, name: str, widget: QWidget, nav_layout) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QKeySequence, QShortcut
+
         button = QPushButton()
         button.setObjectName("nav")
         button.setCheckable(True)
@@ -166,7 +200,7 @@ class MainWindow(QMainWindow):
         widget.setProperty("page", name)
 
     # ------------------------------------------------------------------ screen
-    def fit_to(self, area: QRect) -> None:
+    def fit_to(self, area) -> None:
         """Size to `area` (a screen's available geometry, logical pixels) and scale
         text and targets to it."""
         from cashier.ui.app import apply_scale, scale_for
@@ -218,6 +252,8 @@ class MainWindow(QMainWindow):
         if name == "checkout":
             self.checkout.setFocus()
         elif hasattr(inner, "first_focus"):
+            from PySide6.QtCore import Qt
+
             inner.first_focus().setFocus(Qt.FocusReason.ShortcutFocusReason)
         return inner
 
@@ -247,10 +283,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ start-up
     def event(self, event) -> bool:
         result = super().event(event)
-        if event.type() == QEvent.Type.UpdateRequest and not self._painted:
-            self._painted = True
-            QTimer.singleShot(0, self.first_frame.emit)
-            QTimer.singleShot(0, self.checkout.ensure_pages)
+        if event.type() == QEvent.Type.UpdateRequest and not self._pages_painted:
+            if not self._painted:
+                self._painted = True
+                QTimer.singleShot(0, self.first_frame.emit)
+            if self.built:
+                self._pages_painted = True
+                QTimer.singleShot(0, self.pages_painted.emit)
         return result
 
     def start_context(self) -> None:
@@ -282,8 +321,15 @@ class MainWindow(QMainWindow):
             self.workers.run(ctx.ledger.check_integrity, None, self._ledger_damaged)
         engine = ctx.engine
         if getattr(engine, "_thread", None) is None and not getattr(ctx, "manual", False):
-            # start() runs recovery (network): on a worker, never here.
-            self.workers.run(engine.start, lambda _: self._set_online(True), lambda exc: self._set_online(False))
+            # start() runs recovery (network): on a worker, never here. The HTTP layer
+            # is loaded first, on the same worker, while the clerk types an amount.
+            def start() -> None:
+                warm_up = getattr(ctx, "warm_up", None)
+                if warm_up is not None:
+                    warm_up()
+                engine.start()
+
+            self.workers.run(start, lambda _: self._set_online(True), lambda exc: self._set_online(False))
         else:
             self._set_online(True)
 
@@ -330,6 +376,8 @@ class MainWindow(QMainWindow):
             if page is not None and hasattr(page, "context_changed"):
                 page.context_changed()
         self._start_devices()
+        # The QR, waiting and result panels next, while the clerk types the first amount.
+        QTimer.singleShot(0, self.checkout.ensure_pages)
         self.context_ready.emit(ctx)
 
     def _start_devices(self) -> None:
@@ -362,6 +410,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ shared bits
     def flash(self, text: str) -> None:
         """A passing note in the status bar (cleared after a while)."""
+        if not self.built:
+            self._notes.append(text)
+            return
         self.status_note.setText(text)
         if not hasattr(self, "_flash_timer"):
             self._flash_timer = QTimer(self)
@@ -615,8 +666,9 @@ class MainWindow(QMainWindow):
                     self._handover_asked = False
                     event.ignore()
                     return
-        QApplication.instance().removeEventFilter(self.scanner)
-        QApplication.instance().removeEventFilter(self.dialog_activator)
+        if self.built:  # closed before its pages were built: no filters yet
+            QApplication.instance().removeEventFilter(self.scanner)
+            QApplication.instance().removeEventFilter(self.dialog_activator)
         super().closeEvent(event)
 
     def reload_context(self) -> None:

@@ -115,7 +115,7 @@ def open_counter(qtbot, tmp_path, *, lang: str | None = None, area=None) -> Coun
     window.set_context(ctx)
     window.show()
     qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.checkout._built, timeout=10000)  # built after the first frame
+    qtbot.waitUntil(lambda: window.checkout._built, timeout=10000)  # built once the context is set
     window.checkout.setFocus()
     return Counter(window, ctx, clock, keys, qtbot)
 

@@ -17,7 +17,6 @@ def test_missing_key_is_shown(qtbot, tmp_path, sim):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.checkout._built, timeout=10000)
     window.set_context(ctx)
     try:
         assert "店铺" in window.status_note.text() and "钥匙串" in window.status_note.text()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from decimal import Decimal
 
+import pytest
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtTest import QTest
@@ -235,13 +237,19 @@ def test_a_scan_speed_burst_in_a_text_field_elsewhere_lands_as_typed(counter, qt
     assert counter.sim.orders("fengniao") == []
 
 
-def test_exit_after_first_frame(tmp_path):
+@pytest.mark.parametrize("until", ["--exit-after-first-frame", "--exit-when-ready"])
+def test_exit_after_first_frame_and_when_ready(tmp_path, until):
     import os
 
     env = dict(os.environ, CASHIER_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
-    done = subprocess.run([sys.executable, "-m", "cashier", "--demo", "--exit-after-first-frame"], env=env,
+    done = subprocess.run([sys.executable, "-m", "cashier", "--demo", until, "--print-timings"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    marks = done.stdout.split()
+    assert marks[0] == "first_frame"
+    if until == "--exit-when-ready":  # the pages were built after the first frame, then the engine was ready
+        assert marks[-1] == "ready"
+        assert "built=" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_english_is_available(counter):
@@ -265,6 +273,49 @@ def test_settings_name_where_demo_payment_codes_go(counter):
     assert page.micropay_profile.currentData() is None
     assert route in page.micropay_profile.currentText()
     assert "不转交" not in page.micropay_profile.currentText()
+
+
+def test_deferred_window_paints_a_start_up_panel_then_builds_its_pages(qtbot, tmp_path, monkeypatch):
+    """The app's window: a plain panel on the first frame, the pages right after
+    (complete()); a note flashed before then is shown once the status bar exists."""
+    from PySide6.QtWidgets import QLabel
+
+    from cashier.i18n import tr
+    from cashier.settings import Settings
+    from cashier.ui.window import MainWindow
+
+    monkeypatch.setenv("CASHIER_HOME", str(tmp_path))
+    window = MainWindow(demo=True, settings=Settings(), deferred=True)
+    qtbot.addWidget(window)
+    assert not window.built
+    panel = window.centralWidget()
+    assert isinstance(panel, QLabel) and panel.text() == tr("ui.starting")
+    window.flash("设置文件有误")
+    with qtbot.waitSignal(window.first_frame, timeout=5000):
+        window.show()
+    assert not hasattr(window, "checkout")  # nothing but the panel was built for the first frame
+    window.complete()
+    window.complete()  # once only
+    assert window.built and window.centralWidget() is not panel
+    assert window.pages.currentWidget() is window.checkout
+    assert window.status_note.text() == "设置文件有误"
+    window.shutdown()
+
+
+def test_app_window_offers_handover_once_built(qtbot, tmp_path, monkeypatch):
+    """ui.main turns the handover question on before the pages are built: building
+    them must not turn it off again."""
+    from cashier.settings import Settings
+    from cashier.ui.window import MainWindow
+
+    monkeypatch.setenv("CASHIER_HOME", str(tmp_path))
+    window = MainWindow(demo=True, settings=Settings(), deferred=True)
+    window.ask_handover_on_close = True
+    window.close()  # closed before its pages exist: nothing to ask, no error
+    window.complete()
+    assert window.ask_handover_on_close
+    window.shutdown()
+    qtbot.addWidget(window)
 
 
 def test_profile_dialog_opens_with_the_name_field_taking_keys(counter, qtbot):
@@ -338,3 +389,37 @@ def test_demo_customer_says_what_its_seconds_are(counter):
     panel.kind.setCurrentIndex(kinds.index("password"))
     assert panel.seconds.isEnabled()
     assert panel.seconds.text() == "输密码用 8 秒"
+
+
+def test_first_run_checkout_offers_no_profile_switch(qtbot):
+    """First run, no merchant yet: Alt+1 shows the checkout, where no 切换商户 (F6)
+    button is offered (it was, and did nothing; seen under Xvfb)."""
+    from cashier.ui.app import make_app
+    from cashier.ui.window import MainWindow
+
+    make_app([])
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.show_first_run()
+    window.show_page("checkout")
+    assert window.pages.currentWidget() is not window.first_run
+    assert not window.checkout.entry.switch_button.isVisible()
+    window.shutdown()
+
+
+def test_settings_notes_do_not_outlive_the_visit_or_stay_red(counter):
+    """设置: '设置已保存' after a refused save reads as a note, not in the error's red;
+    a note from an earlier visit is gone when the page is opened again (under Xvfb
+    '店长密码已保存' still showed minutes later)."""
+    window = counter.window
+    page = window.show_page("settings")
+    page.counter_id.setText("")  # refused: a counter needs an id
+    assert not page.save()
+    assert page.message.text() and page.message.objectName() == "message"
+    page.counter_id.setText("02")
+    assert page.save()
+    assert page.message.objectName() == "hint"
+    window.show_page("checkout")
+    window.show_page("settings")
+    assert page.message.text() == ""
