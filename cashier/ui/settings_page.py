@@ -341,15 +341,13 @@ class SettingsPage(QWidget):
                                   **self.devices.values())
             store.save(new)
         except UserError as exc:
-            self.message.setText(exc.message())
-            self.message.setObjectName("message")
-            self.message.style().polish(self.message)
+            self._note(exc.message(), error=True)
             return False
         self.window.apply_settings(new)
         text = tr("ui.set.saved")
         if new.language != current.language:
             text += "；" + tr("ui.set.restart_lang")
-        self.message.setText(text)
+        self._note(text)
         return True
 
     def change_pin(self) -> None:
@@ -413,7 +411,15 @@ class SettingsPage(QWidget):
     def first_focus(self):
         return self.tabs.tabBar()
 
+    def _note(self, text: str, *, error: bool = False) -> None:
+        """The line under the form: a refusal in red, anything else as a plain note."""
+        self.message.setText(text)
+        self.message.setObjectName("message" if error else "hint")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+
     def activate(self) -> None:
+        self._note("")  # what was said on an earlier visit no longer applies
         self.load()
         self.refresh_profiles()
 

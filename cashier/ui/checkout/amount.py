@@ -82,6 +82,7 @@ class AmountPanel(QWidget):
         self.switch_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         keyed(self.switch_button, tr("ui.profile_switch"), SWITCH_KEY)
         self.switch_button.clicked.connect(page.choose_profile)
+        self.switch_button.hide()  # shown once there are profiles to switch between
         top.addWidget(self.profile_label, 1)
         top.addWidget(self.switch_button)
         left.addLayout(top)
