@@ -3,14 +3,13 @@ marked "needs checking", shown until a person marks them checked.
 
 Each order is a two-line row in three columns: time over order number, amount over
 method, state over the note (the note wraps in the column that takes the rest of the
-width): every word stays readable on a 1024-wide screen, in Chinese and English.
-Also the order tables' column fitting (FittedTable), used by the history too."""
+width): every word stays readable on a 1024-wide screen, in Chinese and English."""
 
 from __future__ import annotations
 
 import datetime
 
-from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QStyledItemDelegate,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -52,67 +51,6 @@ class _Roomy(QStyledItemDelegate):
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt name)
         size = super().sizeHint(option, index)
         return QSize(size.width(), size.height() + option.fontMetrics.height() // 2)
-
-
-class FittedTable(QTableWidget):
-    """A table of orders whose columns always fit its width (never scrolled sideways):
-    every column gets the width its text needs when there is room; when there is not,
-    the `flexible` columns share what the others leave (the narrower first gets all it
-    needs) and their text is elided, the whole of it in the cell's tooltip (`item`)."""
-
-    def __init__(self, headers: list[str], flexible: tuple[int, ...]) -> None:
-        super().__init__(0, len(headers))
-        self.flexible = flexible
-        self._fitting = False
-        self.setHorizontalHeaderLabels(headers)
-        self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        self._row_height()
-
-    def _row_height(self) -> None:
-        """Rows as tall as the text (the style's default is a fixed 30 px, whatever the font)."""
-        height = self.fontMetrics().height()
-        self.verticalHeader().setDefaultSectionSize(height + max(6, height // 4))
-
-    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._row_height()
-
-    def item_for(self, col: int, text: str) -> QTableWidgetItem:
-        item = QTableWidgetItem(text)
-        if col in self.flexible and text:
-            item.setToolTip(text)  # what an elided cell holds
-        return item
-
-    def fit(self) -> None:
-        if self._fitting:
-            return
-        self._fitting = True
-        try:
-            header = self.horizontalHeader()
-            least = {c: header.sectionSizeHint(c) for c in range(self.columnCount())}  # the header's words
-            want = {c: max(self.sizeHintForColumn(c), least[c])
-                    for c in range(self.columnCount()) if not self.isColumnHidden(c)}
-            flexible = sorted((c for c in self.flexible if c in want), key=want.get)
-            rest = self.viewport().width() - sum(w for c, w in want.items() if c not in self.flexible)
-            widths = dict(want)
-            for i, c in enumerate(flexible):
-                share = rest // (len(flexible) - i)
-                widths[c] = max(least[c], min(want[c], share))
-                rest -= widths[c]
-            for c, w in widths.items():
-                header.resizeSection(c, w)
-        finally:
-            self._fitting = False
-
-    def viewportEvent(self, event) -> bool:  # noqa: N802 (Qt name)
-        if event.type() == QEvent.Type.Resize:
-            self.fit()
-        return super().viewportEvent(event)
 
 
 def ask_checker(parent, order=None) -> str:

@@ -30,9 +30,9 @@ from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
 from cashier.ledger.records import SEARCH_STATUSES, HistoryEntry
 from cashier.money import AmountError, format_yuan, parse_amount
-from cashier.ui.attention import FittedTable, ask_checker, method_text
+from cashier.ui.attention import ask_checker, method_text
 from cashier.ui.pin import PinDialog
-from cashier.ui.widgets import fit_dialog, keyed, scrolling
+from cashier.ui.widgets import FittedTable, fit_dialog, keyed, scrolling
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),

@@ -1,10 +1,14 @@
 """Small helpers shared by the pages: scroll areas for forms, dialogs that fit the
-screen whatever the text and the scale."""
+screen whatever the text and the scale, tables whose rows follow the font (the
+window's scale) and whose columns fit their width (FittedTable)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QFrame, QLayout, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QApplication, QDialog, QFrame, QHeaderView, QLayout, QScrollArea, QTableView, QTableWidget, QTableWidgetItem,
+    QWidget,
+)
 
 
 def scrolling(inner: QWidget) -> QScrollArea:
@@ -75,3 +79,74 @@ def keyed(button, label: str, key: str, *, below: bool = False) -> None:
     button.setText(f"{label}\n{key}" if below else f"{label}  {key}")
     button.setShortcut(QKeySequence(key))
     button.setProperty("key", key)
+
+
+def _row_height(table: QTableView) -> None:
+    height = table.fontMetrics().height()
+    table.verticalHeader().setDefaultSectionSize(height + max(6, height // 4))
+
+
+class _RowsFollowFont(QObject):
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            _row_height(obj)
+        return False
+
+
+def rows_follow_font(table: QTableView) -> None:
+    """Rows as tall as the table's text, now and whenever its font or style changes
+    (the window's scale): the style's default is a fixed 30 px whatever the font,
+    which cut a larger text top and bottom."""
+    _row_height(table)
+    table.installEventFilter(_RowsFollowFont(table))
+
+
+class FittedTable(QTableWidget):
+    """A table of orders whose columns always fit its width (never scrolled sideways):
+    every column gets the width its text needs when there is room; when there is not,
+    the `flexible` columns share what the others leave (the narrower first gets all it
+    needs) and their text is elided, the whole of it in the cell's tooltip (`item`)."""
+
+    def __init__(self, headers: list[str], flexible: tuple[int, ...]) -> None:
+        super().__init__(0, len(headers))
+        self.flexible = flexible
+        self._fitting = False
+        self.setHorizontalHeaderLabels(headers)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        rows_follow_font(self)
+
+    def item_for(self, col: int, text: str) -> QTableWidgetItem:
+        item = QTableWidgetItem(text)
+        if col in self.flexible and text:
+            item.setToolTip(text)  # what an elided cell holds
+        return item
+
+    def fit(self) -> None:
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            header = self.horizontalHeader()
+            least = {c: header.sectionSizeHint(c) for c in range(self.columnCount())}  # the header's words
+            want = {c: max(self.sizeHintForColumn(c), least[c])
+                    for c in range(self.columnCount()) if not self.isColumnHidden(c)}
+            flexible = sorted((c for c in self.flexible if c in want), key=want.get)
+            rest = self.viewport().width() - sum(w for c, w in want.items() if c not in self.flexible)
+            widths = dict(want)
+            for i, c in enumerate(flexible):
+                share = rest // (len(flexible) - i)
+                widths[c] = max(least[c], min(want[c], share))
+                rest -= widths[c]
+            for c, w in widths.items():
+                header.resizeSection(c, w)
+        finally:
+            self._fitting = False
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return super().viewportEvent(event)

@@ -1,6 +1,7 @@
 """Every page of the real window, at the counter screens shops have, in both
 languages: nothing outside its window or parent, no two siblings overlapping, no
-button or label cutting its text (font metrics through the style)."""
+button or label cutting its text (font metrics through the style), no table whose
+columns run past its width or whose rows cut their text (table_faults)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import FENGNIAO, close_counter, open_counter
-from tests.ui.layout_check import layout_faults
+from tests.ui.layout_check import layout_faults, table_faults
 from tests.ui.words_check import word_faults
 
 WECHAT_CODE = "134567890123456789"
@@ -29,16 +30,23 @@ def _check(counter, area: QRect, screen: str, faults: dict) -> None:
     QApplication.processEvents()
     counter.qtbot.wait(1)
     QApplication.processEvents()
-    found = layout_faults(window, area) + _words(counter, window)
+    found = layout_faults(window, area) + _words(counter, window) + _tables(window)
     if found:
         faults[screen] = found
+
+
+def _tables(widget) -> list[str]:
+    """table_faults of every table in sight (a page's, a dialog's)."""
+    from PySide6.QtWidgets import QTableWidget
+
+    return [f for t in widget.findChildren(QTableWidget) if t.isVisible() for f in table_faults(t)]
 
 
 def _check_dialog(counter, dialog, area: QRect, screen: str, faults: dict) -> None:
     dialog.show()
     counter.qtbot.waitExposed(dialog)
     QApplication.processEvents()
-    found = layout_faults(dialog, area) + _words(counter, dialog)
+    found = layout_faults(dialog, area) + _words(counter, dialog) + _tables(dialog)
     if found:
         faults[screen] = found
     dialog.reject()
