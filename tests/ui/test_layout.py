@@ -269,3 +269,45 @@ def test_order_lists_read_whole(qtbot, tmp_path, size, lang):
             assert layout_faults(window, area) == []  # the detail's words whole (it scrolls)
     finally:
         close_counter(counter)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_status_bar_shows_a_note_whole(qtbot, tmp_path, size, lang):
+    """'The demo customer paid' (the demo customer pays the shown QR) reads whole on
+    the status bar's line (in English at 1024×768 and 1366×768 it wrapped in the bar's
+    leftover room and the bar cut it; seen under Xvfb): the other items give way while
+    it shows, and come back when it is cleared. The bar never grows (a line more cut
+    the page list); a note longer than the whole bar is elided, whole in its tooltip."""
+    area = SIZES[size]
+    counter = open_counter(qtbot, tmp_path, lang=lang, area=area)
+    faults: dict[str, list[str]] = {}
+    try:
+        from cashier.i18n import tr
+
+        window = counter.window
+        bar = window.statusBar()
+        height = bar.height()
+        items = (window.status_profile, window.status_conn, window.status_pending, window.status_clerk)
+        counter.type_human("12.00")
+        counter.key(Qt.Key.Key_F1)
+        counter.wait_mode("qr")
+        window.customer.pay_shown()
+        counter.idle()
+        note = window.status_note
+        assert note.text() == tr("ui.demo.paid")
+        _check(counter, area, "demo_paid", faults)
+        assert note.isVisible() and note.fontMetrics().horizontalAdvance(note.text()) <= note.contentsRect().width()
+        assert window.status_conn.isVisible(), "a short note leaves the connection in sight"
+        window.flash(" ".join([tr("ui.demo.nothing")] * 8))  # wider than the whole bar
+        _check(counter, area, "long_note", faults)
+        assert note.toolTip() == note.text()
+        assert bar.height() == height
+        note.setText("")  # (the flash's timer clears it)
+        QApplication.processEvents()
+        for label in items:
+            assert label.isVisible() and label.visibleRegion().boundingRect() == label.rect(), label.text()
+        _check(counter, area, "cleared", faults)
+    finally:
+        close_counter(counter)
+    assert not faults, "\n".join(f"{screen}: {f}" for screen, found in faults.items() for f in found)
