@@ -7,13 +7,16 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QLibraryInfo, QLocale, QObject, QTranslator, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from cashier import i18n, logs
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"  # package data
 CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
@@ -115,7 +118,7 @@ class LastResort:
         self._parent = parent
         self._relay = _Relay()  # created on the GUI thread: its slot runs there
         self._relay.line.connect(self.show)
-        self._box: QMessageBox | None = None
+        self._box: "QMessageBox | None" = None
         self.shown: list[str] = []
         self._previous = (sys.excepthook, threading.excepthook)
 
@@ -143,6 +146,8 @@ class LastResort:
     def show(self, line: str) -> None:
         """One message box at a time: a burst of errors updates its text."""
         self.shown.append(line)
+        from PySide6.QtWidgets import QMessageBox  # here: its enums need not be built at start-up
+
         if self._box is None:
             self._box = QMessageBox(QMessageBox.Icon.Warning, i18n.tr("ui.last_resort.title"), line,
                                     QMessageBox.StandardButton.Ok, self._parent())

@@ -4,14 +4,11 @@ is opened off the GUI thread after the first frame, so the window shows at once.
 
 from __future__ import annotations
 
-# Qt, QKeySequence and QShortcut are imported where used: the first use of a class
-# makes PySide6 build its Python enums (the Qt namespace alone ~30 ms), and the
-# start-up panel must paint before that.
+# Most Qt names are imported where the pages are built: the first use of a class makes
+# PySide6 build its Python enums (the Qt namespace alone ~30 ms), and the start-up
+# panel must paint before that.
 from PySide6.QtCore import QEvent, QTimer, Signal
-from PySide6.QtWidgets import (
-    QApplication, QButtonGroup, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSizePolicy, QStackedWidget,
-    QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QWidget
 
 from cashier.i18n import define, tr
 from cashier.ui.workers import Workers
@@ -121,6 +118,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         from PySide6.QtGui import QKeySequence, QShortcut
+        from PySide6.QtWidgets import (
+            QButtonGroup, QFrame, QHBoxLayout, QPushButton, QSizePolicy, QStackedWidget, QVBoxLayout,
+        )
 
         from cashier.ui.checkout import CheckoutPage
 
@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         self.nav_group.setExclusive(True)
         self.pages = QStackedWidget()
         self.pages.setObjectName("pages")
-        self.nav_buttons: dict[str, QPushButton] = {}
+        self.nav_buttons: dict[str, "QPushButton"] = {}
 
         self.checkout = CheckoutPage(self)
         self.checkout.status_message.connect(self.flash)
@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
     def _add_page(self, name: str, widget: QWidget, nav_layout) -> None:
         from PySide6.QtCore import Qt
         from PySide6.QtGui import QKeySequence, QShortcut
+        from PySide6.QtWidgets import QPushButton
 
         button = QPushButton()
         button.setObjectName("nav")
