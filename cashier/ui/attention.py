@@ -1,14 +1,19 @@
 """Orders someone must look at: unresolved ones (with 查单) and the ones the engine
-marked "needs checking", shown until a person marks them checked."""
+marked "needs checking", shown until a person marks them checked.
+
+Each order is a two-line row in three columns: time over order number, amount over
+method, state over the note (the note wraps in the column that takes the rest of the
+width): every word stays readable on a 1024-wide screen, in Chinese and English.
+Also the order tables' column fitting (FittedTable), used by the history too."""
 
 from __future__ import annotations
 
 import datetime
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QStyledItemDelegate,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import UserError, define, tr
@@ -28,6 +33,9 @@ define({
     "ui.col.method": ("方式", "Method"),
     "ui.col.state": ("状态", "State"),
     "ui.col.reason": ("说明", "Note"),
+    "ui.att.col.when": ("时间 / 订单号", "Time / order"),
+    "ui.att.col.amount": ("金额 / 方式", "Amount / method"),
+    "ui.att.col.state": ("状态 / 说明", "State / note"),
     "ui.mark_checked": ("已核对", "Checked"),
     "ui.mark_checked_who": ("核对人姓名：", "Checked by (name):"),
     "ui.mark_checked_order": ("订单 {no}（¥{amount}）：已在网关后台或顾客手机上核对过？核对后此单结束，没收到钱的按未付款关闭。",
@@ -35,7 +43,76 @@ define({
     "ui.refresh": ("刷新", "Refresh"),
 })
 
-COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.col.state", "ui.col.reason")
+COLUMNS = ("ui.att.col.when", "ui.att.col.amount", "ui.att.col.state")
+
+
+class _Roomy(QStyledItemDelegate):
+    """Half a line of air in each row: orders of two or three lines stay apart."""
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt name)
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), size.height() + option.fontMetrics.height() // 2)
+
+
+class FittedTable(QTableWidget):
+    """A table of orders whose columns always fit its width (never scrolled sideways):
+    every column gets the width its text needs when there is room; when there is not,
+    the `flexible` columns share what the others leave (the narrower first gets all it
+    needs) and their text is elided, the whole of it in the cell's tooltip (`item`)."""
+
+    def __init__(self, headers: list[str], flexible: tuple[int, ...]) -> None:
+        super().__init__(0, len(headers))
+        self.flexible = flexible
+        self._fitting = False
+        self.setHorizontalHeaderLabels(headers)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self._row_height()
+
+    def _row_height(self) -> None:
+        """Rows as tall as the text (the style's default is a fixed 30 px, whatever the font)."""
+        height = self.fontMetrics().height()
+        self.verticalHeader().setDefaultSectionSize(height + max(6, height // 4))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._row_height()
+
+    def item_for(self, col: int, text: str) -> QTableWidgetItem:
+        item = QTableWidgetItem(text)
+        if col in self.flexible and text:
+            item.setToolTip(text)  # what an elided cell holds
+        return item
+
+    def fit(self) -> None:
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            header = self.horizontalHeader()
+            least = {c: header.sectionSizeHint(c) for c in range(self.columnCount())}  # the header's words
+            want = {c: max(self.sizeHintForColumn(c), least[c])
+                    for c in range(self.columnCount()) if not self.isColumnHidden(c)}
+            flexible = sorted((c for c in self.flexible if c in want), key=want.get)
+            rest = self.viewport().width() - sum(w for c, w in want.items() if c not in self.flexible)
+            widths = dict(want)
+            for i, c in enumerate(flexible):
+                share = rest // (len(flexible) - i)
+                widths[c] = max(least[c], min(want[c], share))
+                rest -= widths[c]
+            for c, w in widths.items():
+                header.resizeSection(c, w)
+        finally:
+            self._fitting = False
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return super().viewportEvent(event)
 
 
 def ask_checker(parent, order=None) -> str:
@@ -78,9 +155,15 @@ class AttentionPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(True)  # the note wraps in its column
+        self.table.setItemDelegate(_Roomy(self.table))
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)  # tall rows scroll smoothly
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         layout.addWidget(self.table, 1)
         self.empty = QLabel(tr("ui.att.empty"))
@@ -121,8 +204,10 @@ class AttentionPage(QWidget):
         self.window.set_attention_count(len(self.orders))
         self.table.setRowCount(len(self.orders))
         for row, o in enumerate(self.orders):
-            values = (datetime.datetime.fromtimestamp(o.created_at).strftime("%m-%d %H:%M:%S"), o.out_trade_no,
-                      "¥" + format_yuan(o.amount_to_pay), method_text(o), tr("ui.state." + o.state), o.reason or "")
+            when = datetime.datetime.fromtimestamp(o.created_at).strftime("%m-%d %H:%M:%S")
+            state = tr("ui.state." + o.state)
+            values = (f"{when}\n{o.out_trade_no}", f"¥{format_yuan(o.amount_to_pay)}\n{method_text(o)}",
+                      f"{state}\n{o.reason}" if o.reason else state)
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 if o.state == S.NEEDS_CHECK:

@@ -3,6 +3,11 @@ line a clerk types, e.g. "12.34 15:00", plus two pickers), newest first in pages
 order's refund state in the list; refunds approved by the manager's PIN and followed
 until final (engine events); 查单 and 已核对 where they apply.
 
+The list keeps at least MIN_ROWS orders in sight on every counter screen (1024×768
+up to 1920×1080, 125 % scaling too): its columns always fit its width (state and
+note elided when short, whole in the tooltip and in the detail); the picked order's
+detail scrolls under it, its buttons always in sight on one line.
+
 The page talks to the counter service (search_history, history_entry, refunds_for, refund,
 check, mark_checked), never to the ledger."""
 
@@ -13,11 +18,11 @@ import datetime
 import time
 from decimal import Decimal
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-    QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QApplication, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel,
+    QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
 from cashier.history_search import WALLETS, parse_search
@@ -25,9 +30,9 @@ from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
 from cashier.ledger.records import SEARCH_STATUSES, HistoryEntry
 from cashier.money import AmountError, format_yuan, parse_amount
-from cashier.ui.attention import ask_checker, method_text
+from cashier.ui.attention import FittedTable, ask_checker, method_text
 from cashier.ui.pin import PinDialog
-from cashier.ui.widgets import fit_dialog, keyed
+from cashier.ui.widgets import fit_dialog, keyed, scrolling
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),
@@ -82,6 +87,8 @@ define({
 
 COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.col.state", "ui.col.reason")
 PAGE = 50
+MIN_ROWS = 8  # orders the list shows at least, whatever the screen: "12.34 around three" needs a few
+LIST_SHARE = 0.62  # of the height under the search: the list's at first (the detail's: the rest)
 
 # Kept for callers of the old name: setting or changing the PIN is the owner's dialog.
 SetPinDialog = PinDialog
@@ -190,6 +197,40 @@ class RefundDialog(QDialog):
         self.error.setText(exc.message() if isinstance(exc, UserError) else tr("error.generic"))
 
 
+def _keys_fit(buttons: list[QPushButton], room: int, spacing: int) -> None:
+    """Label and key on one line when the buttons, side by side `spacing` apart, fit
+    `room` pixels that way; else the key under the label (narrower, a little taller)."""
+    need = spacing * (len(buttons) - 1)
+    for b in buttons:
+        fm = b.fontMetrics()
+        padding = b.sizeHint().width() - max(fm.horizontalAdvance(line) for line in b.text().split("\n"))
+        need += padding + fm.horizontalAdvance(f"{b.property('label')}  {b.property('key')}")
+    for b in buttons:
+        keyed(b, b.property("label"), b.property("key"), below=need > room)
+
+
+class _Split(QSplitter):
+    """List above, detail below: whenever its height changes (a screen, a scale) the
+    list gets `share` of it, never fewer rows than its minimum; a drag by hand holds
+    until then."""
+
+    def __init__(self, share: float) -> None:
+        super().__init__(Qt.Orientation.Vertical)
+        self.share = share
+        self._height = -1
+        self.setChildrenCollapsible(False)
+        self.setStretchFactor(0, 1)
+        self.setStretchFactor(1, 0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        if self.count() == 2 and self.height() != self._height:
+            self._height = self.height()
+            total = sum(self.sizes())
+            top = round(total * self.share)
+            self.setSizes([top, total - top])
+
+
 class HistoryPage(QWidget):
     def __init__(self, window) -> None:
         super().__init__()
@@ -217,7 +258,7 @@ class HistoryPage(QWidget):
         top.addWidget(self.search, 1)
         top.addWidget(self.find_button)
         layout.addLayout(top)
-        filters = QHBoxLayout()
+        self.filters = filters = QHBoxLayout()
         self.wallet = QComboBox()
         self.wallet.addItem(tr("ui.hist.any_wallet"), None)
         for wallet in WALLETS:
@@ -230,10 +271,13 @@ class HistoryPage(QWidget):
         self.status.currentIndexChanged.connect(lambda _: self.run_search())
         self.clear_button = QPushButton(tr("ui.hist.clear"))
         self.clear_button.clicked.connect(self.clear_search)
+        self.more = QPushButton(tr("ui.hist.more"))  # on the pickers' line: the list gets the height
+        self.more.clicked.connect(self.load_more)
         filters.addWidget(self.wallet)
         filters.addWidget(self.status)
         filters.addWidget(self.clear_button)
         filters.addStretch(1)
+        filters.addWidget(self.more)
         layout.addLayout(filters)
         self.understood = QLabel("")  # what the search was read as, or why it was refused
         self.understood.setObjectName("hint")
@@ -244,42 +288,37 @@ class HistoryPage(QWidget):
         self.message.setWordWrap(True)
         self.message.hide()
         layout.addWidget(self.message)
-        split = QSplitter(Qt.Orientation.Vertical)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels([tr(c) for c in COLUMNS])
+        # The list above, the picked order below: the list keeps MIN_ROWS rows in
+        # sight at any screen size; the detail scrolls, its buttons stay in sight.
+        self.split = split = _Split(LIST_SHARE)
+        self.table = FittedTable([tr(c) for c in COLUMNS], flexible=(4, 5))  # state, note: elided when short
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_select)
-        listing = QWidget()
-        ll = QVBoxLayout(listing)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.table, 1)
-        more_row = QHBoxLayout()
-        self.more = QPushButton(tr("ui.hist.more"))
-        self.more.clicked.connect(self.load_more)
-        more_row.addWidget(self.more)
-        more_row.addStretch(1)
-        ll.addLayout(more_row)
-        split.addWidget(listing)
+        split.addWidget(self.table)
         detail = QWidget()
         dl = QVBoxLayout(detail)
+        dl.setContentsMargins(0, 0, 0, 0)
+        inner = QWidget()
+        il = QVBoxLayout(inner)
+        il.setContentsMargins(0, 0, 0, 0)
         self.detail = QLabel(tr("ui.hist.pick"))
         self.detail.setWordWrap(True)
-        dl.addWidget(self.detail)
-        self.refund_table = QTableWidget(0, 4)
-        self.refund_table.setHorizontalHeaderLabels([tr("ui.col.time"), tr("ui.hist.refunds"), tr("ui.col.amount"),
-                                                     tr("ui.col.state")])
+        il.addWidget(self.detail)
+        self.refund_table = FittedTable([tr("ui.col.time"), tr("ui.hist.refunds"), tr("ui.col.amount"),
+                                         tr("ui.col.state")], flexible=(3,))
         self.refund_table.verticalHeader().hide()
         self.refund_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.refund_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.refund_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.refund_table.horizontalHeader().setStretchLastSection(True)
-        dl.addWidget(self.refund_table)
-        buttons = QGridLayout()  # two rows: the buttons keep their labels on narrow screens
+        self.refund_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # as tall as its rows
+        self.refund_table.hide()  # until the picked order has refunds
+        il.addWidget(self.refund_table)
+        il.addStretch(1)
+        self.detail_area = scrolling(inner)
+        dl.addWidget(self.detail_area, 1)
+        self.action_row = buttons = QHBoxLayout()  # one line under the detail, always in sight
         self.check_button = QPushButton(tr("ui.check"))
         self.check_button.clicked.connect(self.check_order)
         self.refund_check = QPushButton(tr("ui.hist.refund_check"))
@@ -291,12 +330,11 @@ class HistoryPage(QWidget):
         self.refund_button.clicked.connect(self.refund)
         self.reprint_button = QPushButton(tr("ui.hist.reprint"))
         self.reprint_button.clicked.connect(self.reprint)
-        for index, b in enumerate((self.check_button, self.refund_check, self.mark_button, self.refund_button,
-                                   self.reprint_button)):
-            buttons.addWidget(b, index // 3, index % 3)
+        for b in (self.check_button, self.refund_check, self.mark_button, self.refund_button, self.reprint_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
         dl.addLayout(buttons)
         split.addWidget(detail)
-        split.setSizes([420, 320])
         layout.addWidget(split, 1)
         # Keyboard: Ctrl+F back to the search line; Down from it into the list; each
         # action's key is on its button (this page only).
@@ -304,8 +342,9 @@ class HistoryPage(QWidget):
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         QShortcut(QKeySequence(Qt.Key.Key_Down), self.search, activated=self.focus_list,
                   context=Qt.ShortcutContext.WidgetShortcut)
-        for button, key in ((self.check_button, "F5"), (self.refund_check, "F6"), (self.mark_button, "F7"),
-                            (self.refund_button, "F8"), (self.reprint_button, "Ctrl+P"), (self.more, "Ctrl+PgDown")):
+        self.actions = (self.check_button, self.refund_check, self.mark_button, self.refund_button, self.reprint_button)
+        for button, key in zip(self.actions + (self.more,), ("F5", "F6", "F7", "F8", "Ctrl+P", "Ctrl+PgDown")):
+            button.setProperty("label", button.text())
             keyed(button, button.text(), key)
         self._update_buttons()
 
@@ -346,9 +385,9 @@ class HistoryPage(QWidget):
 
     def focus_list(self) -> None:
         if self.entries:
-            self.table.setFocus()
-            if self.table.currentRow() < 0:
-                self.table.selectRow(0)
+            self.table.setFocus()  # (which makes the first cell current, picking nothing)
+            if not self.table.selectionModel().hasSelection():
+                self.table.selectRow(max(0, self.table.currentRow()))
 
     def clear_search(self) -> None:
         for combo in (self.wallet, self.status):
@@ -429,6 +468,7 @@ class HistoryPage(QWidget):
         for row, entry in enumerate(self.entries):
             self._fill_row(row, entry)
         self.table.blockSignals(False)
+        self.table.fit()
         self.more.setEnabled(self.has_more)
         if keep and any(o.out_trade_no == keep for o in self.orders):
             self.select(keep)
@@ -442,13 +482,14 @@ class HistoryPage(QWidget):
                   "¥" + format_yuan(o.paid_amount if o.paid_amount is not None else o.amount_to_pay),
                   method_text(o), state_text(entry), o.reason or "")
         for col, value in enumerate(values):
-            self.table.setItem(row, col, QTableWidgetItem(value))
+            self.table.setItem(row, col, self.table.item_for(col, value))
 
     def _replace(self, entry: HistoryEntry) -> None:
         for row, old in enumerate(self.entries):
             if old.order.out_trade_no == entry.order.out_trade_no:
                 self.entries[row] = entry
                 self._fill_row(row, entry)
+                self.table.fit()
 
     def select(self, out_trade_no: str) -> None:
         for row, o in enumerate(self.orders):
@@ -476,7 +517,7 @@ class HistoryPage(QWidget):
         if order is None or counter is None:
             self.detail.setText(tr("ui.hist.pick"))
             self.refunds = []
-            self.refund_table.setRowCount(0)
+            self._show_refunds()
             self._update_buttons()
             return
         no = order.out_trade_no
@@ -496,14 +537,63 @@ class HistoryPage(QWidget):
             method=method_text(order), state=state_text(entry), amount=format_yuan(order.amount),
             paid=format_yuan(order.paid_amount) if order.paid_amount is not None else "—",
             refundable=format_yuan(entry.refundable)) + (f"\n{order.reason}" if order.reason else ""))
-        self.refund_table.setRowCount(len(self.refunds))
+        self._show_refunds()
+        self._replace(entry)
+        self._update_buttons()
+
+    def _show_refunds(self) -> None:
+        """The picked order's refunds under its detail: a table as tall as its rows
+        (the detail scrolls), none when there are none."""
+        table = self.refund_table
+        table.setRowCount(len(self.refunds))
         for row, r in enumerate(self.refunds):
             values = (_when(r.created_at), r.out_refund_no, "¥" + format_yuan(r.amount),
                       tr("ui.rstate." + r.state) + (f"（{r.failure_reason}）" if r.failure_reason else ""))
             for col, value in enumerate(values):
-                self.refund_table.setItem(row, col, QTableWidgetItem(value))
-        self._replace(entry)
-        self._update_buttons()
+                table.setItem(row, col, table.item_for(col, value))
+        table.setVisible(bool(self.refunds))
+        self._fit_heights()
+        table.fit()
+        # The detail's text and rows changed: the scroll area measures them again (it
+        # is not told by itself, and would cut a longer text instead of scrolling).
+        QApplication.postEvent(self.detail_area, QEvent(QEvent.Type.LayoutRequest))
+
+    def _fit_heights(self) -> None:
+        """Heights that follow the font (the window's scale): the list at least
+        MIN_ROWS rows high, the detail at least two lines, the refund table its rows."""
+        t = self.table
+        row = t.verticalHeader().defaultSectionSize()
+        t.setMinimumHeight(t.horizontalHeader().sizeHint().height() + MIN_ROWS * row + 2 * t.frameWidth())
+        self.detail_area.setMinimumHeight(self.detail.fontMetrics().lineSpacing() * 2 + 4)
+        r = self.refund_table
+        rows = r.rowCount() * r.verticalHeader().defaultSectionSize()
+        r.setFixedHeight(r.horizontalHeader().sizeHint().height() + rows + 2 * r.frameWidth())
+
+    def _fit_keys(self) -> None:
+        """The keys beside their labels where a line has room for them, else below
+        (lower buttons): the older-orders button on the pickers' line, the actions
+        under the detail."""
+        margins = self.layout().contentsMargins()
+        width = self.width() - margins.left() - margins.right()
+        pickers = (self.wallet, self.status, self.clear_button)
+        gap = max(0, self.filters.spacing())
+        _keys_fit([self.more], width - sum(w.sizeHint().width() + gap for w in pickers) - gap, 0)
+        _keys_fit(list(self.actions), width, max(0, self.action_row.spacing()))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self._fit_keys()
+        self._fit_heights()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._fit_keys()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange) and hasattr(self, "split"):
+            self._fit_keys()  # another scale: other widths and row heights
+            self._fit_heights()
 
     def _update_buttons(self) -> None:
         order = self.selected_order

@@ -1,14 +1,17 @@
 """Layout faults of a shown window, measured on the real widgets: a visible widget
 outside its window or its parent, two visible siblings overlapping, a button or a
 label whose text does not fit (font metrics, through the style, so padding and
-borders count). Used by the layout tests and by tools/screenshots.py."""
+borders count). Used by the layout tests and by tools/screenshots.py. And
+table_faults: a table whose columns run past its width, or whose headers or cells
+cut their words (the order tables' test)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractButton, QAbstractItemView, QAbstractScrollArea, QAbstractSpinBox, QComboBox, QLabel, QLineEdit,
-    QPushButton, QScrollArea, QScrollBar, QStackedWidget, QStyle, QStyleOptionButton, QTabBar, QWidget,
+    QPushButton, QScrollArea, QScrollBar, QStackedWidget, QStyle, QStyleOptionButton, QTableWidget, QTabBar,
+    QWidget,
 )
 
 # Composite widgets: their insides are Qt's business (viewport, scroll bars, arrows).
@@ -64,6 +67,45 @@ def label_text_fits(label: QLabel) -> bool:
         return label.sizeHint().width() <= label.width() + 1
     width = max(fm.horizontalAdvance(line) for line in lines)
     return width + margin <= rect.width() + 1 and fm.height() * len(lines) <= rect.height() + 2
+
+
+def table_faults(table: QTableWidget) -> list[str]:
+    """A table's columns within its width (nothing scrolled sideways out of sight),
+    every header's words whole, and every cell's text whole: on its line(s), wrapped
+    within its row's height, or elided with the whole text in its tooltip."""
+    faults: list[str] = []
+    name = f"{type(table).__name__}#{table.objectName() or '-'}"
+    header = table.horizontalHeader()
+    columns = [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+    width = table.viewport().width()
+    used = sum(header.sectionSize(c) for c in columns)
+    if used > width + 1 or table.horizontalScrollBar().isVisible():
+        faults.append(f"{name}: columns {used} px wide in a table {width} px wide")
+    for c in columns:
+        if header.sectionSize(c) + 1 < header.sectionSizeHint(c):
+            label = table.horizontalHeaderItem(c).text() if table.horizontalHeaderItem(c) else c
+            faults.append(f"{name}: header {label!r} {header.sectionSize(c)} px, needs {header.sectionSizeHint(c)}")
+    fm = table.fontMetrics()
+    margin = 2 * (table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1)
+    for r in range(table.rowCount()):
+        for c in columns:
+            item = table.item(r, c)
+            text = item.text() if item is not None else ""
+            if not text:
+                continue
+            room = header.sectionSize(c) - margin
+            if table.wordWrap():
+                box = fm.boundingRect(QRect(0, 0, room, 100000), int(Qt.TextFlag.TextWordWrap), text)
+                fits = box.width() <= room + 1 and box.height() <= table.rowHeight(r) + 2
+            else:
+                lines = text.split("\n")
+                wide = max(fm.horizontalAdvance(line) for line in lines) <= room + 1
+                wide = wide or item.toolTip() == text  # elided, the whole text on hovering
+                fits = wide and fm.height() * len(lines) <= table.rowHeight(r) + 2
+            if not fits:
+                size = f"{header.sectionSize(c)}×{table.rowHeight(r)} px"
+                faults.append(f"{name}: row {r} column {c} cuts {text!r} ({size})")
+    return faults
 
 
 def layout_faults(window: QWidget, area: QRect | None = None) -> list[str]:

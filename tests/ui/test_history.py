@@ -97,6 +97,18 @@ def test_i_paid_1234_around_three_oclock(books, qtbot):
     assert page.table.hasFocus()
 
 
+def test_down_from_the_search_picks_the_newest_order(books, qtbot):
+    """Down from an empty search line: the list has the keys and its first order is
+    picked, its detail shown (the list took focus but picked nothing; seen under Xvfb)."""
+    page = _history(books)
+    assert page.search.hasFocus() and page.selected_order is None
+    QTest.keyClick(page.search, Qt.Key.Key_Down)
+    books.idle()
+    assert page.table.hasFocus()
+    assert page.selected_order is not None and page.selected_order.out_trade_no == page.orders[0].out_trade_no
+    qtbot.waitUntil(lambda: page.orders[0].out_trade_no in page.detail.text(), timeout=10000)
+
+
 def test_search_by_amount_time_range_day_wallet(books):
     page = _history(books)
     assert _search(books, page, "12.34") == ["B1505", "A1450", "D0900", "E1500Y"]

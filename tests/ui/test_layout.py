@@ -176,3 +176,88 @@ def test_demo_panel_leaves_the_checkout_its_width(qtbot, tmp_path, lang):
         assert label.heightForWidth(label.width()) < one_line * 1.5, label.text()
     finally:
         close_counter(counter)
+
+
+# The longest words the order lists show: states, notes (the engine's reasons) and
+# methods, in both languages; a paid order with a part refunded and one under way.
+ORDER_ROWS = (  # (state path, reason code and params, method, wallet)
+    (["needs_check"], ("reason.cannot_reverse", {}), "micropay", "wechat"),
+    (["needs_check"], ("reason.double_payment", {"other": "P0120261120150500000001"}), "merged", "alipay"),
+    (["pending", "expired"], ("reason.expired", {}), "merged", "unknown"),
+    (["userpaying"], (None, {}), "micropay", "alipay"),
+    (["pending"], ("reason.never_shown", {}), "wechat", "wechat"),
+    (["unknown"], ("reason.recovered", {}), "micropay", "unknown"),
+)
+MIN_HISTORY_ROWS = 8
+
+
+def _orders_to_read(counter) -> tuple[str, str, str]:
+    """Twelve paid orders and the ones above (the history and 待处理 have rows to
+    show); returns (a paid order with refunds, a paid order, one that needs checking)."""
+    from decimal import Decimal
+
+    ledger = counter.ctx.ledger
+    numbers = []
+    for i in range(12 + len(ORDER_ROWS)):
+        no = f"P01202611201{i:03d}000000{i:03d}"
+        extra = ORDER_ROWS[i - 12] if i >= 12 else (["paid"], (None, {}), "micropay", "wechat")
+        path, (code, params), method, wallet = extra
+        counter.clock.advance(60)
+        ledger.create_order(out_trade_no=no, sale_id=no, counter_id="01", profile="演示·蓝兔支付", gateway="ltzf",
+                            method=method, wallet=wallet, amount=Decimal("1234.56"))
+        for step in path:
+            ledger.update_order(no, state=step, **({"reason_code": code, "reason_params": params} if code else {}))
+        numbers.append(no)
+    refunded = numbers[0]
+    for n, (state, code) in enumerate((("succeeded", None), ("needs_check", "reason.refund_amount_mismatch"))):
+        ledger.create_refund(out_refund_no=f"R{refunded}{n}", out_trade_no=refunded, amount=Decimal("100.00"),
+                             reason="退货", actor="店长")
+        fields = {"failure_code": code, "failure_params": {"refunded": "90.00", "amount": "100.00"}} if code else {}
+        ledger.update_refund(f"R{refunded}{n}", state=state, **fields)
+    return refunded, numbers[1], numbers[12]
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_order_lists_read_whole(qtbot, tmp_path, size, lang):
+    """待处理 shows every column's words whole (no column past the table's width, no
+    cell cut); the history keeps MIN_HISTORY_ROWS orders in sight with an order picked,
+    its detail whole (scrolling) and its buttons in sight, never clipped."""
+    from tests.ui.layout_check import table_faults
+
+    area = SIZES[size]
+    counter = open_counter(qtbot, tmp_path, lang=lang, area=area)
+    try:
+        window = counter.window
+        refunded, paid, stuck = _orders_to_read(counter)
+        attention = window.show_page("attention")
+        counter.idle()
+        qtbot.waitUntil(lambda: len(attention.orders) == len(ORDER_ROWS), timeout=10000)  # (none is quiet)
+        QApplication.processEvents()
+        assert table_faults(attention.table) == []
+        shown = " ".join(attention.table.item(r, c).text() for r in range(attention.table.rowCount())
+                         for c in range(attention.table.columnCount()))
+        for order in attention.orders:  # every note in full on the page itself, not only on hovering
+            assert order.out_trade_no in shown and (order.reason or "") in shown
+        assert layout_faults(window, area) == []
+
+        history = window.show_page("history")
+        counter.idle()
+        for picked in (refunded, paid, stuck):
+            history.select(picked)
+            counter.idle()
+            QApplication.processEvents()
+            table = history.table
+            assert table.rowCount() >= MIN_HISTORY_ROWS
+            in_sight = table.viewport().height() // table.rowHeight(0)
+            assert in_sight >= MIN_HISTORY_ROWS, f"{size}: the list shows {in_sight} rows"
+            assert table_faults(table) == [] and table_faults(history.refund_table) == []
+            assert history.refund_table.isVisible() == (picked == refunded)
+            for button in (history.refund_button, history.mark_button, history.check_button,
+                           history.refund_check, history.reprint_button):
+                assert button.isVisible() and button.visibleRegion().boundingRect() == button.rect(), button.text()
+            assert history.refund_button.isEnabled() == (picked == paid)
+            assert history.mark_button.isEnabled() == (picked == stuck)
+            assert layout_faults(window, area) == []  # the detail's words whole (it scrolls)
+    finally:
+        close_counter(counter)
