@@ -103,10 +103,10 @@ def _run(args) -> int:
         timings["first_frame"] = time.perf_counter() - T0
         if args.print_timings:  # at once, for bench/startup_bench.py (the exit comes later)
             print("first_frame", flush=True)
-        logs.setup("cashier")
         if args.exit_after_first_frame:
             app.quit()
             return
+        logs.setup("cashier")
         if first_run:
             window.complete()
             window.show_first_run()
