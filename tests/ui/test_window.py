@@ -299,6 +299,10 @@ def test_deferred_window_paints_a_start_up_panel_then_builds_its_pages(qtbot, tm
     assert window.built and window.centralWidget() is not panel
     assert window.pages.currentWidget() is window.checkout
     assert window.status_note.text() == "设置文件有误"
+    # the keyboard is the checkout's (it was the bare window's: typed amounts went nowhere)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.checkout)
+    qtbot.keyClicks(QApplication.focusWidget(), "12")  # fast keys: held a moment as a possible scan
+    qtbot.waitUntil(lambda: window.checkout.amount.text == "12")
     window.shutdown()
 
 
