@@ -114,6 +114,9 @@ class MainWindow(QMainWindow):
         notes, self._notes = self._notes, []
         for text in notes:
             self.flash(text)
+        # The window took the keyboard when shown (only the start-up panel was there):
+        # the checkout has it now, or the clerk's first keys and scans go nowhere.
+        self.checkout.setFocus()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:

@@ -134,6 +134,8 @@ class CheckoutPage(QWidget):
             info = self.counter.info(name)
             can = [tr("ui.method." + m) for m in info.qr_methods if m == "merged"]
             can += [capability_text(c) for c in ("micropay", "refund") if c in info.capabilities]
+            if not can:  # QR codes per wallet only (its500): say which, not a bare name
+                can = [tr("ui.method." + m) for m in info.qr_methods if m in METHOD_KEYS]
             text = tr("ui.profile_can", name=name, what=tr("ui.list_sep").join(can)) if can else name
             action = menu.addAction(f"&{i}  {text}" if i < 10 else text)
             action.setCheckable(True)
