@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
+from cashier import logs
 from cashier.i18n import UserError, define, tr
 from cashier.ui.widgets import FittedTable, fit_dialog, keyed, scrolling
 
@@ -534,7 +535,7 @@ class SettingsPage(QWidget):
         self.window.workers.run(
             test, lambda detail: self.test_result.setText(tr("ui.set.test_ok", detail=detail)),
             lambda exc: self.test_result.setText(tr("ui.set.test_failed",
-                                                    reason=exc.message() if isinstance(exc, UserError) else repr(exc))))
+                                                    reason=logs.one_line(logs.describe(exc)))))
 
     def window_reload(self) -> None:
         self.window.reload_context()
