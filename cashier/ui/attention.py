@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
 from cashier.money import format_yuan
-from cashier.ui.widgets import keyed
+from cashier.ui.widgets import fit_dialog, keyed, say
 from cashier.ui.checkout import wallet_text
 
 define({
@@ -63,8 +63,6 @@ class CheckerDialog(QDialog):
 
     def __init__(self, parent, order=None) -> None:
         super().__init__(parent)
-        from cashier.ui.widgets import fit_dialog
-
         self.setWindowTitle(tr("ui.mark_checked"))
         layout = QVBoxLayout(self)
         if order is not None:
@@ -267,10 +265,7 @@ class AttentionPage(QWidget):
                                 lambda _: self.refresh(), self._failed)
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self.message.setText(text)
-        self.message.setObjectName("message" if error else "hint")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        say(self.message, text, error=error)
         self.message.setVisible(bool(text))
 
     def _failed(self, exc) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 
 from cashier import logs
 from cashier.i18n import UserError, define, tr
-from cashier.ui.widgets import FittedTable, fit_dialog, keyed, scrolling
+from cashier.ui.widgets import FittedTable, fit_dialog, keyed, say, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -411,10 +411,7 @@ class SettingsPage(QWidget):
 
     def _note(self, text: str, *, error: bool = False) -> None:
         """The line under the form: a refusal in red, anything else as a plain note."""
-        self.message.setText(text)
-        self.message.setObjectName("message" if error else "hint")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        say(self.message, text, error=error)
 
     def activate(self) -> None:
         self._note("")  # what was said on an earlier visit no longer applies
