@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import (
     QApplication, QDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QLayout, QScrollArea, QSizePolicy, QTableView,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QTableWidget, QTableWidgetItem, QWidget,
 )
 
 
