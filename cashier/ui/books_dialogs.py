@@ -654,6 +654,7 @@ def preview_dialog(parent, html_text: str):
     dialog.close_button = close = QPushButton(tr("ui.books.close"))
     close.clicked.connect(dialog.reject)
     row = QHBoxLayout()
+    row.setContentsMargins(12, 6, 12, 12)  # Qt's preview layout has none: off the screen's edge
     row.addStretch(1)
     row.addWidget(close)
     dialog.layout().addLayout(row)

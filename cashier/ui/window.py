@@ -51,6 +51,8 @@ define({
     "ui.start_failed": ("启动失败：{reason}", "Start-up failed: {reason}"),
     "ui.status.no_shift": ("未开班（F10 现金 · F11 交班 · F12 对账）", "No shift open (F10 cash · F11 shift · F12 reconcile)"),
     "ui.status.clerk": ("收银员：{clerk}（第 {shift_id} 班）", "Clerk: {clerk} (shift {shift_id})"),
+    "ui.books_no_merchant": ("还没有设置商户账户，现金、交班和对账暂时不能用（按 Alt+0 回到欢迎页）",
+                             "No merchant account is set up yet: cash, shifts and reconciling wait for one (Alt+0: the welcome page)"),
     "ui.books_not_ready": ("账本还在打开，请稍候再按", "The books are still opening: press it again in a moment"),
     "ui.close_busy": ("有 {count} 笔收款/退款正在进行，完成后才能关闭收银台",
                       "{count:plural:payment or refund,payments or refunds} in progress: the counter can close when done"),
@@ -503,6 +505,7 @@ class MainWindow(QMainWindow):
         self.first_run.setProperty("page", "first_run")
         self.pages.addWidget(self.first_run)
         self.pages.setCurrentWidget(self.first_run)
+        self._uncheck_nav()
         self.status_conn.setText("")
         for button in self.nav_buttons.values():
             button.setEnabled(False)
@@ -515,11 +518,19 @@ class MainWindow(QMainWindow):
         self.welcome_key.setEnabled(True)
         self.checkout.set_no_merchant(True)
 
+    def _uncheck_nav(self) -> None:
+        """No page of the menu is shown (the welcome page): none looks chosen."""
+        self.nav_group.setExclusive(False)
+        for button in self.nav_buttons.values():
+            button.setChecked(False)
+        self.nav_group.setExclusive(True)
+
     def show_welcome(self) -> None:
         """Alt+0 during the first run: back to the welcome page (demo or a profile)."""
         page = getattr(self, "first_run", None)
         if page is not None:
             self.pages.setCurrentWidget(page)
+            self._uncheck_nav()
             (page.demo_button if page.pin.isHidden() else page.pin.pin1).setFocus()
 
     def _leave_first_run(self) -> None:
@@ -635,12 +646,13 @@ class MainWindow(QMainWindow):
         if self.books is not None:
             return True
         if getattr(self, "first_run", None) is not None or self.checkout.no_merchant:
-            text = tr("ui.no_merchant")
+            text = tr("ui.books_no_merchant")
         else:
             text = tr("ui.books_not_ready")
-        self.flash(text)
         if self.pages.currentWidget() is self.checkout:
-            self.checkout._say(text)
+            self.checkout._say(text)  # where the clerk looks
+        else:
+            self.flash(text)
         return False
 
     def _cash_done(self, sale) -> None:
