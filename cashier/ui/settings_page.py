@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout,
-    QHeaderView,
-    QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget,
-    QVBoxLayout, QWidget,
+    QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import UserError, define, tr
-from cashier.ui.widgets import fit_dialog, keyed, scrolling
+from cashier.ui.widgets import FittedTable, fit_dialog, keyed, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -370,15 +368,14 @@ class SettingsPage(QWidget):
         self.demo_note.setObjectName("hint")
         self.demo_note.setWordWrap(True)
         layout.addWidget(self.demo_note)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels([tr("ui.col.name"), tr("ui.col.gateway"), tr("ui.col.merchant"),
-                                              tr("ui.col.key"), tr("ui.set.active")])
+        # Columns always within the table's width (at 1024×768 in English they ran past
+        # it): name, gateway and merchant elided when short, whole in the tooltip.
+        self.table = FittedTable([tr("ui.col.name"), tr("ui.col.gateway"), tr("ui.col.merchant"),
+                                  tr("ui.col.key"), tr("ui.set.active")], flexible=(0, 1, 2))
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         row = QGridLayout()
         self.use_button = QPushButton(tr("ui.set.use"))
@@ -453,7 +450,8 @@ class SettingsPage(QWidget):
             values = (p.name, _gateway_title(p.gateway), p.merchant_id,
                       tr("ui.key.ok") if key_ok else tr("ui.key.missing"), "●" if p.name == active else "")
             for col, value in enumerate(values):
-                self.table.setItem(i, col, QTableWidgetItem(value))
+                self.table.setItem(i, col, self.table.item_for(col, value))
+        self.table.fit()
         for b in (self.edit_button, self.delete_button):
             b.setEnabled(not demo)
 

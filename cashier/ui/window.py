@@ -163,12 +163,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.nav_buttons["checkout"].setChecked(True)
 
-        bar = self.statusBar()
+        from cashier.ui.widgets import StatusLine, StatusNote
+
         self.status_profile = QLabel(tr("ui.status.no_profile"))
         self.status_conn = QLabel(tr("ui.status.connecting"))
         self.status_pending = QLabel(tr("ui.status.pending", n=0))
-        self.status_note = QLabel("")
-        self.status_note.setWordWrap(True)  # a long note takes two lines, never cut
+        self.status_note = StatusNote("")  # whole on the bar's line: the other items give way while it shows
+        bar = StatusLine(self.status_note)
+        self.statusBar().addWidget(bar, 1)
         bar.addWidget(self.status_profile)
         bar.addWidget(self.status_conn)
         bar.addWidget(self.status_pending)
