@@ -11,14 +11,14 @@ import datetime
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QStyledItemDelegate,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+    QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
 from cashier.money import format_yuan
-from cashier.ui.widgets import keyed
+from cashier.ui.widgets import fit_dialog, keyed, say
 from cashier.ui.checkout import wallet_text
 
 define({
@@ -56,17 +56,41 @@ class _Roomy(QStyledItemDelegate):
         return QSize(size.width(), size.height() + option.fontMetrics.height() // 2)
 
 
-def ask_checker(parent, order=None) -> str:
-    """Who checked (for 已核对): a name, or "" when the person cancels. The question
-    names the order and what 已核对 does to it."""
-    from cashier.money import format_yuan
+class CheckerDialog(QDialog):
+    """已核对: who checked, under a question that names the order and what 已核对 does
+    to it, wrapped to the dialog's width (a one-line question made the dialog wider
+    than a 1024 screen, its 取消 off the edge)."""
 
-    prompt = tr("ui.mark_checked_who")
-    if order is not None:
-        prompt = tr("ui.mark_checked_order", no=order.out_trade_no, amount=format_yuan(order.amount_to_pay)) \
-            + "\n\n" + prompt
-    who, ok = QInputDialog.getText(parent, tr("ui.mark_checked"), prompt)
-    return who.strip() if ok else ""
+    def __init__(self, parent, order=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("ui.mark_checked"))
+        layout = QVBoxLayout(self)
+        if order is not None:
+            question = QLabel(tr("ui.mark_checked_order", no=order.out_trade_no,
+                                 amount=format_yuan(order.amount_to_pay)))
+            question.setWordWrap(True)
+            layout.addWidget(question)
+        layout.addWidget(QLabel(tr("ui.mark_checked_who")))
+        self.name = QLineEdit()
+        layout.addWidget(self.name)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        fit_dialog(self, layout)
+        self.name.setFocus()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        # tall enough for the wrapped question at the width it got
+        super().showEvent(event)
+        self.resize(self.width(), max(self.height(), self.layout().heightForWidth(self.width())))
+
+
+def ask_checker(parent, order=None) -> str:
+    """Who checked (for 已核对): a name, or "" when the person cancels."""
+    dialog = CheckerDialog(parent, order)
+    ok = dialog.exec() == QDialog.DialogCode.Accepted
+    return dialog.name.text().strip() if ok else ""
 
 
 def method_text(order) -> str:
@@ -241,10 +265,7 @@ class AttentionPage(QWidget):
                                 lambda _: self.refresh(), self._failed)
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self.message.setText(text)
-        self.message.setObjectName("message" if error else "hint")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        say(self.message, text, error=error)
         self.message.setVisible(bool(text))
 
     def _failed(self, exc) -> None:

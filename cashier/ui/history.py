@@ -32,7 +32,7 @@ from cashier.ledger.records import SEARCH_STATUSES, HistoryEntry
 from cashier.money import AmountError, format_yuan, parse_amount
 from cashier.ui.attention import ask_checker, check_words, method_text
 from cashier.ui.pin import PinDialog
-from cashier.ui.widgets import FittedTable, fit_dialog, keyed, scrolling
+from cashier.ui.widgets import FittedTable, fit_dialog, keyed, say, scrolling
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),
@@ -441,17 +441,11 @@ class HistoryPage(QWidget):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         """The page's message line: a refusal in red, a note (what 查单 found) plain."""
-        self.message.setText(text)
-        self.message.setObjectName("message" if error else "hint")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        say(self.message, text, error=error)
         self.message.setVisible(bool(text))
 
     def _say_understood(self, text: str, *, error: bool = False) -> None:
-        self.understood.setText(text)
-        self.understood.setObjectName("message" if error else "hint")
-        self.understood.style().unpolish(self.understood)
-        self.understood.style().polish(self.understood)
+        say(self.understood, text, error=error)
 
     def _show_page(self, generation: int, entries, *, append: bool) -> None:
         if generation != self._generation:

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from cashier.i18n import UserError, define, tr
+from cashier import logs
+from cashier.i18n import define, tr
 from cashier.money import format_yuan
 from cashier.ui.books_dialogs import gateway_title, wallet_title
 from cashier.ui.widgets import keyed, rows_follow_font
@@ -125,7 +126,7 @@ class ReportPage(QWidget):
         day = datetime.date(q.year(), q.month(), q.day())
         only = self.scope.currentData()
         self.window.workers.run(lambda: counter.daily_report(day, only), self._show,
-                                lambda exc: self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc)))
+                                lambda exc: self.window.flash(logs.one_line(logs.describe(exc))))
 
     def _show(self, report) -> None:
         self.report = report

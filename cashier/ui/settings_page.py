@@ -9,8 +9,9 @@ from PySide6.QtWidgets import (
     QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
+from cashier import logs
 from cashier.i18n import UserError, define, tr
-from cashier.ui.widgets import FittedTable, fit_dialog, keyed, scrolling
+from cashier.ui.widgets import FittedTable, fit_dialog, keyed, say, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -410,10 +411,7 @@ class SettingsPage(QWidget):
 
     def _note(self, text: str, *, error: bool = False) -> None:
         """The line under the form: a refusal in red, anything else as a plain note."""
-        self.message.setText(text)
-        self.message.setObjectName("message" if error else "hint")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        say(self.message, text, error=error)
 
     def activate(self) -> None:
         self._note("")  # what was said on an earlier visit no longer applies
@@ -534,7 +532,7 @@ class SettingsPage(QWidget):
         self.window.workers.run(
             test, lambda detail: self.test_result.setText(tr("ui.set.test_ok", detail=detail)),
             lambda exc: self.test_result.setText(tr("ui.set.test_failed",
-                                                    reason=exc.message() if isinstance(exc, UserError) else repr(exc))))
+                                                    reason=logs.one_line(logs.describe(exc)))))
 
     def window_reload(self) -> None:
         self.window.reload_context()

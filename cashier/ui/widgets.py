@@ -25,6 +25,15 @@ def scrolling(inner: QWidget) -> QScrollArea:
     return area
 
 
+def say(label: QLabel, text: str, *, error: bool = False) -> None:
+    """A page's message line: a refusal in red (#message), anything else as a plain
+    note (#hint), restyled at once."""
+    label.setText(text)
+    label.setObjectName("message" if error else "hint")
+    label.style().unpolish(label)
+    label.style().polish(label)
+
+
 def fit_dialog(dialog: QDialog, layout: QLayout) -> None:
     """A dialog as wide as its text needs (a share of the screen), never larger
     than the screen's available area."""

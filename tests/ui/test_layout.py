@@ -127,6 +127,9 @@ def test_every_page_fits(qtbot, tmp_path, size, lang):
 
         _check_dialog(counter, RefundDialog(window, paid, Decimal("36.80")), area, "refund_dialog", faults)
         _check_dialog(counter, SetPinDialog(window), area, "pin_dialog", faults)
+        from cashier.ui.attention import CheckerDialog
+
+        _check_dialog(counter, CheckerDialog(window, paid), area, "checked_by_dialog", faults)
         window.show_first_run()
         _check(counter, area, "first_run", faults)
     finally:
