@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
+from cashier.counter import profile_title
 from cashier.history_search import WALLETS, parse_search
 from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
@@ -59,6 +60,7 @@ define({
     "ui.hist.money": ("金额 ¥{amount}　实付 ¥{paid}　可退 ¥{refundable}",
                       "Amount ¥{amount}  paid ¥{paid}  refundable ¥{refundable}"),
     "ui.hist.money_unpaid": ("金额 ¥{amount}　未付款", "Amount ¥{amount}  not paid"),
+    "ui.hist.merchant": ("收款商户：{name}", "Merchant: {name}"),
     "ui.hist.partly": ("部分退款 ¥{amount}", "partly refunded ¥{amount}"),
     "ui.hist.fully": ("已全额退款", "Fully refunded"),
     "ui.hist.refunding": ("退款中 ¥{amount}", "refund of ¥{amount} under way"),
@@ -91,6 +93,7 @@ COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.
 PAGE = 50
 MIN_ROWS = 8  # orders the list shows at least, whatever the screen: "12.34 around three" needs a few
 LIST_SHARE = 0.62  # of the height under the search: the list's at first (the detail's: the rest)
+REST_KEY = "F2"  # the refund dialog's 退还余额 (its other keys: Enter, Esc, Tab)
 
 # Kept for callers of the old name: setting or changing the PIN is the owner's dialog.
 SetPinDialog = PinDialog
@@ -130,14 +133,18 @@ class RefundDialog(QDialog):
         info = QLabel(f"{order.out_trade_no}  ¥{format_yuan(order.paid_amount or order.amount_to_pay)}")
         layout.addWidget(info)
         form = QFormLayout()
-        amount_row = QHBoxLayout()
+        rest_row = QHBoxLayout()
         self.amount = QLineEdit()  # empty: the manager types the amount or takes the rest
-        self.rest = QPushButton(tr("ui.refund.rest", amount=format_yuan(refundable)))
+        self.rest = QPushButton()
+        keyed(self.rest, tr("ui.refund.rest", amount=format_yuan(refundable)), REST_KEY)
         self.rest.clicked.connect(self.fill_rest)
         self.rest.setEnabled(refundable > 0)
-        amount_row.addWidget(self.amount, 1)
-        amount_row.addWidget(self.rest)
-        form.addRow(tr("ui.refund.amount", max=format_yuan(refundable)), amount_row)
+        # The button (its words, the sum and its key) under the field, as wide as its
+        # text: beside the field it squeezed the label (cut at 1024 px in English).
+        rest_row.addWidget(self.rest)
+        rest_row.addStretch(1)
+        form.addRow(tr("ui.refund.amount", max=format_yuan(refundable)), self.amount)
+        form.addRow("", rest_row)
         self.reason = QLineEdit(tr("ui.refund.default_reason"))
         form.addRow(tr("ui.refund.reason"), self.reason)
         self.who = QLineEdit(tr("ui.refund.who_default"))
@@ -547,10 +554,20 @@ class HistoryPage(QWidget):
         self.detail.setText(tr(
             "ui.hist.detail", no=order.out_trade_no, time=_when(order.created_at, "%Y-%m-%d %H:%M:%S"),
             method=method_text(order), state=state_text(entry), money=money)
+            + (f"\n{tr('ui.hist.merchant', name=profile_title(order.profile))}" if self._names_merchant(order) else "")
             + (f"\n{order.reason}" if order.reason else ""))
         self._show_refunds()
         self._replace(entry)
         self._update_buttons()
+
+    def _names_merchant(self, order) -> bool:
+        """Whether the detail says which merchant (profile) took the order: when the
+        list holds orders of several, or the order is not the active profile's (a
+        payment code forwarded to a profile that takes them)."""
+        if not order.profile:
+            return False
+        listed = {e.order.profile for e in self.entries}
+        return len(listed | {order.profile}) > 1 or order.profile != self.window.checkout.profile
 
     def _show_refunds(self) -> None:
         """The picked order's refunds under its detail: a table as tall as its rows

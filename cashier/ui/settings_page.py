@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from cashier import logs
+from cashier.counter import profile_title
 from cashier.i18n import UserError, define, tr
 from cashier.ui.widgets import FittedTable, fit_dialog, keyed, say, scrolling
 
@@ -310,12 +311,12 @@ class SettingsPage(QWidget):
         # Demo mode routes payment codes itself when nothing is chosen: say where,
         # as the checkout does, rather than "nobody".
         auto = self.window.counter.micropay_route(None) if self.window.counter is not None else None
-        self.micropay_profile.addItem(tr("ui.set.micropay_demo", name=auto) if auto else tr("ui.set.micropay_none"),
+        self.micropay_profile.addItem(tr("ui.set.micropay_demo", name=profile_title(auto)) if auto else tr("ui.set.micropay_none"),
                                       None)
         for name in self.window.micropay_profiles():
-            self.micropay_profile.addItem(name, name)
+            self.micropay_profile.addItem(profile_title(name), name)
         if s.micropay_profile and self.micropay_profile.findData(s.micropay_profile) < 0:
-            self.micropay_profile.addItem(s.micropay_profile, s.micropay_profile)
+            self.micropay_profile.addItem(profile_title(s.micropay_profile), s.micropay_profile)
         self.micropay_profile.setCurrentIndex(max(0, self.micropay_profile.findData(s.micropay_profile)))
         self.notify_enabled.setChecked(s.notify_enabled)
         self.notify_port.setValue(s.notify_port)
@@ -445,7 +446,7 @@ class SettingsPage(QWidget):
         self.table.setRowCount(len(rows))
         for i, (p, is_demo) in enumerate(rows):
             key_ok = True if is_demo else secrets.has_secret(p.name)
-            values = (p.name, _gateway_title(p.gateway), p.merchant_id,
+            values = (profile_title(p.name), _gateway_title(p.gateway), p.merchant_id,
                       tr("ui.key.ok") if key_ok else tr("ui.key.missing"), "●" if p.name == active else "")
             for col, value in enumerate(values):
                 self.table.setItem(i, col, self.table.item_for(col, value))
@@ -505,7 +506,7 @@ class SettingsPage(QWidget):
         profile, is_demo = self.selected_profile()
         if profile is None or is_demo:
             return
-        answer = QMessageBox.question(self, tr("ui.set.delete"), tr("ui.set.delete_confirm", name=profile.name))
+        answer = QMessageBox.question(self, tr("ui.set.delete"), tr("ui.set.delete_confirm", name=profile_title(profile.name)))
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:

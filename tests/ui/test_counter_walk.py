@@ -7,9 +7,9 @@ import re
 from decimal import Decimal
 
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QKeySequence, QPalette
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractButton, QApplication
 
 from cashier.i18n import tr
 from tests.ui.conftest import FENGNIAO, LTZF, close_counter, open_counter
@@ -204,5 +204,87 @@ def test_profile_menu_leaves_the_amount_in_sight(qtbot, tmp_path):
         assert co.amount_label.text() == "¥ 12"
         menu.close()
         QApplication.processEvents()
+    finally:
+        close_counter(c)
+
+
+def _paid_by_code(c) -> str:
+    c.type_human("8.88")
+    c.scan(WECHAT_CODE)
+    c.wait_state("paid")
+    no = c.checkout.current.out_trade_no
+    c.key(Qt.Key.Key_Return)
+    return no
+
+
+def _history_detail(c, no: str) -> str:
+    page = c.window.show_page("history")
+    c.qtbot.waitUntil(lambda: any(o.out_trade_no == no for o in page.orders), timeout=10000)
+    page.select(no)
+    c.idle()
+    c.qtbot.waitUntil(lambda: no in page.detail.text(), timeout=10000)
+    return page.detail.text()
+
+
+def test_refund_rest_has_its_key(counter, qtbot):
+    """退还余额 in the refund dialog had no key: the keyboard-only manager typed the
+    amount by hand."""
+    no = _paid_by_code(counter)
+    page = counter.window.show_page("history")
+    qtbot.waitUntil(lambda: any(o.out_trade_no == no for o in page.orders), timeout=10000)
+    page.select(no)
+    counter.idle()
+    qtbot.waitUntil(lambda: page.refundable == Decimal("8.88"), timeout=10000)
+    dialog = page.open_refund_dialog()
+    dialog.show()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=5000)
+    key = dialog.rest.property("key")
+    assert key and dialog.rest.text().endswith(key) and "¥8.88" in dialog.rest.text()
+    taken = [b.shortcut().toString() for b in dialog.findChildren(QAbstractButton) if not b.shortcut().isEmpty()]
+    assert taken.count(key) == 1 and key not in ("Return", "Enter", "Esc", "Tab")
+    assert dialog.amount.hasFocus() and dialog.amount.text() == ""
+    QTest.keyClick(dialog.amount, QKeySequence(key)[0].key())
+    qtbot.waitUntil(lambda: dialog.amount.text() == "8.88", timeout=2000)  # (a key's click is animated)
+    assert dialog.pin.hasFocus()  # next: the manager's PIN
+    dialog.reject()
+
+
+def test_history_names_the_merchant_of_a_forwarded_code(counter):
+    """A payment code forwarded to 蜂鸟 (LTZF takes none): 订单/退款 did not say which
+    merchant has the money."""
+    no = _paid_by_code(counter)
+    assert counter.engine.order(no).profile == FENGNIAO
+    assert f"收款商户：{FENGNIAO}" in _history_detail(counter, no)
+
+
+def test_history_names_no_merchant_when_all_are_the_active_ones(counter):
+    counter.window.set_profile(FENGNIAO)
+    no = _paid_by_code(counter)
+    assert "收款商户" not in _history_detail(counter, no)
+
+
+def test_english_settings_and_history_show_demo_profiles_in_english(qtbot, tmp_path):
+    """English mode: the settings' profile table and 付款码 picker, and the history's
+    merchant, said 演示·蓝兔支付 / 演示·蜂鸟."""
+    from cashier.counter import profile_title
+
+    c = open_counter(qtbot, tmp_path, lang="en")
+    try:
+        no = _paid_by_code(c)
+        detail = _history_detail(c, no)
+        assert "Merchant: Demo · Fengniao" in detail
+        assert not CJK.search(detail.replace(no, "")), detail
+        settings = c.window.show_page("settings")
+        c.idle()
+        names = [settings.table.item(r, 0).text() for r in range(settings.table.rowCount())]
+        assert "Demo · LTZF" in names and not any(CJK.search(n) for n in names), names
+        tips = [settings.table.item(r, 0).toolTip() for r in range(settings.table.rowCount())]
+        assert not any(CJK.search(t) for t in tips), tips
+        picker = settings.micropay_profile
+        items = [picker.itemText(i) for i in range(picker.count())]
+        assert f"Automatic (demo: '{profile_title(FENGNIAO)}')" in items
+        assert not any(CJK.search(t) for t in items), items
+        assert picker.findData(FENGNIAO) >= 0  # the stored name is what is saved
+        assert settings.rows[0][0].name.startswith("演示·")
     finally:
         close_counter(c)

@@ -55,7 +55,10 @@ def _check_dialog(counter, dialog, area: QRect, screen: str, faults: dict) -> No
 def _words(counter, widget) -> list[str]:
     from cashier import i18n
 
-    typed = [p.name for p in counter.ctx.profiles] + [p.merchant_id for p in counter.ctx.profiles]
+    from cashier.counter import profile_title
+
+    # What the merchant typed: a demo profile's name is the app's, shown in the UI's language.
+    typed = [profile_title(p.name) for p in counter.ctx.profiles] + [p.merchant_id for p in counter.ctx.profiles]
     return word_faults(widget, i18n.language(), typed)
 
 
