@@ -442,7 +442,10 @@ class ReconcileDialog(QDialog):
         layout.addWidget(_heading(self))
         top = QHBoxLayout()
         self.profile = QComboBox()
-        self.profile.addItems(profiles)
+        from cashier.counter import profile_title
+
+        for name in profiles:  # shown in the UI's language (demo profiles), kept as stored
+            self.profile.addItem(profile_title(name), name)
         self.day = QDateEdit(datetime.date.today())
         self.day.setDisplayFormat("yyyy-MM-dd")
         self.run_button = QPushButton(tr("ui.recon.run"))
@@ -486,7 +489,7 @@ class ReconcileDialog(QDialog):
     def start(self) -> None:
         from cashier.reconcile import Reconciler
 
-        profile = self.profile.currentText()
+        profile = self.profile.currentData()
         day = self.day.date().toPython()
         kwargs = {"sleep": self._sleep} if self._sleep else {}
         rec = Reconciler(self.books.engine, stop=self._stop,
@@ -600,7 +603,10 @@ def day_report_html(report, shop: str = "") -> str:
         f"<td class=n>{format_yuan(line.paid_sum)}</td><td class=n>{line.refund_count}</td>"
         f"<td class=n>{format_yuan(line.refund_sum)}</td><td class=n>{format_yuan(line.net)}</td></tr>"
         for line in (*report.lines, report.totals))
-    recon = "".join("<li>" + _e(tr("ui.print.recon_line", profile=r["profile"], checked=r["orders_checked"],
+    from cashier.counter import profile_title
+
+    recon = "".join("<li>" + _e(tr("ui.print.recon_line", profile=profile_title(r["profile"]),
+                                   checked=r["orders_checked"],
                                    found=len(r["differences"]), left=r["unresolved"])) + "</li>"
                     for r in report.reconciliation)
     head = [tr("ui.books.col." + c) for c in ("gateway", "wallet", "count", "amount")]

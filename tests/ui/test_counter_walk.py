@@ -288,3 +288,21 @@ def test_english_settings_and_history_show_demo_profiles_in_english(qtbot, tmp_p
         assert settings.rows[0][0].name.startswith("演示·")
     finally:
         close_counter(c)
+
+
+def test_english_reconcile_names_demo_profiles_in_english(qtbot, tmp_path):
+    """对账 (F12) in English: its profile picker said 演示·易支付; what it reconciles is
+    still the stored profile."""
+    from cashier.ui.books_dialogs import ReconcileDialog
+
+    c = open_counter(qtbot, tmp_path, lang="en")
+    try:
+        dialog = ReconcileDialog(c.window.books, c.window.counter.profiles(), c.window)
+        qtbot.addWidget(dialog)
+        items = [dialog.profile.itemText(i) for i in range(dialog.profile.count())]
+        assert items and not any(CJK.search(t) for t in items), items
+        assert "Demo · Fengniao" in items
+        dialog.profile.setCurrentIndex(items.index("Demo · Fengniao"))
+        assert dialog.profile.currentData() == FENGNIAO
+    finally:
+        close_counter(c)
