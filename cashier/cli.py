@@ -43,7 +43,7 @@ define({
     "cli.report.total": ("合计", "Total"),
     "cli.report.cash_moves": ("备用金存入 {cash_in}，取款 {cash_out}", "Cash put in {cash_in}, taken out {cash_out}"),
     "cli.report.recon": ("对账 {profile}：查询 {checked} 笔，差异 {count} 处，未处理 {open} 处",
-                         "Reconciliation {profile}: {checked} checked, {count} differences, {open} open"),
+                         "Reconciliation {profile}: {checked} checked, {count:plural:difference,differences}, {open} open"),
     "cli.quit_ok": ("没有进行中的付款或退款，可以关闭", "No payment or refund in flight: safe to close"),
     "cli.quit_busy": ("有 {count} 笔付款/退款正在进行，请等它完成后再更新或关闭收银台",
                       "{count} payment(s)/refund(s) in flight: let them finish before updating or closing the cashier"),

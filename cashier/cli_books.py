@@ -23,7 +23,7 @@ define({
     "cli.cash_moved": ("钱箱 {amount} 元：{reason}（{no}）", "Drawer ¥{amount}: {reason} ({no})"),
     "cli.pin_stdin_empty": ("标准输入中没有读到店长密码", "No manager PIN was read from standard input"),
     "cli.exported": ("已导出 {count} 行到 {path}", "Exported {count} rows to {path}"),
-    "cli.recon_done": ("对账完成：查询 {checked} 笔，差异 {count} 处", "Reconciled: {checked} orders checked, {count} differences"),
+    "cli.recon_done": ("对账完成：查询 {checked} 笔，差异 {count} 处", "Reconciled: {checked:plural:order,orders} checked, {count:plural:difference,differences}"),
     "cli.resolved": ("已处理 {no}：{resolution}", "Resolved {no}: {resolution}"),
     "cli.need_resolve_args": ("用法：reconcile resolve 订单号 --action record|refund|checked --note 备注",
                               "Usage: reconcile resolve OUT_TRADE_NO --action record|refund|checked --note TEXT"),

@@ -40,6 +40,21 @@ def capability_text(value: str) -> str:
     return text if text != "cap." + value else value.replace("_", " ")
 
 
+def profile_title(name: str | None) -> str:
+    """A profile's name as the screen shows it: a shop's own name as typed; a demo
+    profile's (made by the app, stored in Chinese: a ledger key) in the UI's language."""
+    from cashier.i18n import EN, language
+
+    if not name or not name.startswith("演示·") or language() != EN:
+        return name or ""
+    from cashier.sim.demo import DEMO_TITLES, DEMO_TITLES_EN
+
+    for gateway, title in DEMO_TITLES.items():
+        if title == name:
+            return DEMO_TITLES_EN[gateway]
+    return name
+
+
 @dataclass(frozen=True)
 class ProfileInfo:
     """What the checkout needs to know about a usable merchant profile."""

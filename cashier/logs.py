@@ -14,7 +14,6 @@ clerk's language, and writes the traceback of an unexpected one to the log file.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 import threading
@@ -48,16 +47,48 @@ class RedactingFormatter(logging.Formatter):
         return redaction.redact(super().format(record))
 
 
-class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A record that cannot be written (full disk, a rotation another process holds
-    open on Windows) is dropped: logging must never disturb the counter."""
+def _rotating_handler(path: Path) -> logging.Handler:
+    """A rotating file handler that drops a record it cannot write (full disk, a
+    rotation another process holds open on Windows): logging must never disturb the
+    counter. (logging.handlers is imported here: the window's first frame need not
+    wait for it.)"""
+    import logging.handlers
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
-        self.failures = getattr(self, "failures", 0) + 1
+    class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+            self.failures = getattr(self, "failures", 0) + 1
+
+    return QuietRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+
+
+class _Held(logging.Handler):
+    """Records logged before the file is opened (the window opens it after its first
+    frame): handed to the file then."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < 1000:
+            self.records.append(record)
 
 
 _lock = threading.Lock()
-_handler: QuietRotatingFileHandler | None = None
+_handler: logging.Handler | None = None
+_held: _Held | None = None
+
+
+def hold() -> None:
+    """Keep log records in memory until setup() opens the file."""
+    global _held
+    with _lock:
+        if _handler is None and _held is None:
+            _held = _Held()
+            root = logging.getLogger()
+            root.addHandler(_held)
+            if root.level > logging.INFO or root.level == logging.NOTSET:
+                root.setLevel(logging.INFO)
 
 
 def setup(program: str, *, level: int = logging.INFO) -> Path | None:
@@ -71,11 +102,11 @@ def setup(program: str, *, level: int = logging.INFO) -> Path | None:
 
         try:
             path = paths.log_dir() / f"{program}.log"
-            handler = QuietRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
-                                               encoding="utf-8")
+            handler = _rotating_handler(path)
         except (OSError, UserError):
             # No file to log to: then nowhere (logging's last resort would print warnings
             # on stderr, next to the one line the user is shown).
+            _release(None)
             logging.getLogger().addHandler(logging.NullHandler())
             return None
         handler.setFormatter(RedactingFormatter(FORMAT))
@@ -90,7 +121,21 @@ def setup(program: str, *, level: int = logging.INFO) -> Path | None:
         logging.getLogger("httpcore").setLevel(logging.WARNING)
         logging.raiseExceptions = False  # never a "--- Logging error ---" traceback on stderr
         _handler = handler
+        _release(handler)
         return path
+
+
+def _release(handler: logging.Handler | None) -> None:
+    """The held records to `handler` (or nowhere), and stop holding. Under _lock."""
+    global _held
+    held, _held = _held, None
+    if held is None:
+        return
+    logging.getLogger().removeHandler(held)
+    if handler is not None:
+        for record in held.records:
+            if record.levelno >= handler.level:
+                handler.handle(record)
 
 
 def shutdown() -> None:

@@ -79,3 +79,21 @@ def test_support_bundle_describes_a_damaged_ledger(isolated_home, tmp_path):
     made = as_json(cli("--json", "support-bundle", "--out", str(out)))
     assert "0 bytes" in made["ledger"]["integrity"]
     assert (data / "ledger.sqlite3").stat().st_size == 0  # described, not "repaired"
+
+
+def test_window_log_keeps_what_was_logged_before_its_first_frame(isolated_home):
+    """The window opens its log file after its first frame; what was logged before
+    (settings, start-up) reaches the file then, redacted like the rest."""
+    code = ("import logging\n"
+            "from cashier import logs, redaction\n"
+            "logs.hold()\n"
+            "redaction.register('k3y-0123456789abcdef')\n"
+            "logging.getLogger('cashier.settings').warning('early note k3y-0123456789abcdef')\n"
+            "logging.getLogger('cashier.ui').debug('too fine to keep')\n"
+            "logs.setup('cashier')\n"
+            "logging.getLogger('cashier.ui').info('after the first frame')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr  # nothing printed on the way
+    log = (isolated_home / "logs" / "cashier.log").read_text("utf-8")
+    assert log.index("early note") < log.index("after the first frame")
+    assert "k3y-0123456789abcdef" not in log and "too fine" not in log

@@ -61,6 +61,10 @@ per merchant) are slots in the ledger (`rate_slots`), one per gateway, merchant 
 interface. A process takes the slot before it asks, and the next slot is counted from
 the end of its call, so the gateway never sees two calls closer than the limit, from
 any number of processes. `tests/engine/test_processes.py` measures this at the simulator.
+Within a process, due orders are stepped in the order of `decisions.query_rank` (the
+order the clerk waits on, then live orders nearest their expiry, then watched ones), so
+the first of them takes the slot and the rest wait for the next
+(`tests/engine/test_query_priority.py`).
 
 What to do next is decided by pure functions (`cashier/engine/decisions.py`) from the
 order, the time, the answer and the gateway's limits; `tests/engine/test_decisions.py`

@@ -37,6 +37,7 @@ from .errors import (
     DuplicateOrder,
     DuplicateRefund,
     FullAuthCode,
+    LedgerClosed,
     LedgerCorrupt,
     LedgerEmpty,
     LedgerError,
@@ -528,7 +529,7 @@ class Ledger(BooksMixin):
         with self._lock:
             if self._pg is None:
                 if self._conn is None:
-                    raise LedgerError(detail="the ledger is closed")
+                    raise LedgerClosed()
                 yield self._conn
                 return
             if self._held is not None:

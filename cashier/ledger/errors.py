@@ -8,6 +8,8 @@ from cashier.i18n import UserError, define
 
 define({
     "ledger.error": ("账本操作失败：{detail}", "The ledger operation failed: {detail}"),
+    "ledger.closed": ("账本已关闭（收银台正在退出或重新打开账本），本次操作没有执行",
+                      "The ledger is closed (the counter is closing or reopening it); nothing was done"),
     "ledger.busy": (
         "账本正被其他程序占用，请稍后再试（{path}）",
         "The ledger is in use by another program; try again in a moment ({path})",
@@ -85,6 +87,12 @@ class LedgerError(UserError):
     """Base of every ledger error."""
 
     key = "ledger.error"
+
+
+class LedgerClosed(LedgerError):
+    """Asked after close() (a page's late worker while the window reopens the books)."""
+
+    key = "ledger.closed"
 
 
 class LedgerBusy(LedgerError):

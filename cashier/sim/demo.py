@@ -25,6 +25,16 @@ DEMO_TITLES = {
     "its500": "演示·站长付",
 }
 
+# The same profiles as an English-speaking clerk reads them: the stored names above
+# stay (they are ledger keys); only what the screen shows changes (profile_title).
+DEMO_TITLES_EN = {
+    "ltzf": "Demo · LTZF",
+    "epay": "Demo · Epay",
+    "fengniao": "Demo · Fengniao",
+    "weidoufu": "Demo · Weidoufu",
+    "its500": "Demo · ITS500",
+}
+
 # Per-gateway extra settings for demo profiles, from the simulator's base URL.
 DEMO_EXTRA = {
     # its500 answers order status on another host (admin.zhanzhangfu.com): the

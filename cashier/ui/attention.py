@@ -3,23 +3,22 @@ marked "needs checking", shown until a person marks them checked.
 
 Each order is a two-line row in three columns: time over order number, amount over
 method, state over the note (the note wraps in the column that takes the rest of the
-width): every word stays readable on a 1024-wide screen, in Chinese and English.
-Also the order tables' column fitting (FittedTable), used by the history too."""
+width): every word stays readable on a 1024-wide screen, in Chinese and English."""
 
 from __future__ import annotations
 
 import datetime
 
-from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QPushButton, QStyledItemDelegate,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+    QStyledItemDelegate, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
 from cashier.money import format_yuan
-from cashier.ui.widgets import keyed
+from cashier.ui.widgets import fit_dialog, keyed, say
 from cashier.ui.checkout import wallet_text
 
 define({
@@ -41,6 +40,9 @@ define({
     "ui.mark_checked_order": ("订单 {no}（¥{amount}）：已在网关后台或顾客手机上核对过？核对后此单结束，没收到钱的按未付款关闭。",
                               "Order {no} (¥{amount}): checked in the gateway's back office or on the customer's phone? It is then closed; if no money arrived, as unpaid."),
     "ui.refresh": ("刷新", "Refresh"),
+    "ui.order_method.merged": ("一码付", "One-code QR"),
+    "ui.att.checked": ("订单 {no}：{note}", "Order {no}: {note}"),
+    "ui.check.state": ("{time} 已查单：{state}", "Checked at {time}: {state}"),
 })
 
 COLUMNS = ("ui.att.col.when", "ui.att.col.amount", "ui.att.col.state")
@@ -54,87 +56,69 @@ class _Roomy(QStyledItemDelegate):
         return QSize(size.width(), size.height() + option.fontMetrics.height() // 2)
 
 
-class FittedTable(QTableWidget):
-    """A table of orders whose columns always fit its width (never scrolled sideways):
-    every column gets the width its text needs when there is room; when there is not,
-    the `flexible` columns share what the others leave (the narrower first gets all it
-    needs) and their text is elided, the whole of it in the cell's tooltip (`item`)."""
+class CheckerDialog(QDialog):
+    """已核对: who checked, under a question that names the order and what 已核对 does
+    to it, wrapped to the dialog's width (a one-line question made the dialog wider
+    than a 1024 screen, its 取消 off the edge)."""
 
-    def __init__(self, headers: list[str], flexible: tuple[int, ...]) -> None:
-        super().__init__(0, len(headers))
-        self.flexible = flexible
-        self._fitting = False
-        self.setHorizontalHeaderLabels(headers)
-        self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideRight)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        self._row_height()
+    def __init__(self, parent, order=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("ui.mark_checked"))
+        layout = QVBoxLayout(self)
+        if order is not None:
+            question = QLabel(tr("ui.mark_checked_order", no=order.out_trade_no,
+                                 amount=format_yuan(order.amount_to_pay)))
+            question.setWordWrap(True)
+            layout.addWidget(question)
+        layout.addWidget(QLabel(tr("ui.mark_checked_who")))
+        self.name = QLineEdit()
+        layout.addWidget(self.name)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        fit_dialog(self, layout)
+        self.name.setFocus()
 
-    def _row_height(self) -> None:
-        """Rows as tall as the text (the style's default is a fixed 30 px, whatever the font)."""
-        height = self.fontMetrics().height()
-        self.verticalHeader().setDefaultSectionSize(height + max(6, height // 4))
-
-    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._row_height()
-
-    def item_for(self, col: int, text: str) -> QTableWidgetItem:
-        item = QTableWidgetItem(text)
-        if col in self.flexible and text:
-            item.setToolTip(text)  # what an elided cell holds
-        return item
-
-    def fit(self) -> None:
-        if self._fitting:
-            return
-        self._fitting = True
-        try:
-            header = self.horizontalHeader()
-            least = {c: header.sectionSizeHint(c) for c in range(self.columnCount())}  # the header's words
-            want = {c: max(self.sizeHintForColumn(c), least[c])
-                    for c in range(self.columnCount()) if not self.isColumnHidden(c)}
-            flexible = sorted((c for c in self.flexible if c in want), key=want.get)
-            rest = self.viewport().width() - sum(w for c, w in want.items() if c not in self.flexible)
-            widths = dict(want)
-            for i, c in enumerate(flexible):
-                share = rest // (len(flexible) - i)
-                widths[c] = max(least[c], min(want[c], share))
-                rest -= widths[c]
-            for c, w in widths.items():
-                header.resizeSection(c, w)
-        finally:
-            self._fitting = False
-
-    def viewportEvent(self, event) -> bool:  # noqa: N802 (Qt name)
-        if event.type() == QEvent.Type.Resize:
-            self.fit()
-        return super().viewportEvent(event)
+    def showEvent(self, event) -> None:  # noqa: N802
+        # tall enough for the wrapped question at the width it got
+        super().showEvent(event)
+        self.resize(self.width(), max(self.height(), self.layout().heightForWidth(self.width())))
 
 
 def ask_checker(parent, order=None) -> str:
-    """Who checked (for 已核对): a name, or "" when the person cancels. The question
-    names the order and what 已核对 does to it."""
-    from cashier.money import format_yuan
-
-    prompt = tr("ui.mark_checked_who")
-    if order is not None:
-        prompt = tr("ui.mark_checked_order", no=order.out_trade_no, amount=format_yuan(order.amount_to_pay)) \
-            + "\n\n" + prompt
-    who, ok = QInputDialog.getText(parent, tr("ui.mark_checked"), prompt)
-    return who.strip() if ok else ""
+    """Who checked (for 已核对): a name, or "" when the person cancels."""
+    dialog = CheckerDialog(parent, order)
+    ok = dialog.exec() == QDialog.DialogCode.Accepted
+    return dialog.name.text().strip() if ok else ""
 
 
 def method_text(order) -> str:
+    """How an order was paid, as the lists and details say it: 付款码 · 微信, 微信,
+    一码付 · 微信 (the one-code QR, not the checkout button's "Any wallet")."""
     if order.method == "micropay":
         return tr("method.micropay") + (" · " + wallet_text(order.wallet) if order.wallet != "unknown" else "")
-    text = wallet_text(order.method) or order.method
+    text = tr("ui.order_method.merged") if order.method == "merged" else wallet_text(order.method) or order.method
     if order.method == "merged" and order.wallet not in ("unknown", "", None):
         text += " · " + wallet_text(order.wallet)  # 一码付, paid with WeChat
     return text
+
+
+def check_words(order, asked, last) -> str:
+    """What the clerk's 查单 (F5) of `order` from a list found, or when it goes out:
+    the checkout's words (presenter.check_note) for the engine's CheckAnswer `asked`
+    and its latest QueryNote `last`; an order the answer settled (paid, say) says its
+    state, since a list has no paid screen to say it."""
+    from cashier.ui.checkout import presenter
+
+    if asked is None or asked.order.out_trade_no != order.out_trade_no:
+        return ""
+    text = presenter.check_note(order, asked, last).render()
+    if text or order.state not in S.FINAL_ORDER_STATES:
+        return text
+    at = last.at if last is not None and last.answered else asked.queried_at
+    state = tr("ui.state." + order.state)
+    return tr("ui.check.state", time=presenter._clock(at), state=state) if at is not None else state
 
 
 class AttentionPage(QWidget):
@@ -142,6 +126,7 @@ class AttentionPage(QWidget):
         super().__init__()
         self.window = window
         self.orders = []
+        self.asked = None  # the engine's CheckAnswer to the clerk's last 查单 here
         layout = QVBoxLayout(self)
         title = QLabel(tr("ui.att.title"))
         title.setObjectName("pageTitle")
@@ -169,6 +154,11 @@ class AttentionPage(QWidget):
         self.empty = QLabel(tr("ui.att.empty"))
         self.empty.setObjectName("hint")
         layout.addWidget(self.empty)
+        self.message = QLabel("")  # what 查单 found, or why an action could not be done
+        self.message.setObjectName("hint")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        layout.addWidget(self.message)
         buttons = QHBoxLayout()
         self.check_button = QPushButton(tr("ui.check"))
         self.check_button.clicked.connect(self.check_selected)
@@ -185,6 +175,8 @@ class AttentionPage(QWidget):
         self._update_buttons()
 
     def activate(self) -> None:
+        self.asked = None  # what 查单 said on an earlier visit no longer applies
+        self._say("")
         self.refresh()
 
     def first_focus(self) -> QWidget:
@@ -197,9 +189,24 @@ class AttentionPage(QWidget):
         counter = self.window.counter
         if counter is None:
             return
-        self.window.workers.run(counter.needs_attention, self._show, lambda exc: None)
+        asked = self.asked
 
-    def _show(self, orders) -> None:
+        def load():
+            orders = counter.needs_attention()
+            if asked is None:
+                return orders, None
+            no = asked.order.out_trade_no  # it may have left the list (paid): read it again
+            entry = counter.history_entry(no)
+            return orders, (entry.order if entry is not None else asked.order, counter.last_query(no))
+
+        self.window.workers.run(load, self._show, lambda exc: None)
+
+    def _show(self, loaded) -> None:
+        orders, checked = loaded
+        if checked is not None and self.asked is not None:
+            order, last = checked
+            words = check_words(order, self.asked, last)
+            self._say(tr("ui.att.checked", no=order.out_trade_no, note=words) if words else "")
         self.orders = list(orders)
         self.window.set_attention_count(len(self.orders))
         self.table.setRowCount(len(self.orders))
@@ -232,12 +239,19 @@ class AttentionPage(QWidget):
                 self.table.selectRow(row)
 
     def check_selected(self) -> None:
+        """查单 (F5): asked now, answered by a query of a moment ago, or queued for the
+        gateway's next query slot (never "too soon": the engine's own query is not the
+        clerk's fault); said on this page's message line, then the answer when it comes."""
         order = self.selected()
-        if order is None:
-            return
         counter = self.window.counter
-        self.window.workers.run(lambda: counter.check(order.out_trade_no, actor="clerk"),
-                                lambda _: self.refresh(), self._failed)
+        if order is None or counter is None:
+            return
+        no = order.out_trade_no
+        self.window.workers.run(lambda: counter.check_soon(no, actor="clerk"), self._on_checked, self._failed)
+
+    def _on_checked(self, answer) -> None:
+        self.asked = answer
+        self.refresh()
 
     def mark_selected(self, who: str | None = None) -> None:
         order = self.selected()
@@ -250,5 +264,11 @@ class AttentionPage(QWidget):
         self.window.workers.run(lambda: counter.mark_checked(order.out_trade_no, actor=name),
                                 lambda _: self.refresh(), self._failed)
 
+    def _say(self, text: str, *, error: bool = False) -> None:
+        say(self.message, text, error=error)
+        self.message.setVisible(bool(text))
+
     def _failed(self, exc) -> None:
-        self.window.flash(exc.message() if isinstance(exc, UserError) else tr("error.generic"))
+        """Said on this page, where the clerk looks (the status bar's note outlived a
+        switch to another page)."""
+        self._say(exc.message() if isinstance(exc, UserError) else tr("error.generic"), error=True)

@@ -41,9 +41,11 @@ define({
     "ui.cash.tendered": ("实收现金", "Tendered"),
     "ui.cash.change": ("找零 ¥{change}", "Change ¥{change}"),
     "ui.cash.short": ("还差 ¥{short}", "¥{short} short"),
-    "ui.cash.done": ("现金收款 ¥{amount}，找零 ¥{change}", "Cash ¥{amount}, change ¥{change}"),
+    "ui.cash.done": ("现金收款 ¥{amount}，找零 ¥{change}（现金单号 {no}）",
+                     "Cash ¥{amount}, change ¥{change} (cash sale no. {no})"),
     "ui.books.ok": ("确定 (Enter)", "OK (Enter)"),
     "ui.books.cancel": ("取消 (Esc)", "Cancel (Esc)"),
+    "ui.books.close": ("关闭 (Esc)", "Close (Esc)"),
     "ui.move.title": ("备用金 / 取款", "Cash in / out"),
     "ui.move.kind": ("类型", "Kind"),
     "ui.move.in": ("备用金（放入钱箱）", "Cash in (into the drawer)"),
@@ -56,6 +58,7 @@ define({
     "ui.move.refunded": ("已从钱箱退款 {amount} 元（{sale}）", "Refunded ¥{amount} from the drawer ({sale})"),
     "ui.move.done": ("钱箱 {amount} 元：{reason}", "Drawer ¥{amount}: {reason}"),
     "ui.shift.open_title": ("开班", "Open a shift"),
+    "ui.shift.handover_title": ("交班", "Close the shift"),
     "ui.shift.clerk": ("收银员", "Clerk"),
     "ui.shift.float": ("备用金", "Cash float"),
     "ui.shift.close_title": ("交班：第 {shift_id} 班（{clerk}）", "Close shift {shift_id} ({clerk})"),
@@ -65,7 +68,7 @@ define({
     "ui.shift.difference": ("差额 ¥{difference}", "Difference ¥{difference}"),
     "ui.shift.close": ("交班 (Enter)", "Close shift (Enter)"),
     "ui.shift.print": ("打印 / 存为 PDF", "Print / save as PDF"),
-    "ui.shift.unresolved": ("未完成订单 {count} 笔，将转入下一班", "{count} unresolved orders, carried into the next shift"),
+    "ui.shift.unresolved": ("未完成订单 {count} 笔，将转入下一班", "{count:plural:unresolved order,unresolved orders}, carried into the next shift"),
     "ui.shift.handover_ask": ("第 {shift_id} 班（{clerk}）还没有交班。现在交班吗？",
                               "Shift {shift_id} ({clerk}) is still open. Close it now?"),
     "ui.books.col.method": ("方式", "Method"), "ui.books.col.gateway": ("网关", "Gateway"), "ui.books.col.wallet": ("钱包", "Wallet"),
@@ -80,7 +83,7 @@ define({
     "ui.recon.record": ("补记收款", "Record the payment"),
     "ui.recon.refund": ("标记退款", "Flag for refund"),
     "ui.recon.checked": ("已核对", "Mark checked"),
-    "ui.recon.done": ("对账完成：查询 {checked} 笔，差异 {count} 处", "Done: {checked} checked, {count} differences"),
+    "ui.recon.done": ("对账完成：查询 {checked} 笔，差异 {count} 处", "Done: {checked} checked, {count:plural:difference,differences}"),
     "ui.books.gw.paid": ("已付款", "paid"), "ui.books.gw.refunded": ("已退款", "refunded"),
     "ui.books.gw.pending": ("未付款", "not paid"), "ui.books.gw.closed": ("已关闭", "closed"),
     "ui.books.gw.failed": ("失败", "failed"), "ui.books.gw.not_found": ("网关没有此单", "not at the gateway"),
@@ -88,7 +91,7 @@ define({
     "ui.books.none": ("—", "—"),
     "ui.books.total": ("合计", "Total"),
     "ui.rep.print": ("打印 / PDF", "Print / PDF"),
-    "ui.rep.recon": ("对账 {runs} 次：差异 {found} 处，未处理 {left} 处", "Reconciled {runs}×: {found} differences, {left} open"),
+    "ui.rep.recon": ("对账 {runs} 次：差异 {found} 处，未处理 {left} 处", "Reconciled {runs}×: {found:plural:difference,differences}, {left} open"),
     "ui.rep.cash_moves": ("备用金存入 ¥{cash_in}，取款 ¥{cash_out}", "Cash put in ¥{cash_in}, taken out ¥{cash_out}"),
     "ui.report.shift_title": ("交班报表 第 {shift_id} 班", "Shift report {shift_id}"),
     "ui.report.day_title": ("日报 {day}", "Day report {day}"),
@@ -103,7 +106,7 @@ define({
     "ui.print.unresolved": ("未完成订单（转入下一班）：", "Unresolved orders (carried into the next shift):"),
     "ui.print.corrections": ("交班后的更正：", "Corrections after the close:"),
     "ui.print.recon_line": ("{profile}：查询 {checked} 笔，差异 {found} 处，未处理 {left} 处",
-                            "{profile}: {checked} checked, {found} differences, {left} open"),
+                            "{profile}: {checked} checked, {found:plural:difference,differences}, {left} open"),
 })
 
 BIG = 44
@@ -439,7 +442,10 @@ class ReconcileDialog(QDialog):
         layout.addWidget(_heading(self))
         top = QHBoxLayout()
         self.profile = QComboBox()
-        self.profile.addItems(profiles)
+        from cashier.counter import profile_title
+
+        for name in profiles:  # shown in the UI's language (demo profiles), kept as stored
+            self.profile.addItem(profile_title(name), name)
         self.day = QDateEdit(datetime.date.today())
         self.day.setDisplayFormat("yyyy-MM-dd")
         self.run_button = QPushButton(tr("ui.recon.run"))
@@ -483,7 +489,7 @@ class ReconcileDialog(QDialog):
     def start(self) -> None:
         from cashier.reconcile import Reconciler
 
-        profile = self.profile.currentText()
+        profile = self.profile.currentData()
         day = self.day.date().toPython()
         kwargs = {"sleep": self._sleep} if self._sleep else {}
         rec = Reconciler(self.books.engine, stop=self._stop,
@@ -597,7 +603,10 @@ def day_report_html(report, shop: str = "") -> str:
         f"<td class=n>{format_yuan(line.paid_sum)}</td><td class=n>{line.refund_count}</td>"
         f"<td class=n>{format_yuan(line.refund_sum)}</td><td class=n>{format_yuan(line.net)}</td></tr>"
         for line in (*report.lines, report.totals))
-    recon = "".join("<li>" + _e(tr("ui.print.recon_line", profile=r["profile"], checked=r["orders_checked"],
+    from cashier.counter import profile_title
+
+    recon = "".join("<li>" + _e(tr("ui.print.recon_line", profile=profile_title(r["profile"]),
+                                   checked=r["orders_checked"],
                                    found=len(r["differences"]), left=r["unresolved"])) + "</li>"
                     for r in report.reconciliation)
     head = [tr("ui.books.col." + c) for c in ("gateway", "wallet", "count", "amount")]
@@ -646,6 +655,15 @@ def preview_dialog(parent, html_text: str):
     toolbar = dialog.findChild(QToolBar)
     if toolbar is not None and toolbar.actions():
         toolbar.actions()[-1].setShortcut(QKeySequence("Ctrl+P"))  # Qt adds Print last
+    # Qt's preview has no close button of its own (Esc only): with no window manager
+    # (no title bar) nothing on screen said how to leave it.
+    dialog.close_button = close = QPushButton(tr("ui.books.close"))
+    close.clicked.connect(dialog.reject)
+    row = QHBoxLayout()
+    row.setContentsMargins(12, 6, 12, 12)  # Qt's preview layout has none: off the screen's edge
+    row.addStretch(1)
+    row.addWidget(close)
+    dialog.layout().addLayout(row)
     return dialog
 
 
@@ -654,14 +672,24 @@ def print_preview(parent, html_text: str) -> None:
     preview_dialog(parent, html_text).exec()
 
 
+def handover_question(parent, shift) -> QMessageBox:
+    """The question asked on quit: close (交班) the open shift now?"""
+    box = QMessageBox(QMessageBox.Icon.Question, tr("ui.shift.handover_title"),
+                      tr("ui.shift.handover_ask", shift_id=shift.shift_id, clerk=shift.clerk),
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+                      | QMessageBox.StandardButton.Cancel, parent)
+    return box
+
+
 def ask_handover(parent, books) -> bool:
     """On quit or a change of clerk: offer to close the open shift. False: stay."""
     shift = books.current_shift()
     if shift is None:
         return True
-    answer = QMessageBox.question(
-        parent, tr("ui.shift.open_title"), tr("ui.shift.handover_ask", shift_id=shift.shift_id, clerk=shift.clerk),
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel)
+    box = handover_question(parent, shift)
+    box.exec()
+    answer = box.standardButton(box.clickedButton()) if box.clickedButton() is not None \
+        else QMessageBox.StandardButton.Cancel
     if answer == QMessageBox.StandardButton.Cancel:
         return False
     if answer == QMessageBox.StandardButton.Yes:

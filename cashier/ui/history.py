@@ -25,14 +25,15 @@ from PySide6.QtWidgets import (
     QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
+from cashier.counter import profile_title
 from cashier.history_search import WALLETS, parse_search
 from cashier.i18n import UserError, define, tr
 from cashier.ledger import states as S
 from cashier.ledger.records import SEARCH_STATUSES, HistoryEntry
 from cashier.money import AmountError, format_yuan, parse_amount
-from cashier.ui.attention import FittedTable, ask_checker, method_text
+from cashier.ui.attention import ask_checker, check_words, method_text
 from cashier.ui.pin import PinDialog
-from cashier.ui.widgets import fit_dialog, keyed, scrolling
+from cashier.ui.widgets import FittedTable, fit_dialog, keyed, say, scrolling
 
 define({
     "ui.hist.title": ("订单与退款", "Orders and refunds"),
@@ -55,8 +56,11 @@ define({
     "ui.hist.none": ("{what}：没有找到订单", "{what}: no orders found"),
     "ui.hist.not_found": ("没有找到订单 {no}", "No order {no}"),
     "ui.hist.pick": ("选择一笔订单查看详情和退款", "Pick an order to see details and refund"),
-    "ui.hist.detail": ("订单 {no}\n{time}　{method}　{state}\n金额 ¥{amount}　实付 ¥{paid}　可退 ¥{refundable}",
-                       "Order {no}\n{time}  {method}  {state}\nAmount ¥{amount}  paid ¥{paid}  refundable ¥{refundable}"),
+    "ui.hist.detail": ("订单 {no}\n{time}　{method}　{state}\n{money}", "Order {no}\n{time}  {method}  {state}\n{money}"),
+    "ui.hist.money": ("金额 ¥{amount}　实付 ¥{paid}　可退 ¥{refundable}",
+                      "Amount ¥{amount}  paid ¥{paid}  refundable ¥{refundable}"),
+    "ui.hist.money_unpaid": ("金额 ¥{amount}　未付款", "Amount ¥{amount}  not paid"),
+    "ui.hist.merchant": ("收款商户：{name}", "Merchant: {name}"),
     "ui.hist.partly": ("部分退款 ¥{amount}", "partly refunded ¥{amount}"),
     "ui.hist.fully": ("已全额退款", "Fully refunded"),
     "ui.hist.refunding": ("退款中 ¥{amount}", "refund of ¥{amount} under way"),
@@ -89,6 +93,7 @@ COLUMNS = ("ui.col.time", "ui.col.order", "ui.col.amount", "ui.col.method", "ui.
 PAGE = 50
 MIN_ROWS = 8  # orders the list shows at least, whatever the screen: "12.34 around three" needs a few
 LIST_SHARE = 0.62  # of the height under the search: the list's at first (the detail's: the rest)
+REST_KEY = "F2"  # the refund dialog's 退还余额 (its other keys: Enter, Esc, Tab)
 
 # Kept for callers of the old name: setting or changing the PIN is the owner's dialog.
 SetPinDialog = PinDialog
@@ -128,14 +133,18 @@ class RefundDialog(QDialog):
         info = QLabel(f"{order.out_trade_no}  ¥{format_yuan(order.paid_amount or order.amount_to_pay)}")
         layout.addWidget(info)
         form = QFormLayout()
-        amount_row = QHBoxLayout()
+        rest_row = QHBoxLayout()
         self.amount = QLineEdit()  # empty: the manager types the amount or takes the rest
-        self.rest = QPushButton(tr("ui.refund.rest", amount=format_yuan(refundable)))
+        self.rest = QPushButton()
+        keyed(self.rest, tr("ui.refund.rest", amount=format_yuan(refundable)), REST_KEY)
         self.rest.clicked.connect(self.fill_rest)
         self.rest.setEnabled(refundable > 0)
-        amount_row.addWidget(self.amount, 1)
-        amount_row.addWidget(self.rest)
-        form.addRow(tr("ui.refund.amount", max=format_yuan(refundable)), amount_row)
+        # The button (its words, the sum and its key) under the field, as wide as its
+        # text: beside the field it squeezed the label (cut at 1024 px in English).
+        rest_row.addWidget(self.rest)
+        rest_row.addStretch(1)
+        form.addRow(tr("ui.refund.amount", max=format_yuan(refundable)), self.amount)
+        form.addRow("", rest_row)
         self.reason = QLineEdit(tr("ui.refund.default_reason"))
         form.addRow(tr("ui.refund.reason"), self.reason)
         self.who = QLineEdit(tr("ui.refund.who_default"))
@@ -237,6 +246,7 @@ class HistoryPage(QWidget):
         self.window = window
         self.entries: list[HistoryEntry] = []
         self.selected_order = None
+        self.asked = None  # the engine's CheckAnswer to the clerk's last 查单 here
         self.refunds = []
         self.refundable = Decimal("0.00")
         self.query = None
@@ -436,15 +446,13 @@ class HistoryPage(QWidget):
         self.window.workers.run(lambda: counter.search_history(query, limit=PAGE, before=cursor),
                                 lambda entries: self._show_page(generation, entries, append=True), self._failed)
 
-    def _say(self, text: str) -> None:
-        self.message.setText(text)
+    def _say(self, text: str, *, error: bool = False) -> None:
+        """The page's message line: a refusal in red, a note (what 查单 found) plain."""
+        say(self.message, text, error=error)
         self.message.setVisible(bool(text))
 
     def _say_understood(self, text: str, *, error: bool = False) -> None:
-        self.understood.setText(text)
-        self.understood.setObjectName("message" if error else "hint")
-        self.understood.style().unpolish(self.understood)
-        self.understood.style().polish(self.understood)
+        say(self.understood, text, error=error)
 
     def _show_page(self, generation: int, entries, *, append: bool) -> None:
         if generation != self._generation:
@@ -521,25 +529,45 @@ class HistoryPage(QWidget):
             self._update_buttons()
             return
         no = order.out_trade_no
-        self.window.workers.run(lambda: (counter.history_entry(no), counter.refunds_for(no)), self._show_detail,
-                                self._failed)
+        if self.asked is not None and self.asked.order.out_trade_no != no:
+            self.asked = None  # a 查单 of another order says nothing about this one
+        asked = self.asked
+        self.window.workers.run(
+            lambda: (counter.history_entry(no), counter.refunds_for(no),
+                     counter.last_query(no) if asked is not None else None),
+            self._show_detail, self._failed)
 
     def _show_detail(self, result) -> None:
-        entry, refunds = result
+        entry, refunds, last = result
         if entry is None or self.selected_order is None or entry.order.out_trade_no != self.selected_order.out_trade_no:
             return
+        self._say(check_words(entry.order, self.asked, last))  # what 查单 found, or when it goes out
         order = entry.order
         self.selected_order = order
         self.refunds = list(refunds)
         self.refundable = entry.refundable
+        if order.paid_amount is None:  # nothing paid: no "实付 ¥—"
+            money = tr("ui.hist.money_unpaid", amount=format_yuan(order.amount))
+        else:
+            money = tr("ui.hist.money", amount=format_yuan(order.amount), paid=format_yuan(order.paid_amount),
+                       refundable=format_yuan(entry.refundable))
         self.detail.setText(tr(
             "ui.hist.detail", no=order.out_trade_no, time=_when(order.created_at, "%Y-%m-%d %H:%M:%S"),
-            method=method_text(order), state=state_text(entry), amount=format_yuan(order.amount),
-            paid=format_yuan(order.paid_amount) if order.paid_amount is not None else "—",
-            refundable=format_yuan(entry.refundable)) + (f"\n{order.reason}" if order.reason else ""))
+            method=method_text(order), state=state_text(entry), money=money)
+            + (f"\n{tr('ui.hist.merchant', name=profile_title(order.profile))}" if self._names_merchant(order) else "")
+            + (f"\n{order.reason}" if order.reason else ""))
         self._show_refunds()
         self._replace(entry)
         self._update_buttons()
+
+    def _names_merchant(self, order) -> bool:
+        """Whether the detail says which merchant (profile) took the order: when the
+        list holds orders of several, or the order is not the active profile's (a
+        payment code forwarded to a profile that takes them)."""
+        if not order.profile:
+            return False
+        listed = {e.order.profile for e in self.entries}
+        return len(listed | {order.profile}) > 1 or order.profile != self.window.checkout.profile
 
     def _show_refunds(self) -> None:
         """The picked order's refunds under its detail: a table as tall as its rows
@@ -629,7 +657,7 @@ class HistoryPage(QWidget):
 
         if not SettingsStore().load_or_default()[0].has_pin:
             # The owner sets the PIN (first run or Settings), never whoever refunds first.
-            self._say(tr("settings.pin_not_set"))
+            self._say(tr("settings.pin_not_set"), error=True)
             return
         self.open_refund_dialog().exec()
 
@@ -640,12 +668,23 @@ class HistoryPage(QWidget):
         return dialog
 
     def check_order(self) -> None:
+        """查单 (F5): asked now, answered by a query of a moment ago, or queued for the
+        gateway's next query slot; never "too soon" (the engine's own query is not the
+        clerk's fault). Said on the page's message line, then the answer when it comes."""
         order = self.selected_order
         counter = self.window.counter
         if order is None or counter is None:
             return
-        self.window.workers.run(lambda: counter.check(order.out_trade_no, actor="clerk"),
-                                lambda _: self._load_detail(), self._failed)
+        no = order.out_trade_no
+        self.window.workers.run(lambda: counter.check_soon(no, actor="clerk"), self._on_checked,
+                                lambda exc: self._say(exc.message() if isinstance(exc, UserError)
+                                                      else tr("error.generic"), error=True))
+
+    def _on_checked(self, answer) -> None:
+        if self.selected_order is None or self.selected_order.out_trade_no != answer.order.out_trade_no:
+            return  # the clerk picked another order meanwhile
+        self.asked = answer
+        self._load_detail()
 
     def mark_checked(self, who: str | None = None) -> None:
         """已核对: a person settled the selected order by hand (asks who)."""
@@ -692,5 +731,5 @@ class HistoryPage(QWidget):
 
     def _failed(self, exc) -> None:
         text = exc.message() if isinstance(exc, UserError) else tr("error.generic")
-        self._say(text)
+        self._say(text, error=True)
         self.window.flash(text)

@@ -51,10 +51,11 @@ def run(argv: list[str]) -> int:
         logging.basicConfig(level=os.environ["CASHIER_LOG"])
     from cashier import logs
 
-    logs.setup("cashier")
+    logs.hold()  # the log file is opened after the first frame; records wait in memory
     try:
         return _run(args)
     except Exception as exc:  # before or after the window: one line, the traceback in the log
+        logs.setup("cashier")
         line = logs.one_line(logs.describe(exc))
         print(f"cashier: {line}", file=sys.stderr)
         _show_fatal(line)
@@ -72,7 +73,7 @@ def _show_fatal(line: str) -> None:
 
 
 def _run(args) -> int:
-    from cashier import i18n
+    from cashier import i18n, logs
     from cashier import settings as settings_mod
 
     settings, settings_error = settings_mod.SettingsStore().load_or_default()
@@ -105,6 +106,7 @@ def _run(args) -> int:
         if args.exit_after_first_frame:
             app.quit()
             return
+        logs.setup("cashier")
         if first_run:
             window.complete()
             window.show_first_run()

@@ -11,10 +11,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from cashier.i18n import UserError, define, tr
+from cashier import logs
+from cashier.i18n import define, tr
 from cashier.money import format_yuan
 from cashier.ui.books_dialogs import gateway_title, wallet_title
-from cashier.ui.widgets import keyed
+from cashier.ui.widgets import keyed, rows_follow_font
 
 define({
     "ui.rep.held": ("其中 {count} 笔已付款但资金被支付站点冻结，请与站点核实",
@@ -96,6 +97,7 @@ class ReportPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        rows_follow_font(self.table)  # (a fixed 30 px cut the text at 1920×1080)
         layout.addWidget(self.table, 1)
         self.empty = QLabel(tr("ui.rep.empty"))
         self.empty.setObjectName("hint")
@@ -124,7 +126,7 @@ class ReportPage(QWidget):
         day = datetime.date(q.year(), q.month(), q.day())
         only = self.scope.currentData()
         self.window.workers.run(lambda: counter.daily_report(day, only), self._show,
-                                lambda exc: self.window.flash(exc.message() if isinstance(exc, UserError) else repr(exc)))
+                                lambda exc: self.window.flash(logs.one_line(logs.describe(exc))))
 
     def _show(self, report) -> None:
         self.report = report

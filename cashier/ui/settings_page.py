@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout,
-    QHeaderView,
-    QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget,
-    QVBoxLayout, QWidget,
+    QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
+from cashier import logs
+from cashier.counter import profile_title
 from cashier.i18n import UserError, define, tr
-from cashier.ui.widgets import fit_dialog, keyed, scrolling
+from cashier.ui.widgets import FittedTable, fit_dialog, keyed, say, scrolling
 
 define({
     "ui.set.title": ("设置", "Settings"),
@@ -311,12 +311,12 @@ class SettingsPage(QWidget):
         # Demo mode routes payment codes itself when nothing is chosen: say where,
         # as the checkout does, rather than "nobody".
         auto = self.window.counter.micropay_route(None) if self.window.counter is not None else None
-        self.micropay_profile.addItem(tr("ui.set.micropay_demo", name=auto) if auto else tr("ui.set.micropay_none"),
+        self.micropay_profile.addItem(tr("ui.set.micropay_demo", name=profile_title(auto)) if auto else tr("ui.set.micropay_none"),
                                       None)
         for name in self.window.micropay_profiles():
-            self.micropay_profile.addItem(name, name)
+            self.micropay_profile.addItem(profile_title(name), name)
         if s.micropay_profile and self.micropay_profile.findData(s.micropay_profile) < 0:
-            self.micropay_profile.addItem(s.micropay_profile, s.micropay_profile)
+            self.micropay_profile.addItem(profile_title(s.micropay_profile), s.micropay_profile)
         self.micropay_profile.setCurrentIndex(max(0, self.micropay_profile.findData(s.micropay_profile)))
         self.notify_enabled.setChecked(s.notify_enabled)
         self.notify_port.setValue(s.notify_port)
@@ -370,15 +370,14 @@ class SettingsPage(QWidget):
         self.demo_note.setObjectName("hint")
         self.demo_note.setWordWrap(True)
         layout.addWidget(self.demo_note)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels([tr("ui.col.name"), tr("ui.col.gateway"), tr("ui.col.merchant"),
-                                              tr("ui.col.key"), tr("ui.set.active")])
+        # Columns always within the table's width (at 1024×768 in English they ran past
+        # it): name, gateway and merchant elided when short, whole in the tooltip.
+        self.table = FittedTable([tr("ui.col.name"), tr("ui.col.gateway"), tr("ui.col.merchant"),
+                                  tr("ui.col.key"), tr("ui.set.active")], flexible=(0, 1, 2))
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         row = QGridLayout()
         self.use_button = QPushButton(tr("ui.set.use"))
@@ -413,10 +412,7 @@ class SettingsPage(QWidget):
 
     def _note(self, text: str, *, error: bool = False) -> None:
         """The line under the form: a refusal in red, anything else as a plain note."""
-        self.message.setText(text)
-        self.message.setObjectName("message" if error else "hint")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        say(self.message, text, error=error)
 
     def activate(self) -> None:
         self._note("")  # what was said on an earlier visit no longer applies
@@ -450,10 +446,11 @@ class SettingsPage(QWidget):
         self.table.setRowCount(len(rows))
         for i, (p, is_demo) in enumerate(rows):
             key_ok = True if is_demo else secrets.has_secret(p.name)
-            values = (p.name, _gateway_title(p.gateway), p.merchant_id,
+            values = (profile_title(p.name), _gateway_title(p.gateway), p.merchant_id,
                       tr("ui.key.ok") if key_ok else tr("ui.key.missing"), "●" if p.name == active else "")
             for col, value in enumerate(values):
-                self.table.setItem(i, col, QTableWidgetItem(value))
+                self.table.setItem(i, col, self.table.item_for(col, value))
+        self.table.fit()
         for b in (self.edit_button, self.delete_button):
             b.setEnabled(not demo)
 
@@ -509,7 +506,7 @@ class SettingsPage(QWidget):
         profile, is_demo = self.selected_profile()
         if profile is None or is_demo:
             return
-        answer = QMessageBox.question(self, tr("ui.set.delete"), tr("ui.set.delete_confirm", name=profile.name))
+        answer = QMessageBox.question(self, tr("ui.set.delete"), tr("ui.set.delete_confirm", name=profile_title(profile.name)))
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:
@@ -536,7 +533,7 @@ class SettingsPage(QWidget):
         self.window.workers.run(
             test, lambda detail: self.test_result.setText(tr("ui.set.test_ok", detail=detail)),
             lambda exc: self.test_result.setText(tr("ui.set.test_failed",
-                                                    reason=exc.message() if isinstance(exc, UserError) else repr(exc))))
+                                                    reason=logs.one_line(logs.describe(exc)))))
 
     def window_reload(self) -> None:
         self.window.reload_context()

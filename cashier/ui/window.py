@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QWidget
 
+from cashier.counter import profile_title
 from cashier.i18n import define, tr
 from cashier.ui.workers import Workers
 
@@ -50,6 +51,9 @@ define({
     "ui.start_failed": ("启动失败：{reason}", "Start-up failed: {reason}"),
     "ui.status.no_shift": ("未开班（F10 现金 · F11 交班 · F12 对账）", "No shift open (F10 cash · F11 shift · F12 reconcile)"),
     "ui.status.clerk": ("收银员：{clerk}（第 {shift_id} 班）", "Clerk: {clerk} (shift {shift_id})"),
+    "ui.books_no_merchant": ("还没有设置商户账户，现金、交班和对账暂时不能用（按 Alt+0 回到欢迎页）",
+                             "No merchant account is set up yet: cash, shifts and reconciling wait for one (Alt+0: the welcome page)"),
+    "ui.books_not_ready": ("账本还在打开，请稍候再按", "The books are still opening: press it again in a moment"),
     "ui.close_busy": ("有 {count} 笔收款/退款正在进行，完成后才能关闭收银台",
                       "{count:plural:payment or refund,payments or refunds} in progress: the counter can close when done"),
 })
@@ -114,6 +118,9 @@ class MainWindow(QMainWindow):
         notes, self._notes = self._notes, []
         for text in notes:
             self.flash(text)
+        # The window took the keyboard when shown (only the start-up panel was there):
+        # the checkout has it now, or the clerk's first keys and scans go nowhere.
+        self.checkout.setFocus()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -156,12 +163,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.nav_buttons["checkout"].setChecked(True)
 
-        bar = self.statusBar()
+        from cashier.ui.widgets import StatusLine, StatusNote
+
         self.status_profile = QLabel(tr("ui.status.no_profile"))
         self.status_conn = QLabel(tr("ui.status.connecting"))
         self.status_pending = QLabel(tr("ui.status.pending", n=0))
-        self.status_note = QLabel("")
-        self.status_note.setWordWrap(True)  # a long note takes two lines, never cut
+        self.status_note = StatusNote("")  # whole on the bar's line: the other items give way while it shows
+        bar = StatusLine(self.status_note)
+        self.statusBar().addWidget(bar, 1)
         bar.addWidget(self.status_profile)
         bar.addWidget(self.status_conn)
         bar.addWidget(self.status_pending)
@@ -364,7 +373,7 @@ class MainWindow(QMainWindow):
             self.status_conn.setText(tr("ui.status.demo"))
         problems = getattr(ctx, "problems", None) or {}
         if problems:  # e.g. a profile whose key is no longer in the keyring: say so, and stay
-            text = tr("ui.profile_problem", text="；".join(f"{n}：{why}" for n, why in problems.items()))
+            text = tr("ui.profile_problem", text="；".join(f"{profile_title(n)}：{why}" for n, why in problems.items()))
             self.status_note.setText(text)
             if not self.counter.profiles():
                 self.checkout._say(text)
@@ -400,7 +409,8 @@ class MainWindow(QMainWindow):
 
     def set_profile(self, profile: str | None) -> None:
         self.checkout.set_counter(self.counter, profile)
-        self.status_profile.setText(tr("ui.status.profile", name=profile) if profile else tr("ui.status.no_profile"))
+        self.status_profile.setText(tr("ui.status.profile", name=profile_title(profile)) if profile
+                                    else tr("ui.status.no_profile"))
 
     def _set_online(self, ok: bool) -> None:
         if self.ctx is not None and self.ctx.demo:
@@ -476,7 +486,7 @@ class MainWindow(QMainWindow):
         if self.counter is None or name not in self.counter.profiles():
             return
         self.set_profile(name)
-        self.flash(tr("ui.profile_switched", name=name))
+        self.flash(tr("ui.profile_switched", name=profile_title(name)))
         if not self.ctx.demo:
             from cashier.profiles import ProfileStore
             from cashier.settings import SettingsStore
@@ -497,9 +507,33 @@ class MainWindow(QMainWindow):
         self.first_run.setProperty("page", "first_run")
         self.pages.addWidget(self.first_run)
         self.pages.setCurrentWidget(self.first_run)
+        self._uncheck_nav()
         self.status_conn.setText("")
         for button in self.nav_buttons.values():
             button.setEnabled(False)
+        # Alt+1…5 still open the pages: Alt+0 is the way back here, and the checkout
+        # says there is no merchant (not "connecting", which never ends).
+        if getattr(self, "welcome_key", None) is None:
+            from PySide6.QtGui import QKeySequence, QShortcut
+
+            self.welcome_key = QShortcut(QKeySequence("Alt+0"), self, activated=self.show_welcome)
+        self.welcome_key.setEnabled(True)
+        self.checkout.set_no_merchant(True)
+
+    def _uncheck_nav(self) -> None:
+        """No page of the menu is shown (the welcome page): none looks chosen."""
+        self.nav_group.setExclusive(False)
+        for button in self.nav_buttons.values():
+            button.setChecked(False)
+        self.nav_group.setExclusive(True)
+
+    def show_welcome(self) -> None:
+        """Alt+0 during the first run: back to the welcome page (demo or a profile)."""
+        page = getattr(self, "first_run", None)
+        if page is not None:
+            self.pages.setCurrentWidget(page)
+            self._uncheck_nav()
+            (page.demo_button if page.pin.isHidden() else page.pin.pin1).setFocus()
 
     def _leave_first_run(self) -> None:
         page = getattr(self, "first_run", None)
@@ -509,6 +543,9 @@ class MainWindow(QMainWindow):
             self.first_run = None
         for button in self.nav_buttons.values():
             button.setEnabled(True)
+        if getattr(self, "welcome_key", None) is not None:
+            self.welcome_key.setEnabled(False)
+        self.checkout.set_no_merchant(False)
 
     def start_demo(self) -> None:
         self._leave_first_run()
@@ -569,7 +606,7 @@ class MainWindow(QMainWindow):
 
     def cash_sale(self) -> None:
         """The cash key (F10): the amount typed on the checkout, paid in cash."""
-        if self.books is None:
+        if not self._books_ready():
             return
         amount = self.checkout._parsed_amount()
         if amount is None:
@@ -585,7 +622,7 @@ class MainWindow(QMainWindow):
 
     def cash_move(self) -> None:
         """备用金 / 取款 (Shift+F10): cash into or out of the drawer, with a reason."""
-        if self.books is None:
+        if not self._books_ready():
             return
         from cashier.ui.books_dialogs import CashMoveDialog
 
@@ -605,17 +642,33 @@ class MainWindow(QMainWindow):
 
         self._ensure_shift(ask)
 
+    def _books_ready(self) -> bool:
+        """F10, Shift+F10, F11, F12 need the books: without them, say why (they
+        did nothing, silently, on the first run)."""
+        if self.books is not None:
+            return True
+        if getattr(self, "first_run", None) is not None or self.checkout.no_merchant:
+            text = tr("ui.books_no_merchant")
+        else:
+            text = tr("ui.books_not_ready")
+        if self.pages.currentWidget() is self.checkout:
+            self.checkout._say(text)  # where the clerk looks
+        else:
+            self.flash(text)
+        return False
+
     def _cash_done(self, sale) -> None:
         from cashier.money import format_yuan
 
-        text = tr("ui.cash.done", amount=format_yuan(sale.amount), change=format_yuan(sale.change))
+        text = tr("ui.cash.done", amount=format_yuan(sale.amount), change=format_yuan(sale.change),
+                  no=sale.out_trade_no)
         self.checkout.new_checkout()
-        self.checkout._say(text)
+        self.checkout._say(text, note=True)  # done, not a refusal: not in the error's red
         self.flash(text)
 
     def close_shift(self) -> None:
         """交班 (F11): the shift's report, the count, and the next clerk if any."""
-        if self.books is None:
+        if not self._books_ready():
             return
         from cashier.ui.books_dialogs import ShiftCloseDialog
 
@@ -628,7 +681,7 @@ class MainWindow(QMainWindow):
 
     def reconcile(self) -> None:
         """对账 (F12): a day's orders of a profile asked again at the gateway."""
-        if self.books is None:
+        if not self._books_ready():
             return
         from cashier.ui.books_dialogs import ReconcileDialog
 
@@ -673,7 +726,14 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def reload_context(self) -> None:
-        """Profiles changed: close the engine and open it again (off the GUI thread)."""
+        """Profiles changed: close the engine and open it again (off the GUI thread).
+        On the first run (no context yet): a profile was added in 设置, so leave the
+        welcome page and open the books with it."""
+        if self.ctx is None and getattr(self, "first_run", None) is not None:
+            self._leave_first_run()
+            self.status_conn.setText(tr("ui.status.connecting"))
+            self.start_context()
+            return
         if self.ctx is None or self.ctx.demo:
             return
         if self.counter is not None:

@@ -63,6 +63,8 @@ def label_text_fits(label: QLabel) -> bool:
         return need <= label.height() + 1
     fm = label.fontMetrics()
     lines = text.split("\n")
+    if len(lines) == 1 and label.toolTip() == text and fm.height() <= rect.height() + 2:
+        return True  # elided on its line, whole on hovering (the status bar's note)
     if label.textFormat() != 0 and "<" in text:  # rich text: trust the size hint
         return label.sizeHint().width() <= label.width() + 1
     width = max(fm.horizontalAdvance(line) for line in lines)

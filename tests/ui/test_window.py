@@ -299,6 +299,10 @@ def test_deferred_window_paints_a_start_up_panel_then_builds_its_pages(qtbot, tm
     assert window.built and window.centralWidget() is not panel
     assert window.pages.currentWidget() is window.checkout
     assert window.status_note.text() == "设置文件有误"
+    # the keyboard is the checkout's (it was the bare window's: typed amounts went nowhere)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.checkout)
+    qtbot.keyClicks(QApplication.focusWidget(), "12")  # fast keys: held a moment as a possible scan
+    qtbot.waitUntil(lambda: window.checkout.amount.text == "12")
     window.shutdown()
 
 
@@ -423,3 +427,18 @@ def test_settings_notes_do_not_outlive_the_visit_or_stay_red(counter):
     window.show_page("checkout")
     window.show_page("settings")
     assert page.message.text() == ""
+
+
+def test_profile_switcher_says_what_each_profile_takes(counter):
+    """F6: every profile says what it takes; 站长付 (WeChat and Alipay QR only: no
+    一码付, 付款码 or refund) was listed bare, as if it took nothing."""
+    from tests.ui.conftest import ITS500
+
+    menu = counter.checkout.choose_profile()
+    try:
+        texts = [a.text() for a in menu.actions()]
+        line = next(t for t in texts if ITS500 in t)
+        assert "微信" in line and "支付宝" in line, line
+        assert all("（" in t for t in texts), texts
+    finally:
+        menu.close()

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QMenu, QStackedWidget, QVBoxLayout, QWidget
 
+from cashier.counter import profile_title
 from cashier.i18n import tr
 from cashier.ui.checkout import presenter
 from cashier.ui.checkout.amount import METHOD_KEYS, AmountEntry, AmountPanel
@@ -52,6 +53,7 @@ class CheckoutPage(QWidget):
         self.cancelled: set[str] = set()  # orders the clerk cancelled here
         self.replace_on_type = False  # the next digit starts a new amount
         self.mode = ENTRY
+        self.no_merchant = False  # first run: no merchant account set up (the window says)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.stack = QStackedWidget()
         root = QVBoxLayout(self)
@@ -104,10 +106,10 @@ class CheckoutPage(QWidget):
             self.micropay_ok = info.micropay
         for method, button in self.method_buttons.items():
             button.setVisible(method in self.methods)
-        self.entry.profile_label.setText(tr("ui.profile_now", name=profile) if profile else "")
+        self.entry.profile_label.setText(tr("ui.profile_now", name=profile_title(profile)) if profile else "")
         self.entry.switch_button.setVisible(self.counter is not None and len(self.counter.profiles()) > 1)
         if self.counter is None:
-            self.hint.setText(tr("ui.not_ready"))
+            self.hint.setText(self._not_ready_text())
         elif not profile:
             self.hint.setText(tr("ui.no_profile"))
         else:
@@ -117,7 +119,7 @@ class CheckoutPage(QWidget):
             else:
                 via = self.window.micropay_profile()
                 if via:
-                    parts.append(tr("ui.micropay_via", name=via))
+                    parts.append(tr("ui.micropay_via", name=profile_title(via)))
             self.hint.setText(tr("ui.clause_sep").join(parts))
         if self.mode == ENTRY and not self.pending_code:
             self._say("")  # an old profile's refusal no longer applies
@@ -134,16 +136,30 @@ class CheckoutPage(QWidget):
             info = self.counter.info(name)
             can = [tr("ui.method." + m) for m in info.qr_methods if m == "merged"]
             can += [capability_text(c) for c in ("micropay", "refund") if c in info.capabilities]
-            text = tr("ui.profile_can", name=name, what=tr("ui.list_sep").join(can)) if can else name
+            if not can:  # QR codes per wallet only (its500): say which, not a bare name
+                can = [tr("ui.method." + m) for m in info.qr_methods if m in METHOD_KEYS]
+            title = profile_title(name)
+            text = tr("ui.profile_can", name=title, what=tr("ui.list_sep").join(can)) if can else title
             action = menu.addAction(f"&{i}  {text}" if i < 10 else text)
             action.setCheckable(True)
             action.setChecked(name == self.profile)
             action.triggered.connect(lambda _=False, n=name: self.window.use_profile(n))
         self.switch_menu = menu
         menu.aboutToHide.connect(lambda: QTimer.singleShot(0, self._take_keys))
-        button = self.entry.switch_button
-        menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+        # Under the amount box, not under the button: the amount is right-aligned, and a
+        # menu dropped from the button covered it (the box read empty at 1024×768).
+        box = self.amount_label
+        menu.popup(box.mapToGlobal(QPoint(0, box.height())))
         return menu
+
+    def set_no_merchant(self, on: bool) -> None:
+        """First run: no merchant account is set up, so nothing is "connecting"."""
+        self.no_merchant = on
+        if self.counter is None:
+            self.hint.setText(self._not_ready_text())
+
+    def _not_ready_text(self) -> str:
+        return tr("ui.no_merchant") if self.no_merchant else tr("ui.not_ready")
 
     def _take_keys(self) -> None:
         """The keys back to the checkout (a popup closed; no window manager may do it)."""
@@ -197,7 +213,13 @@ class CheckoutPage(QWidget):
                 view = cd.View(cd.SCAN if self.micropay_ok else cd.AMOUNT, amount)
         self.customer_view.emit(view)
 
-    def _say(self, text: str) -> None:
+    def _say(self, text: str, *, note: bool = False) -> None:
+        """The message line: a refusal or a problem (red), or with `note` a plain
+        report of something done (a cash sale), not in the error's red."""
+        if bool(self.message.property("note")) != note:
+            self.message.setProperty("note", note)
+            self.message.style().unpolish(self.message)
+            self.message.style().polish(self.message)
         self.message.setText(text)
 
     def _show_amount(self) -> None:
@@ -349,7 +371,7 @@ class CheckoutPage(QWidget):
 
     def _ready(self) -> bool:
         if self.counter is None:
-            self._say(tr("ui.not_ready"))
+            self._say(self._not_ready_text())
             return False
         if not self.profile:
             self._say(tr("ui.no_profile"))
@@ -427,9 +449,10 @@ class CheckoutPage(QWidget):
             return
         able = self.counter.micropay_profiles()
         if able:
-            self._say(tr("ui.no_micropay", name=self.profile, names=tr("ui.list_sep").join(able)))
+            self._say(tr("ui.no_micropay", name=profile_title(self.profile),
+                         names=tr("ui.list_sep").join(profile_title(n) for n in able)))
         else:
-            self._say(tr("ui.no_micropay_none", name=self.profile))
+            self._say(tr("ui.no_micropay_none", name=profile_title(self.profile)))
 
     def _show_scan_message(self, text: str) -> None:
         if self.mode == ENTRY:
@@ -620,6 +643,9 @@ class CheckoutPage(QWidget):
         self.result.set_kind(screen.kind)
         self.result_title.setText(("✓ " if screen.paid else "") + screen.title.render())
         detail = screen.detail.render()
+        if screen.paid and order is not None and order.profile and order.profile != self.profile:
+            # A payment code forwarded to another profile: say which merchant has the money.
+            detail = "\n".join(t for t in (detail, tr("ui.paid_by", name=profile_title(order.profile))) if t)
         self.result_detail.setText(detail)
         self.result_detail.setVisible(bool(detail))
         self.result_next.setText(screen.next_step.render())

@@ -26,6 +26,11 @@ define({
     "ui.profile_switched": ("已切换到“{name}”", "Now using '{name}'"),
     "ui.profile_can": ("{name}（{what}）", "{name} ({what})"),
     "ui.not_ready": ("正在连接支付网关，请稍候…", "Connecting to the gateway, one moment…"),
+    "ui.no_merchant": ("还没有设置商户账户，暂时不能收款。按 Alt+0 回到欢迎页添加商户（或试用演示模式），"
+                       "也可以在 设置（Alt+5）→ 商户配置 里添加",
+                       "No merchant account is set up yet, so no payment can be taken. Alt+0 goes back to the "
+                       "welcome page to add one (or try demo mode); or add one in Settings (Alt+5) → Merchant profiles"),
+    "ui.paid_by": ("由“{name}”收款", "Taken by '{name}'"),
     "ui.no_profile": ("还没有可用的商户配置：请在“设置”里添加", "No usable merchant profile: add one in Settings"),
     "ui.code_waiting_amount": ("已扫到{wallet}付款码，请输入金额后按 Enter 收款", "{wallet} payment code scanned: enter the amount and press Enter"),
     "ui.expiring": ("已到时间，正在最后确认顾客是否付款…", "Time is up: checking once more whether the customer paid…"),
