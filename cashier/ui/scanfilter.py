@@ -59,7 +59,7 @@ class ScannerFilter(QObject):
         self.scope: Callable[[QObject], bool] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.poll)
+        self._timer.timeout.connect(self._due)
 
     # -- configuration ----------------------------------------------------------
     def set_config(self, config: ScannerConfig) -> None:
@@ -87,6 +87,12 @@ class ScannerFilter(QObject):
         after moving their clock)."""
         self._apply(self.detector.flush(self._now()))
         self._arm()
+
+    def _due(self) -> None:
+        """The idle timer came due. Keys may be waiting unread behind it (the GUI
+        thread was busy past the deadline while the scanner kept sending): judge the
+        burst one turn of the event loop later, once they are in."""
+        QTimer.singleShot(0, self.poll)
 
     def _arm(self) -> None:
         deadline = self.detector.deadline()
