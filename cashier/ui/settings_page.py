@@ -52,7 +52,6 @@ define({
     "ui.set.test": ("测试连接", "Test connection"),
     "ui.set.reload": ("重新加载配置", "Reload profiles"),
     "ui.set.testing": ("正在测试连接…", "Testing the connection…"),
-    "ui.set.test_ok": ("连接成功：{detail}", "Connected: {detail}"),
     "ui.set.test_failed": ("连接失败：{reason}", "Connection failed: {reason}"),
     "ui.set.delete_confirm": ("删除商户配置“{name}”及其密钥？", "Delete profile '{name}' and its key?"),
     "ui.set.demo_note": ("演示模式：以下是内置模拟网关的演示配置，不能修改；添加的真实配置在正常模式下使用。",
@@ -531,7 +530,8 @@ class SettingsPage(QWidget):
             return check_profile_connection(profile)
 
         self.window.workers.run(
-            test, lambda detail: self.test_result.setText(tr("ui.set.test_ok", detail=detail)),
+            # the gateway's own words say what was checked ("连接正常：…"): not wrapped again
+            test, lambda detail: self.test_result.setText(detail),
             lambda exc: self.test_result.setText(tr("ui.set.test_failed",
                                                     reason=logs.one_line(logs.describe(exc)))))
 
