@@ -166,6 +166,14 @@ def _buttons(dialog: QDialog, ok_text: str) -> tuple[QPushButton, QPushButton]:
     return ok, cancel
 
 
+def _button_row(dialog: QDialog) -> QHBoxLayout:
+    """OK and Cancel side by side, for a form's last row."""
+    row = QHBoxLayout()
+    for button in _buttons(dialog, tr("ui.books.ok")):
+        row.addWidget(button)
+    return row
+
+
 class CashDialog(QDialog):
     """The cash key: what was tendered, and the change big."""
 
@@ -258,11 +266,7 @@ class CashMoveDialog(QDialog):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         form.addRow(self.message)
-        ok, cancel = _buttons(self, tr("ui.books.ok"))
-        row = QHBoxLayout()
-        row.addWidget(ok)
-        row.addWidget(cancel)
-        form.addRow(row)
+        form.addRow(_button_row(self))
 
         self._kind_changed()
 
@@ -301,11 +305,7 @@ class ShiftOpenDialog(QDialog):
         form.addRow(tr("ui.shift.float"), self.float)
         self.message = QLabel("")
         form.addRow(self.message)
-        ok, cancel = _buttons(self, tr("ui.books.ok"))
-        row = QHBoxLayout()
-        row.addWidget(ok)
-        row.addWidget(cancel)
-        form.addRow(row)
+        form.addRow(_button_row(self))
 
     def accept(self) -> None:
         try:
