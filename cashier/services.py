@@ -38,7 +38,10 @@ class Context:
         """Load the HTTP layer and make each gateway's client (a worker thread, once the
         window is ready): the first sale then waits for the gateway only."""
         for name in self.engine.profiles():
-            self.engine.gateway(name).warm_up()
+            try:
+                self.engine.gateway(name).warm_up()
+            except Exception:  # only a head start: the first request meets the same fault, typed
+                log.warning("warming up %s's HTTP client failed", name, exc_info=True)
 
     def close(self) -> None:
         self.engine.stop()
